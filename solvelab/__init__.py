@@ -1,0 +1,17 @@
+"""solvelab: declare with CVXPY, solve on structured backends, get a certified result.
+
+>>> import cvxpy as cp, solvelab as sl
+>>> x = cp.Variable(3)
+>>> res = sl.Problem(cp.Minimize(cp.sum_squares(x - 1) + cp.norm1(x))).solve(backend="auto")
+"""
+from .engine import backends, compile, solve
+from .errors import (BackendRefusedError, InvalidDataError, MissingDependencyError, NonConvexError,
+                     ShapeError, SolvelabError, UnsupportedAtomError)
+from .model import Problem
+from .result import Certificate, Result, Status
+
+__version__ = "0.1.0"
+
+__all__ = ["Problem", "solve", "compile", "backends", "Result", "Status", "Certificate",
+           "SolvelabError", "InvalidDataError", "ShapeError", "UnsupportedAtomError", "NonConvexError",
+           "BackendRefusedError", "MissingDependencyError", "__version__"]

@@ -1,0 +1,72 @@
+"""What every backend receives and returns.
+
+A backend gets a form view (see ``solvelab.ir.forms``), the common options and a
+``state`` dict that persists between solves of the same program (warm starts, cached
+factorizations). It returns a ``RawSolution``; the engine, not the backend, turns that
+into a ``Result`` by recomputing the certificate on the original program.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+
+@dataclass
+class SolveOptions:
+    """Options honoured by every backend.
+
+    tol          target for the relative certificate (KKT residuals and gap)
+    max_iter     iteration budget
+    time_limit   wall-clock budget in seconds (None: none)
+    verbose      print a readable iteration table
+    warm_start   start from the previous solution of the same program, if any
+    callback     called as callback(info_dict) at every check; return True to stop
+    check_every  iterations between convergence checks (and history records)
+    extra        backend-specific keyword options
+    """
+    tol: float = 1e-6
+    max_iter: int = 10000
+    time_limit: float | None = None
+    verbose: bool = False
+    warm_start: bool = True
+    callback: Callable[[dict], Any] | None = None
+    check_every: int = 10
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class RawSolution:
+    """What a backend found. ``status`` is the backend's own verdict:
+    'converged', 'max_iter', 'time_limit', 'infeasible', 'unbounded', 'numerical_error'.
+
+    ``duals`` (one vector per program term, y_i in ∂(w_i f_i)(A_i x - b_i) at the
+    solution) feed the certificate; ``ray`` holds the infeasibility (list of dual
+    vectors, one per term) or unboundedness (primal direction) certificate.
+    """
+    x: np.ndarray | None
+    status: str
+    iterations: int
+    duals: list | None = None
+    ray: Any = None
+    history: list = field(default_factory=list)
+    setup_time: float = 0.0
+    info: dict = field(default_factory=dict)
+    message: str = ""
+
+
+class Backend:
+    """Subclass, set the class attributes, implement ``solve``, then ``register`` it."""
+    name: str = ""
+    description: str = ""
+    forms: tuple = ()           # form names accepted, most preferred first
+    default_max_iter: int = 10000
+    priority: int = 50          # lower is tried first by backend="auto"
+
+    def solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
+        raise NotImplementedError
+
+    def accepts_extra(self) -> tuple:
+        """Names of backend-specific options (for error messages and docs)."""
+        return ()

@@ -1,0 +1,748 @@
+"""Matrix-free linear operators and their algebra.
+
+Every operator maps a flat vector of length ``shape[1]`` to one of length ``shape[0]``.
+Matrices over CVXPY expressions are flattened in column-major ('F') order, as CVXPY
+does. Operators never materialize a matrix unless a backend asks (``to_sparse``,
+``to_dense``); the norm estimate is computed once and cached.
+
+``version`` identifies the numeric content of an operator: two calls with the same
+version are guaranteed to act identically, so factorization caches key on it. Operators
+whose data comes from a CVXPY Parameter bump their version when the value changes.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Callable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import ShapeError
+
+_ids = itertools.count(1)
+
+
+def _as_1d(x: np.ndarray, n: int, who: str) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim != 1 or x.shape[0] != n:
+        raise ShapeError(f"{who}: expected a vector of length {n}, got shape {x.shape}")
+    return x
+
+
+class LinearOperator:
+    """Base class: subclasses implement ``_matvec`` and ``_rmatvec`` on 1-D arrays."""
+
+    kind = "linear"
+
+    def __init__(self, shape: tuple[int, int]):
+        self.shape = (int(shape[0]), int(shape[1]))
+        self._norm: float | None = None
+        self._uid = next(_ids)
+
+    # -- application -------------------------------------------------------------
+    def matvec(self, x: np.ndarray) -> np.ndarray:
+        return self._matvec(_as_1d(x, self.shape[1], f"{self!r}.matvec"))
+
+    def rmatvec(self, y: np.ndarray) -> np.ndarray:
+        return self._rmatvec(_as_1d(y, self.shape[0], f"{self!r}.rmatvec"))
+
+    def _matvec(self, x):
+        raise NotImplementedError
+
+    def _rmatvec(self, y):
+        raise NotImplementedError
+
+    def __call__(self, x):
+        return self.matvec(x)
+
+    # -- identity of the numeric content ------------------------------------------
+    @property
+    def version(self) -> tuple:
+        """Changes whenever the operator's numbers change (see module docstring)."""
+        return (self._uid,)
+
+    # -- algebra -------------------------------------------------------------------
+    @property
+    def T(self) -> "LinearOperator":
+        return AdjointOperator(self)
+
+    def adjoint(self) -> "LinearOperator":
+        return self.T
+
+    def __matmul__(self, other: "LinearOperator") -> "LinearOperator":
+        if not isinstance(other, LinearOperator):
+            return NotImplemented
+        return compose(self, other)
+
+    def __add__(self, other: "LinearOperator") -> "LinearOperator":
+        if not isinstance(other, LinearOperator):
+            return NotImplemented
+        return add(self, other)
+
+    def __sub__(self, other: "LinearOperator") -> "LinearOperator":
+        return add(self, scale(other, -1.0))
+
+    def __mul__(self, alpha: float) -> "LinearOperator":
+        return scale(self, float(alpha))
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> "LinearOperator":
+        return scale(self, -1.0)
+
+    # -- materialization (only on a backend's request) -----------------------------
+    def to_sparse(self) -> sp.csr_matrix:
+        """Materialize as CSR by applying the operator to unit vectors (slow default)."""
+        m, n = self.shape
+        cols = [sp.csc_matrix(self.matvec(np.eye(1, n, j).ravel()).reshape(m, 1)) for j in range(n)]
+        return (sp.hstack(cols, format="csr") if cols else sp.csr_matrix((m, n)))
+
+    def to_dense(self) -> np.ndarray:
+        return np.asarray(self.to_sparse().todense())
+
+    def gram_sparse(self) -> sp.csc_matrix:
+        """A^T A as a sparse matrix (for factorizations)."""
+        S = self.to_sparse()
+        return (S.T @ S).tocsc()
+
+    # -- structure queries -----------------------------------------------------------
+    def is_identity(self) -> bool:
+        return False
+
+    def diagonal_of_gram(self) -> np.ndarray:
+        """diag(A^T A): squared column norms (used for scaling and Lipschitz constants)."""
+        S = self.to_sparse()
+        return np.asarray(S.multiply(S).sum(axis=0)).ravel()
+
+    # -- norm estimate -----------------------------------------------------------------
+    def norm_est(self, iters: int = 100, tol: float = 1e-6, seed: int = 0) -> float:
+        """Estimate ||A||_2 by power iteration on A^T A; cached after the first call."""
+        if self._norm is not None and getattr(self, "_norm_version", None) == self.version:
+            return self._norm
+        m, n = self.shape
+        if m == 0 or n == 0:
+            val = 0.0
+        else:
+            rng = np.random.default_rng(seed)
+            v = rng.standard_normal(n)
+            v /= np.linalg.norm(v)
+            val = 0.0
+            for _ in range(iters):
+                w = self.rmatvec(self.matvec(v))
+                nw = np.linalg.norm(w)
+                if nw == 0.0:
+                    val = 0.0
+                    break
+                new = np.sqrt(nw)
+                v = w / nw
+                if abs(new - val) <= tol * new:
+                    val = new
+                    break
+                val = new
+            val *= 1.0 + 1e-3  # power iteration underestimates; stay on the safe side
+        self._norm, self._norm_version = float(val), self.version
+        return self._norm
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.shape[0]}x{self.shape[1]})"
+
+    def describe(self) -> str:
+        return repr(self)
+
+
+# ---------------------------------------------------------------------------------------
+# Leaves
+# ---------------------------------------------------------------------------------------
+
+class MatrixOperator(LinearOperator):
+    """A dense ndarray or SciPy sparse matrix, possibly fetched lazily from a source.
+
+    ``source`` is a callable returning the current matrix; it lets an operator follow a
+    CVXPY Parameter. ``refresh()`` re-reads it and bumps ``version`` only if the values
+    changed.
+    """
+
+    def __init__(self, matrix=None, source: Callable[[], object] | None = None):
+        if matrix is None:
+            if source is None:
+                raise ValueError("MatrixOperator needs a matrix or a source")
+            matrix = source()
+        self._source = source
+        self._set(matrix)
+        super().__init__(self.M.shape)
+        self._data_version = 0
+
+    def _set(self, matrix):
+        if sp.issparse(matrix):
+            M = matrix.tocsr() if matrix.format not in ("csr", "csc") else matrix
+            if M.dtype != np.float64:
+                M = M.astype(np.float64)
+        else:
+            M = np.asarray(matrix, dtype=np.float64)
+            if M.ndim == 1:
+                M = M.reshape(1, -1)
+            elif M.ndim == 0:
+                M = M.reshape(1, 1)
+        self.M = M
+
+    @property
+    def sparse(self) -> bool:
+        return sp.issparse(self.M)
+
+    def refresh(self) -> bool:
+        """Re-read a parametric source; return True if the numbers changed."""
+        if self._source is None:
+            return False
+        new = self._source()
+        old = self.M
+        same_shape = getattr(new, "shape", None) == old.shape
+        if same_shape:
+            diff = (abs(new - old)).max() if sp.issparse(new) or sp.issparse(old) else np.max(np.abs(np.asarray(new) - old), initial=0.0)
+            if diff == 0:
+                return False
+        self._set(new)
+        self._data_version += 1
+        self._norm = None
+        return True
+
+    @property
+    def version(self):
+        return (self._uid, self._data_version)
+
+    def _matvec(self, x):
+        return np.asarray(self.M @ x).ravel()
+
+    def _rmatvec(self, y):
+        return np.asarray(self.M.T @ y).ravel()
+
+    def to_sparse(self):
+        return self.M.tocsr() if self.sparse else sp.csr_matrix(self.M)
+
+    def to_dense(self):
+        return self.M.toarray() if self.sparse else self.M
+
+    def diagonal_of_gram(self):
+        if self.sparse:
+            return np.asarray(self.M.multiply(self.M).sum(axis=0)).ravel()
+        return np.einsum("ij,ij->j", self.M, self.M)
+
+    def describe(self):
+        kind = f"sparse {self.M.format}, nnz={self.M.nnz}" if self.sparse else "dense"
+        return f"Matrix({self.shape[0]}x{self.shape[1]}, {kind})"
+
+
+def DenseOperator(M) -> MatrixOperator:
+    return MatrixOperator(np.asarray(M, dtype=np.float64))
+
+
+def SparseOperator(M) -> MatrixOperator:
+    return MatrixOperator(sp.csr_matrix(M))
+
+
+class IdentityOperator(LinearOperator):
+    def __init__(self, n: int):
+        super().__init__((n, n))
+
+    def _matvec(self, x):
+        return x.astype(np.float64, copy=True)
+
+    _rmatvec = _matvec
+
+    @property
+    def version(self):
+        return ("I", self.shape[0])
+
+    def is_identity(self):
+        return True
+
+    def to_sparse(self):
+        return sp.identity(self.shape[0], format="csr")
+
+    def diagonal_of_gram(self):
+        return np.ones(self.shape[0])
+
+    def norm_est(self, *a, **k):
+        return 1.0 if self.shape[0] else 0.0
+
+    def describe(self):
+        return f"I({self.shape[0]})"
+
+
+class ZeroOperator(LinearOperator):
+    def _matvec(self, x):
+        return np.zeros(self.shape[0])
+
+    def _rmatvec(self, y):
+        return np.zeros(self.shape[1])
+
+    @property
+    def version(self):
+        return ("0",) + self.shape
+
+    def to_sparse(self):
+        return sp.csr_matrix(self.shape)
+
+    def diagonal_of_gram(self):
+        return np.zeros(self.shape[1])
+
+    def norm_est(self, *a, **k):
+        return 0.0
+
+
+class DiagonalOperator(LinearOperator):
+    """y = d * x; ``d`` may follow a Parameter through ``source``."""
+
+    def __init__(self, d=None, source: Callable[[], np.ndarray] | None = None):
+        self._source = source
+        self.d = np.asarray(d if d is not None else source(), dtype=np.float64).ravel()
+        super().__init__((self.d.size, self.d.size))
+        self._data_version = 0
+
+    def refresh(self) -> bool:
+        if self._source is None:
+            return False
+        new = np.asarray(self._source(), dtype=np.float64).ravel()
+        if new.shape == self.d.shape and np.array_equal(new, self.d):
+            return False
+        self.d = new
+        self._data_version += 1
+        self._norm = None
+        return True
+
+    @property
+    def version(self):
+        return (self._uid, self._data_version)
+
+    def _matvec(self, x):
+        return self.d * x
+
+    _rmatvec = _matvec
+
+    def to_sparse(self):
+        return sp.diags(self.d, format="csr")
+
+    def diagonal_of_gram(self):
+        return self.d ** 2
+
+    def norm_est(self, *a, **k):
+        return float(np.max(np.abs(self.d), initial=0.0))
+
+    def describe(self):
+        return f"Diag({self.shape[0]})"
+
+
+class GatherOperator(LinearOperator):
+    """y = x[idx]: index/slice, transpose, promote and any other entry selection.
+
+    The adjoint scatters with accumulation, so repeated indices (promotion of a scalar to
+    a vector) are handled exactly.
+    """
+
+    def __init__(self, idx: np.ndarray, n: int):
+        self.idx = np.asarray(idx, dtype=np.int64).ravel()
+        if self.idx.size and (self.idx.min() < 0 or self.idx.max() >= n):
+            raise ShapeError(f"GatherOperator: index out of range for length {n}")
+        super().__init__((self.idx.size, n))
+        self._injective = None
+
+    @property
+    def version(self):
+        return (self._uid,)
+
+    def _matvec(self, x):
+        return x[self.idx].astype(np.float64, copy=False)
+
+    def _rmatvec(self, y):
+        return np.bincount(self.idx, weights=y, minlength=self.shape[1]).astype(np.float64)
+
+    def is_identity(self):
+        return self.shape[0] == self.shape[1] and bool(np.array_equal(self.idx, np.arange(self.shape[1])))
+
+    def is_selection(self) -> bool:
+        """True if no index repeats (each output picks a distinct input)."""
+        if self._injective is None:
+            self._injective = bool(np.unique(self.idx).size == self.idx.size)
+        return self._injective
+
+    def to_sparse(self):
+        m, n = self.shape
+        return sp.csr_matrix((np.ones(m), (np.arange(m), self.idx)), shape=(m, n))
+
+    def diagonal_of_gram(self):
+        return np.bincount(self.idx, minlength=self.shape[1]).astype(np.float64)
+
+    def norm_est(self, *a, **k):
+        return float(np.sqrt(np.max(self.diagonal_of_gram(), initial=0.0)))
+
+    def describe(self):
+        return f"Gather({self.shape[0]} of {self.shape[1]})"
+
+
+class ReduceSumOperator(LinearOperator):
+    """Sum of a (rows x cols) F-ordered matrix along ``axis`` (None: all entries)."""
+
+    def __init__(self, rows: int, cols: int, axis: int | None):
+        self.rows, self.cols, self.axis = int(rows), int(cols), axis
+        m = 1 if axis is None else (cols if axis == 0 else rows)
+        super().__init__((m, rows * cols))
+
+    @property
+    def version(self):
+        return ("sum", self.rows, self.cols, self.axis)
+
+    def _matvec(self, x):
+        if self.axis is None:
+            return np.array([x.sum()], dtype=np.float64)
+        X = x.reshape(self.rows, self.cols, order="F")
+        return np.asarray(X.sum(axis=self.axis), dtype=np.float64).ravel()
+
+    def _rmatvec(self, y):
+        if self.axis is None:
+            return np.full(self.rows * self.cols, float(y[0]))
+        if self.axis == 0:
+            Y = np.broadcast_to(y.reshape(1, self.cols), (self.rows, self.cols))
+        else:
+            Y = np.broadcast_to(y.reshape(self.rows, 1), (self.rows, self.cols))
+        return np.asarray(Y, dtype=np.float64).ravel(order="F")
+
+    def to_sparse(self):
+        r, c = self.rows, self.cols
+        j = np.arange(r * c)
+        if self.axis is None:
+            i = np.zeros(r * c, dtype=np.int64)
+        elif self.axis == 0:
+            i = j // r
+        else:
+            i = j % r
+        return sp.csr_matrix((np.ones(r * c), (i, j)), shape=self.shape)
+
+
+class MatMulOperator(LinearOperator):
+    """Left or right multiplication of an F-ordered matrix variable by a constant.
+
+    side='left':  X (n x k) -> C @ X,   C is (m x n)
+    side='right': X (m x n) -> X @ C,   C is (n x k)
+    """
+
+    def __init__(self, C: MatrixOperator, side: str, other: int):
+        self.C, self.side, self.other = C, side, int(other)
+        m, n = C.shape
+        if side == "left":
+            shape = (m * other, n * other)
+        else:
+            shape = (other * n, other * m)
+        super().__init__(shape)
+
+    @property
+    def version(self):
+        return (self._uid,) + self.C.version
+
+    def refresh(self):
+        return self.C.refresh()
+
+    def _matvec(self, x):
+        C = self.C.M
+        if self.side == "left":
+            X = x.reshape(C.shape[1], self.other, order="F")
+            return np.asarray(C @ X).ravel(order="F")
+        X = x.reshape(self.other, C.shape[0], order="F")
+        return np.asarray((C.T @ X.T).T).ravel(order="F")
+
+    def _rmatvec(self, y):
+        C = self.C.M
+        if self.side == "left":
+            Y = y.reshape(C.shape[0], self.other, order="F")
+            return np.asarray(C.T @ Y).ravel(order="F")
+        Y = y.reshape(self.other, C.shape[1], order="F")
+        return np.asarray((C @ Y.T).T).ravel(order="F")
+
+    def to_sparse(self):
+        C = self.C.to_sparse()
+        eye = sp.identity(self.other, format="csr")
+        if self.side == "left":
+            return sp.kron(eye, C, format="csr")
+        return sp.kron(C.T, eye, format="csr")
+
+    def describe(self):
+        return f"MatMul[{self.side}]({self.C.describe()}, k={self.other})"
+
+
+# ---------------------------------------------------------------------------------------
+# Combinations
+# ---------------------------------------------------------------------------------------
+
+class AdjointOperator(LinearOperator):
+    def __init__(self, A: LinearOperator):
+        self.A = A
+        super().__init__((A.shape[1], A.shape[0]))
+
+    @property
+    def version(self):
+        return ("T",) + self.A.version
+
+    @property
+    def T(self):
+        return self.A
+
+    def _matvec(self, x):
+        return self.A._rmatvec(x)
+
+    def _rmatvec(self, y):
+        return self.A._matvec(y)
+
+    def to_sparse(self):
+        return self.A.to_sparse().T.tocsr()
+
+    def norm_est(self, *a, **k):
+        return self.A.norm_est(*a, **k)
+
+    def describe(self):
+        return f"({self.A.describe()})^T"
+
+
+class ScaledOperator(LinearOperator):
+    def __init__(self, A: LinearOperator, alpha: float):
+        self.A, self.alpha = A, float(alpha)
+        super().__init__(A.shape)
+
+    @property
+    def version(self):
+        return ("s", self.alpha) + self.A.version
+
+    def _matvec(self, x):
+        return self.alpha * self.A._matvec(x)
+
+    def _rmatvec(self, y):
+        return self.alpha * self.A._rmatvec(y)
+
+    def to_sparse(self):
+        return (self.alpha * self.A.to_sparse()).tocsr()
+
+    def diagonal_of_gram(self):
+        return self.alpha ** 2 * self.A.diagonal_of_gram()
+
+    def norm_est(self, *a, **k):
+        return abs(self.alpha) * self.A.norm_est(*a, **k)
+
+    def describe(self):
+        return f"{self.alpha:g}*{self.A.describe()}"
+
+
+class SumOperator(LinearOperator):
+    def __init__(self, ops: Sequence[LinearOperator]):
+        self.ops = list(ops)
+        shape = self.ops[0].shape
+        for op in self.ops:
+            if op.shape != shape:
+                raise ShapeError(f"cannot add operators of shapes {shape} and {op.shape}")
+        super().__init__(shape)
+
+    @property
+    def version(self):
+        return ("+",) + tuple(v for op in self.ops for v in op.version)
+
+    def _matvec(self, x):
+        out = self.ops[0]._matvec(x).astype(np.float64, copy=True)
+        for op in self.ops[1:]:
+            out += op._matvec(x)
+        return out
+
+    def _rmatvec(self, y):
+        out = self.ops[0]._rmatvec(y).astype(np.float64, copy=True)
+        for op in self.ops[1:]:
+            out += op._rmatvec(y)
+        return out
+
+    def to_sparse(self):
+        out = self.ops[0].to_sparse()
+        for op in self.ops[1:]:
+            out = out + op.to_sparse()
+        return out.tocsr()
+
+    def describe(self):
+        return " + ".join(op.describe() for op in self.ops)
+
+
+class ComposedOperator(LinearOperator):
+    """A @ B (apply B first)."""
+
+    def __init__(self, A: LinearOperator, B: LinearOperator):
+        if A.shape[1] != B.shape[0]:
+            raise ShapeError(f"cannot compose operators of shapes {A.shape} and {B.shape}")
+        self.A, self.B = A, B
+        super().__init__((A.shape[0], B.shape[1]))
+
+    @property
+    def version(self):
+        return ("@",) + self.A.version + ("|",) + self.B.version
+
+    def _matvec(self, x):
+        return self.A._matvec(self.B._matvec(x))
+
+    def _rmatvec(self, y):
+        return self.B._rmatvec(self.A._rmatvec(y))
+
+    def to_sparse(self):
+        return (self.A.to_sparse() @ self.B.to_sparse()).tocsr()
+
+    def describe(self):
+        return f"{self.A.describe()} @ {self.B.describe()}"
+
+
+class VStackOperator(LinearOperator):
+    """Rows of several operators with the same input, stacked."""
+
+    def __init__(self, ops: Sequence[LinearOperator]):
+        self.ops = list(ops)
+        n = self.ops[0].shape[1]
+        for op in self.ops:
+            if op.shape[1] != n:
+                raise ShapeError(f"cannot stack operators with {n} and {op.shape[1]} columns")
+        self.splits = np.cumsum([0] + [op.shape[0] for op in self.ops])
+        super().__init__((int(self.splits[-1]), n))
+
+    @property
+    def version(self):
+        return ("v",) + tuple(v for op in self.ops for v in op.version)
+
+    def _matvec(self, x):
+        return np.concatenate([op._matvec(x) for op in self.ops]) if self.ops else np.zeros(0)
+
+    def _rmatvec(self, y):
+        out = np.zeros(self.shape[1])
+        for op, a, b in zip(self.ops, self.splits[:-1], self.splits[1:]):
+            out += op._rmatvec(y[a:b])
+        return out
+
+    def to_sparse(self):
+        return sp.vstack([op.to_sparse() for op in self.ops], format="csr")
+
+    def diagonal_of_gram(self):
+        return sum(op.diagonal_of_gram() for op in self.ops)
+
+    def describe(self):
+        return "[" + "; ".join(op.describe() for op in self.ops) + "]"
+
+
+class BlockRowOperator(LinearOperator):
+    """Acts on the program's full variable vector: sum_j B_j x[offset_j : offset_j + n_j].
+
+    This is how a term that touches a few variables sees the concatenated vector.
+    """
+
+    def __init__(self, blocks: Sequence[tuple[int, LinearOperator]], n: int, m: int | None = None):
+        self.blocks = [(int(o), op) for o, op in blocks]
+        if m is None:
+            if not self.blocks:
+                raise ShapeError("BlockRowOperator needs blocks or an explicit row count")
+            m = self.blocks[0][1].shape[0]
+        for o, op in self.blocks:
+            if op.shape[0] != m or o + op.shape[1] > n:
+                raise ShapeError(f"block of shape {op.shape} at column {o} does not fit ({m}, {n})")
+        super().__init__((m, n))
+
+    @property
+    def version(self):
+        return ("b",) + tuple(v for o, op in self.blocks for v in (o,) + op.version)
+
+    def _matvec(self, x):
+        out = np.zeros(self.shape[0])
+        for o, op in self.blocks:
+            out += op._matvec(x[o:o + op.shape[1]])
+        return out
+
+    def _rmatvec(self, y):
+        out = np.zeros(self.shape[1])
+        for o, op in self.blocks:
+            out[o:o + op.shape[1]] += op._rmatvec(y)
+        return out
+
+    def to_sparse(self):
+        m, n = self.shape
+        out = sp.csr_matrix((m, n))
+        for o, op in self.blocks:
+            S = op.to_sparse().tocoo()
+            out = out + sp.csr_matrix((S.data, (S.row, S.col + o)), shape=(m, n))
+        return out.tocsr()
+
+    def diagonal_of_gram(self):
+        out = np.zeros(self.shape[1])
+        for o, op in self.blocks:
+            out[o:o + op.shape[1]] += op.diagonal_of_gram()
+        return out
+
+    def columns_touched(self) -> np.ndarray:
+        """Boolean mask of the variable entries this operator reads."""
+        mask = np.zeros(self.shape[1], dtype=bool)
+        for o, op in self.blocks:
+            mask[o:o + op.shape[1]] = True
+        return mask
+
+    def selection(self) -> np.ndarray | None:
+        """If this operator just picks distinct entries of x, return their indices."""
+        idx = []
+        for o, op in self.blocks:
+            if op.is_identity():
+                idx.append(np.arange(o, o + op.shape[1]))
+            elif isinstance(op, GatherOperator) and op.is_selection():
+                idx.append(op.idx + o)
+            else:
+                return None
+        if len(idx) != 1:
+            return None  # a sum of selections is not a selection
+        return idx[0]
+
+    def describe(self):
+        return " + ".join(f"{op.describe()}·x[{o}:{o + op.shape[1]}]" for o, op in self.blocks)
+
+
+# ---------------------------------------------------------------------------------------
+# Constructors that simplify as they go
+# ---------------------------------------------------------------------------------------
+
+def scale(A: LinearOperator, alpha: float) -> LinearOperator:
+    if alpha == 1.0:
+        return A
+    if isinstance(A, ScaledOperator):
+        return scale(A.A, alpha * A.alpha)
+    if isinstance(A, ZeroOperator):
+        return A
+    return ScaledOperator(A, alpha)
+
+
+def add(A: LinearOperator, B: LinearOperator) -> LinearOperator:
+    if A.shape != B.shape:
+        raise ShapeError(f"cannot add operators of shapes {A.shape} and {B.shape}")
+    if isinstance(A, ZeroOperator):
+        return B
+    if isinstance(B, ZeroOperator):
+        return A
+    ops = (A.ops if isinstance(A, SumOperator) else [A]) + (B.ops if isinstance(B, SumOperator) else [B])
+    return SumOperator(ops)
+
+
+def compose(A: LinearOperator, B: LinearOperator) -> LinearOperator:
+    if A.shape[1] != B.shape[0]:
+        raise ShapeError(f"cannot compose operators of shapes {A.shape} and {B.shape}")
+    if A.is_identity():
+        return B
+    if B.is_identity():
+        return A
+    if isinstance(A, ZeroOperator) or isinstance(B, ZeroOperator):
+        return ZeroOperator((A.shape[0], B.shape[1]))
+    if isinstance(A, ScaledOperator):
+        return scale(compose(A.A, B), A.alpha)
+    if isinstance(B, ScaledOperator):
+        return scale(compose(A, B.A), B.alpha)
+    if isinstance(A, GatherOperator) and isinstance(B, GatherOperator):
+        return GatherOperator(B.idx[A.idx], B.shape[1])
+    if isinstance(A, DiagonalOperator) and isinstance(B, DiagonalOperator) and A._source is None and B._source is None:
+        return DiagonalOperator(A.d * B.d)
+    return ComposedOperator(A, B)
+
+
+def aslinearoperator(M) -> LinearOperator:
+    """Wrap an ndarray, SciPy sparse matrix or LinearOperator."""
+    if isinstance(M, LinearOperator):
+        return M
+    return MatrixOperator(M)
