@@ -272,9 +272,11 @@ class AffineCompiler:
     def _matrix_operator(self, const_expr, transform=None) -> L.MatrixOperator:
         def get():
             M = self.constant_value(const_expr)
+            if transform is not None:
+                return transform(M)
             if not sp.issparse(M):
                 M = np.atleast_2d(M) if M.ndim < 2 else M
-            return transform(M) if transform else M
+            return M
         if self.is_parametric(const_expr):
             op = L.MatrixOperator(source=get)
             self.refreshable.append(op)
@@ -297,7 +299,9 @@ class AffineCompiler:
             if len(as_) <= 1:   # x (n,) @ C (n,k) = C^T x
                 op = self._matrix_operator(b, transform=lambda M: M.T if M.ndim == 2 and M.shape[0] == as_[0] else M)
                 return inner.left(op, shape)
-            op = self._matrix_operator(b)
+            # X (m x n) @ C: a 1-D C is a column (n x 1)
+            col = len(_shape2(b.shape)) == 1
+            op = self._matrix_operator(b, transform=(lambda M: M.reshape(-1, 1)) if col else None)
             return inner.left(L.MatMulOperator(op, "right", as_[0]), shape)
         raise UnsupportedAtomError(f"'{_short(expr)}' multiplies two non-constant expressions")
 

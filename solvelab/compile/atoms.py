@@ -173,6 +173,22 @@ class ObjectiveCompiler:
                 raise UnsupportedAtomError(f"Parameter-valued weight vectors are not supported yet ('{label}')")
             if np.any(w < 0):
                 raise NonConvexError(f"'{label}' weights a convex atom with negative entries: not convex")
+        from cvxpy.atoms.affine.binary_operators import multiply
+        if isinstance(expr, multiply) and not expr.is_affine():
+            a, b = expr.args
+            const, other = (a, b) if a.is_constant() else (b, a)
+            if const.is_constant():
+                if const.size == 1:
+                    return self._separable(other, coef.times(_scalar_coef(self.affine, const)), weights, label)
+                cw = self.affine.constant_value(const)
+                cw = flat(np.broadcast_to(cw.toarray() if sp.issparse(cw) else cw, other.shape))
+                if const.parameters():
+                    raise UnsupportedAtomError(f"Parameter-valued weight vectors are not supported yet ('{label}')")
+                if np.any(cw < 0):
+                    raise NonConvexError(f"'{label}' weights a convex atom with negative entries: not convex")
+                w = cw if w is None else w * cw
+                from cvxpy.expressions.constants import Constant
+                return self._separable(other, coef, Constant(w.reshape(other.shape, order="F") if other.shape else w[0]), label)
         if expr.is_affine():
             # w @ affine, or sum(affine): a linear term
             arg = self.affine.compile(expr)
