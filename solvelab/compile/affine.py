@@ -129,6 +129,8 @@ class AffineCompiler:
             names = ", ".join(p.name() for p in expr.parameters()) or str(expr)
             raise InvalidDataError(f"the Parameter(s) {names} in '{_short(expr)}' have no value; "
                                    f"set .value before solving")
+        if 0 in np.shape(val):
+            raise InvalidDataError(f"the constant in '{_short(expr)}' is empty (shape {np.shape(val)})")
         if sp.issparse(val):
             if check and val.nnz and not np.all(np.isfinite(val.data)):
                 raise InvalidDataError(f"the constant in '{_short(expr)}' contains NaN or Inf")
@@ -169,6 +171,8 @@ class AffineCompiler:
         from cvxpy.expressions.variable import Variable
 
         shape = _shape2(expr.shape)
+        if _size(shape) == 0:
+            raise InvalidDataError(f"'{_short(expr)}' is empty (shape {expr.shape})")
         if isinstance(expr, Variable):
             n = self.var_sizes[expr.id]
             return AffineMap(shape, {expr.id: L.IdentityOperator(n)}, None)

@@ -67,6 +67,9 @@ class ObjectiveCompiler:
         import cvxpy as cp
         from cvxpy.atoms.affine import add_expr, binary_operators as bo, sum as cpsum, unary_operators
 
+        for node in (expr, *expr.args):
+            if node.size == 0:
+                raise InvalidDataError(f"'{_short(node)}' in the objective is empty (shape {node.shape})")
         if expr.is_constant():
             return [Piece(None, self.affine.compile(expr), coef, _short(expr))]
         if expr.is_affine():

@@ -18,9 +18,16 @@ class Problem:
     def __init__(self, objective, constraints=None):
         import cvxpy as cp
 
+        if not isinstance(objective, (cp.Minimize, cp.Maximize)):
+            raise TypeError(f"objective must be cvxpy.Minimize(...) or cvxpy.Maximize(...), "
+                            f"got {type(objective).__name__}")
         self.objective = objective
         self.constraints = list(constraints or [])
-        self._cvxpy = cp.Problem(objective, self.constraints) if isinstance(objective, (cp.Minimize, cp.Maximize)) else None
+        for c in self.constraints:
+            if not isinstance(c, cp.constraints.constraint.Constraint):
+                raise TypeError(f"constraints must be CVXPY constraints; got {type(c).__name__} ({c!r:.60}). "
+                                f"A Python bool here usually means a comparison of two constants.")
+        self._cvxpy = cp.Problem(objective, self.constraints)
         self._program = None
         self._state: dict = {}
         self.compile_count = 0
