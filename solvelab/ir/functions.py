@@ -97,6 +97,11 @@ def _bcast(a, z):
     return a if np.isscalar(a) or np.ndim(a) == 0 else np.asarray(a)
 
 
+def _rounding_tol(y) -> float:
+    """How far outside a dual domain rounding alone can put y (relative to its size)."""
+    return 1e-12 * (1.0 + float(np.max(np.abs(y), initial=0.0)))
+
+
 def _on_interval(s, lo, hi):
     return np.minimum(np.maximum(s, lo), hi)
 
@@ -124,7 +129,8 @@ class Zero(Function):
         return np.array(v, dtype=np.float64, copy=True)
 
     def conj(self, y):
-        return 0.0 if not np.any(y) else INF
+        # dom f* = {0}; accept rounding-level entries (prox_conj's output is v - t (v/t))
+        return 0.0 if np.all(np.abs(y) <= _rounding_tol(y)) else INF
 
     def project_dual_domain(self, y):
         return np.zeros_like(y, dtype=np.float64)
@@ -153,7 +159,11 @@ class Linear(Function):
         return v - t * self.c
 
     def conj(self, y):
-        return 0.0 if np.allclose(y, self.c, rtol=0, atol=0) else INF
+        # dom f* = {c}; accept y within rounding of c (y often comes out of (v - p) / t)
+        c = np.asarray(self.c, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        tol = 1e-12 * (1.0 + max(np.max(np.abs(c), initial=0.0), np.max(np.abs(y), initial=0.0)))
+        return 0.0 if np.all(np.abs(y - c) <= tol) else INF
 
     def project_dual_domain(self, y):
         return np.broadcast_to(np.asarray(self.c, dtype=np.float64), np.shape(y)).copy()
@@ -308,7 +318,9 @@ class KLDiv(Function):
         return float(np.sum(special.xlogy(z, z) - z * self._shift - z + self.c * np.ones_like(z)))
 
     def prox(self, v, t):
-        return NegEntropy().prox(v + t * self._shift, t)
+        # x + t (log x - log c) = v  is NegEntropy's optimality condition
+        # x + t (log x + 1) = v' with v' = v + t (log c + 1)
+        return NegEntropy().prox(v + t * (self._shift + 1.0), t)
 
     def conj(self, y):
         return float(np.sum(self.c * (np.exp(y) - 1.0)))
@@ -345,7 +357,7 @@ class L1Norm(Function):
         return np.sign(v) * np.maximum(np.abs(v) - t * self.w, 0.0)
 
     def conj(self, y):
-        return 0.0 if np.all(np.abs(y) <= self.w * (1 + 1e-12) + 1e-300) else INF
+        return 0.0 if np.all(np.abs(y) <= self.w * (1 + 1e-12) + _rounding_tol(y)) else INF
 
     def project_dual_domain(self, y):
         return np.clip(y, -self.w, self.w)
@@ -393,7 +405,14 @@ class LInfNorm(Function):
         return float(np.max(np.abs(z), initial=0.0))
 
     def prox(self, v, t):
-        return v - t * _project_l1_ball(v / t, 1.0)
+        # v - t P_{l1 ball}(v / t) = clip(v, -lam, lam) with sum_i (|v_i| - lam)_+ = t;
+        # written as a clip so the result is exactly 0 inside and exactly tied on top
+        v = np.asarray(v, dtype=np.float64)
+        a = np.abs(v)
+        if np.sum(a) <= t:
+            return np.zeros_like(v)
+        lam = _simplex_threshold(a, t)
+        return np.clip(v, -lam, lam)
 
     def conj(self, y):
         return 0.0 if np.sum(np.abs(y)) <= 1 + 1e-12 else INF
@@ -470,7 +489,11 @@ class Indicator(Function):
     def prox(self, v, t):
         return self.project(v)
 
-    def value(self, z, tol: float = 0.0):
+    def value(self, z, tol: float | None = None):
+        """0 on the set, +inf off it. ``tol`` is an absolute distance; by default a
+        rounding-level relative one, so that ``value(project(z)) == 0`` holds in floats."""
+        if tol is None:
+            tol = 1e-12 * (1.0 + float(np.max(np.abs(z), initial=0.0)))
         return 0.0 if self.distance(z) <= tol else INF
 
     def distance(self, z) -> float:
@@ -557,8 +580,12 @@ class Box(Indicator):
     def support(self, y):
         lo = np.broadcast_to(self.lo, np.shape(y))
         hi = np.broadcast_to(self.hi, np.shape(y))
+        # a rounding-level component along an unbounded direction counts as zero
+        tiny = np.abs(y) <= _rounding_tol(y)
+        up = (y > 0) & ~(tiny & ~np.isfinite(hi))
+        down = (y < 0) & ~(tiny & ~np.isfinite(lo))
         with np.errstate(invalid="ignore"):
-            terms = np.where(y > 0, y * hi, np.where(y < 0, y * lo, 0.0))
+            terms = np.where(up, y * hi, np.where(down, y * lo, 0.0))
         return float(np.sum(terms))
 
     def project_dual_domain(self, y):
@@ -606,7 +633,7 @@ class L2Ball(Indicator):
         return max(float(np.dot(s, u)), 0.0) * u
 
     def params(self):
-        return {"radius": self.radius}
+        return {"radius": self.radius, "center": self.center}
 
 
 class Simplex(Indicator):
@@ -616,9 +643,32 @@ class Simplex(Indicator):
     def __init__(self, total=1.0, dim=None):
         super().__init__(dim)
         self.total = float(total)
+        if not self.total >= 0:
+            from ..errors import InvalidDataError
+            raise InvalidDataError(f"Simplex: total must be >= 0 (got {total!r}; the set is empty)")
 
     def project(self, z):
         return _project_simplex(z, self.total)
+
+    def project_subdifferential(self, z, s):
+        # N(z) = {lam * 1 - mu : mu >= 0, mu_i = 0 where z_i > 0}. The nearest element to
+        # s is lam on the support P and min(s_i, lam) off it, where lam solves
+        # sum_P (s_i - lam) + sum_{not P} (s_i - lam)_+ = 0 (a decreasing function).
+        z = np.asarray(z, dtype=np.float64)
+        s = np.asarray(s, dtype=np.float64)
+        scale = max(self.total, float(np.max(np.abs(z), initial=0.0)))
+        pos = z > 1e-12 * scale
+        if not np.any(pos):
+            return s.copy()  # the set is {0} (total = 0): the normal cone is everything
+        sp_, sz = s[pos], np.sort(s[~pos])[::-1]
+        k = np.arange(sz.size + 1)
+        lam = (np.sum(sp_) + np.concatenate([[0.0], np.cumsum(sz)])) / (sp_.size + k)
+        # lam_k is the root if exactly the k largest off-support entries exceed it
+        upper = np.concatenate([[np.inf], sz])      # lam_k <= sz[k-1]
+        lower = np.concatenate([sz, [-np.inf]])     # lam_k >= sz[k]
+        ok = (lam <= upper) & (lam >= lower)
+        lam = float(lam[np.argmax(ok)]) if np.any(ok) else float(lam[-1])
+        return np.where(pos, lam, np.minimum(s, lam))
 
     def support(self, y):
         return self.total * float(np.max(y, initial=-INF))
@@ -702,13 +752,19 @@ def _project_simplex(v, total=1.0):
     v = np.asarray(v, dtype=np.float64)
     if v.size == 0:
         return v.copy()
+    if total <= 0:
+        return np.zeros_like(v)  # {0} (the only point with x >= 0, sum x = 0)
+    return np.maximum(v - _simplex_threshold(v, total), 0.0)
+
+
+def _simplex_threshold(v, total):
+    """theta with sum_i (v_i - theta)_+ = total (total > 0, v non-empty)."""
     u = np.sort(v)[::-1]
     css = np.cumsum(u) - total
     k = np.arange(1, v.size + 1)
     cond = u - css / k > 0
     rho = k[cond][-1]
-    theta = css[cond][-1] / rho
-    return np.maximum(v - theta, 0.0)
+    return css[cond][-1] / rho
 
 
 def _project_l1_ball(v, radius=1.0):

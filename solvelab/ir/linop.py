@@ -21,6 +21,9 @@ from ..errors import ShapeError
 
 _ids = itertools.count(1)
 
+#: operators with min(m, n) at most this get an exact norm from their small Gram matrix
+_EXACT_NORM_DIM = 64
+
 
 def _as_1d(x: np.ndarray, n: int, who: str) -> np.ndarray:
     x = np.asarray(x)
@@ -80,6 +83,8 @@ class LinearOperator:
         return add(self, other)
 
     def __sub__(self, other: "LinearOperator") -> "LinearOperator":
+        if not isinstance(other, LinearOperator):
+            return NotImplemented
         return add(self, scale(other, -1.0))
 
     def __mul__(self, alpha: float) -> "LinearOperator":
@@ -116,32 +121,71 @@ class LinearOperator:
 
     # -- norm estimate -----------------------------------------------------------------
     def norm_est(self, iters: int = 100, tol: float = 1e-6, seed: int = 0) -> float:
-        """Estimate ||A||_2 by power iteration on A^T A; cached after the first call."""
+        """||A||_2, from above: exact (small Gram matrix) when min(m, n) is small, else
+        Lanczos on A^T A (power iteration as a fallback), times a small safety factor.
+        Cached per ``version``."""
         if self._norm is not None and getattr(self, "_norm_version", None) == self.version:
             return self._norm
         m, n = self.shape
         if m == 0 or n == 0:
             val = 0.0
+        elif min(m, n) <= _EXACT_NORM_DIM:
+            val = self._norm_small()
         else:
-            rng = np.random.default_rng(seed)
-            v = rng.standard_normal(n)
-            v /= np.linalg.norm(v)
-            val = 0.0
-            for _ in range(iters):
-                w = self.rmatvec(self.matvec(v))
-                nw = np.linalg.norm(w)
-                if nw == 0.0:
-                    val = 0.0
-                    break
-                new = np.sqrt(nw)
-                v = w / nw
-                if abs(new - val) <= tol * new:
-                    val = new
-                    break
-                val = new
-            val *= 1.0 + 1e-3  # power iteration underestimates; stay on the safe side
+            val = self._norm_lanczos(tol, seed)
+            if val is None:
+                val = self._norm_power(iters, tol, seed)
         self._norm, self._norm_version = float(val), self.version
         return self._norm
+
+    def _norm_small(self) -> float:
+        """Exact ||A||_2 from the small Gram matrix (min(m, n) products with A and A^T)."""
+        m, n = self.shape
+        k = min(m, n)
+        G = np.empty((k, k))
+        for j in range(k):
+            e = np.zeros(k)
+            e[j] = 1.0
+            G[:, j] = self.rmatvec(self.matvec(e)) if n <= m else self.matvec(self.rmatvec(e))
+        G = 0.5 * (G + G.T)
+        lam = float(np.max(np.linalg.eigvalsh(G), initial=0.0))
+        # eigvalsh is backward stable: the error is a few ulps of ||G||
+        return float(np.sqrt(max(lam, 0.0) * (1.0 + 1e-12)))
+
+    def _norm_lanczos(self, tol, seed) -> float | None:
+        """Largest singular value by Lanczos on A^T A (ARPACK); None if it fails."""
+        from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigsh
+        from scipy.sparse.linalg import LinearOperator as _SciPyOp
+        n = self.shape[1]
+        gram = _SciPyOp((n, n), matvec=lambda v: self.rmatvec(self.matvec(np.ravel(v))), dtype=np.float64)
+        v0 = np.random.default_rng(seed).standard_normal(n)
+        try:
+            lam = eigsh(gram, k=1, which="LA", v0=v0, tol=min(tol, 1e-8) * 1e-2,
+                        return_eigenvectors=False)
+        except (ArpackNoConvergence, ArpackError):
+            return None
+        lam = float(np.max(lam))
+        if not np.isfinite(lam):
+            return None
+        return float(np.sqrt(max(lam, 0.0)) * (1.0 + 1e-6))
+
+    def _norm_power(self, iters, tol, seed) -> float:
+        """Power iteration on A^T A (the fallback when Lanczos fails)."""
+        v = np.random.default_rng(seed).standard_normal(self.shape[1])
+        v /= np.linalg.norm(v)
+        val = 0.0
+        for _ in range(iters):
+            w = self.rmatvec(self.matvec(v))
+            nw = np.linalg.norm(w)
+            if nw == 0.0:
+                return 0.0
+            new = np.sqrt(nw)
+            v = w / nw
+            if abs(new - val) <= tol * new:
+                val = new
+                break
+            val = new
+        return val * (1.0 + 1e-3)  # power iteration underestimates; stay on the safe side
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.shape[0]}x{self.shape[1]})"
@@ -168,22 +212,31 @@ class MatrixOperator(LinearOperator):
                 raise ValueError("MatrixOperator needs a matrix or a source")
             matrix = source()
         self._source = source
-        self._set(matrix)
+        self.M = self._normalize(matrix, copy=source is not None)
         super().__init__(self.M.shape)
         self._data_version = 0
 
-    def _set(self, matrix):
+    @staticmethod
+    def _normalize(matrix, copy: bool = False):
+        """CSR/CSC or 2-D float64 ndarray. ``copy``: never alias the caller's array (a
+        source may hand back the same array mutated in place; aliasing it would hide
+        the change from ``refresh``)."""
         if sp.issparse(matrix):
             M = matrix.tocsr() if matrix.format not in ("csr", "csc") else matrix
             if M.dtype != np.float64:
                 M = M.astype(np.float64)
+            elif copy and M is matrix:
+                M = M.copy()
         else:
-            M = np.asarray(matrix, dtype=np.float64)
+            M = np.array(matrix, dtype=np.float64, copy=True) if copy else np.asarray(matrix, dtype=np.float64)
             if M.ndim == 1:
                 M = M.reshape(1, -1)
             elif M.ndim == 0:
                 M = M.reshape(1, 1)
-        self.M = M
+        return M
+
+    def _set(self, matrix):
+        self.M = self._normalize(matrix, copy=self._source is not None)
 
     @property
     def sparse(self) -> bool:
@@ -193,14 +246,18 @@ class MatrixOperator(LinearOperator):
         """Re-read a parametric source; return True if the numbers changed."""
         if self._source is None:
             return False
-        new = self._source()
+        new = self._normalize(self._source(), copy=True)
         old = self.M
-        same_shape = getattr(new, "shape", None) == old.shape
-        if same_shape:
-            diff = (abs(new - old)).max() if sp.issparse(new) or sp.issparse(old) else np.max(np.abs(np.asarray(new) - old), initial=0.0)
-            if diff == 0:
-                return False
-        self._set(new)
+        if new.shape != old.shape:
+            raise ShapeError(f"MatrixOperator.refresh: the source changed shape from {old.shape} to {new.shape}")
+        if sp.issparse(new) or sp.issparse(old):
+            d = new - old
+            d = d.toarray() if sp.issparse(d) else np.asarray(d)
+        else:
+            d = new - old
+        if not np.any(d != 0) and not np.any(np.isnan(d)):
+            return False
+        self.M = new
         self._data_version += 1
         self._norm = None
         return True
@@ -294,15 +351,17 @@ class DiagonalOperator(LinearOperator):
 
     def __init__(self, d=None, source: Callable[[], np.ndarray] | None = None):
         self._source = source
-        self.d = np.asarray(d if d is not None else source(), dtype=np.float64).ravel()
+        self.d = np.array(d if d is not None else source(), dtype=np.float64, copy=True).ravel()
         super().__init__((self.d.size, self.d.size))
         self._data_version = 0
 
     def refresh(self) -> bool:
         if self._source is None:
             return False
-        new = np.asarray(self._source(), dtype=np.float64).ravel()
-        if new.shape == self.d.shape and np.array_equal(new, self.d):
+        new = np.array(self._source(), dtype=np.float64, copy=True).ravel()
+        if new.shape != self.d.shape:
+            raise ShapeError(f"DiagonalOperator.refresh: the source changed shape from {self.d.shape} to {new.shape}")
+        if np.array_equal(new, self.d):
             return False
         self.d = new
         self._data_version += 1
@@ -425,6 +484,8 @@ class MatMulOperator(LinearOperator):
     """
 
     def __init__(self, C: MatrixOperator, side: str, other: int):
+        if side not in ("left", "right"):
+            raise ValueError(f"MatMulOperator: side must be 'left' or 'right', got {side!r}")
         self.C, self.side, self.other = C, side, int(other)
         m, n = C.shape
         if side == "left":
@@ -597,7 +658,8 @@ class VStackOperator(LinearOperator):
         n = self.ops[0].shape[1]
         for op in self.ops:
             if op.shape[1] != n:
-                raise ShapeError(f"cannot stack operators with {n} and {op.shape[1]} columns")
+                raise ShapeError(f"cannot stack operators of shapes {self.ops[0].shape} and {op.shape}: "
+                                 f"{n} and {op.shape[1]} columns")
         self.splits = np.cumsum([0] + [op.shape[0] for op in self.ops])
         super().__init__((int(self.splits[-1]), n))
 
@@ -637,7 +699,7 @@ class BlockRowOperator(LinearOperator):
                 raise ShapeError("BlockRowOperator needs blocks or an explicit row count")
             m = self.blocks[0][1].shape[0]
         for o, op in self.blocks:
-            if op.shape[0] != m or o + op.shape[1] > n:
+            if op.shape[0] != m or o < 0 or o + op.shape[1] > n:
                 raise ShapeError(f"block of shape {op.shape} at column {o} does not fit ({m}, {n})")
         super().__init__((m, n))
 
@@ -666,6 +728,12 @@ class BlockRowOperator(LinearOperator):
         return out.tocsr()
 
     def diagonal_of_gram(self):
+        touched = np.zeros(self.shape[1], dtype=np.int64)
+        for o, op in self.blocks:
+            touched[o:o + op.shape[1]] += 1
+        if np.any(touched > 1):
+            # overlapping blocks add columns before squaring: cross terms count
+            return super().diagonal_of_gram()
         out = np.zeros(self.shape[1])
         for o, op in self.blocks:
             out[o:o + op.shape[1]] += op.diagonal_of_gram()
