@@ -105,6 +105,13 @@ def test_every_capable_backend_matches_clarabel(family, seed):
     assert "admm" in names  # the general backend takes every family here
     for name in names:
         res = prob.solve(backend=name, tol=TOL, max_iter=200000, warm_start=False)
+        if name == "cvxpy":
+            # the reference itself: interior-point points are accurate in objective but
+            # their KKT residual is only about sqrt(gap); it may honestly say inaccurate
+            assert res.status in (sl.Status.OPTIMAL, sl.Status.INACCURATE), res.message
+            assert abs(res.objective - ref) <= 1e-7 * max(1.0, abs(ref))
+            assert certify(prob.compile(), res.x, res.duals).value <= 1e-3
+            continue
         assert res.status is sl.Status.OPTIMAL, f"{name}: {res.status} {res.message} {res.certificate}"
         assert abs(res.objective - ref) <= 1e-5 * max(1.0, abs(ref)), f"{name}: {res.objective} vs {ref}"
         # recheck the certificate from the returned point, independently of the engine

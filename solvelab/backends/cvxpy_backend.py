@@ -1,0 +1,317 @@
+"""The reference backend: hand the user's CVXPY problem to CVXPY (Clarabel by default).
+
+It is the oracle every other backend is checked against, not a default: its priority
+puts it last for ``backend='auto'``. It solves ``program.source``, the ``cvxpy.Problem``
+the compiler built from the user's objective and constraints, so it can cross-check any
+model that came from CVXPY; programs built by hand (no source) are refused. It declares
+the ProxAffine form only so that dispatch has something to match; the form's
+capabilities are not used (terms without a prox would be fine too).
+
+The primal point is read back from the CVXPY variables; duals are left to the engine
+(``solvelab.ir.certificate.recover_duals``), so the certificate is recomputed on the
+IR exactly as for every other backend. Infeasible / unbounded verdicts come without a
+ray in solvelab's format: they are marked ``trusted_status`` and the engine says so.
+
+Options: ``solver`` (any CVXPY solver name, default 'CLARABEL'), ``no_snap`` (skip the
+kink snapping below), ``polish`` (default False: the reference stays a pure CVXPY answer) and ``polish_iter`` (see ``_polish``:
+proximal-gradient polishing of Composite programs whose interior-point point misses
+``tol``); every other ``options.extra`` entry is passed to
+``cvxpy.Problem.solve`` unchanged (so solver settings such as ``tol_gap_abs`` can be
+overridden). For Clarabel, ``tol`` maps to ``tol_gap_abs``/``tol_gap_rel``/``tol_feas``
+(1000x tighter than ``tol`` and never looser than 1e-9, since the recomputed
+certificate is stricter than Clarabel's own stopping test), ``max_iter`` to
+``max_iter`` and ``time_limit`` to ``time_limit``.
+
+Interior-point points are never exactly at a kink (|x_i| = 1e-10 where the answer is
+0), and ``certify`` measures the subgradient residual at the point as given, so a
+converged point is snapped: entries read through a selection by a kinked term (l1,
+pos/neg, nonneg/nonpos, box bounds, equalities, group norms) that lie within a relative
+1e-9 / 1e-7 / 1e-5 of the kink are moved onto it, and the candidate (unsnapped
+included) with the best recomputed certificate is returned; ``info['snap']`` says
+which level was used (None: unsnapped).
+"""
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+from ..errors import BackendRefusedError
+from ..ir.certificate import certify
+from ..ir.linop import BlockRowOperator
+from . import registry
+from .base import Backend, RawSolution, SolveOptions
+
+_STATUS = {
+    "optimal": "converged",
+    "optimal_inaccurate": "converged",
+    "infeasible": "infeasible",
+    "infeasible_inaccurate": "infeasible",
+    "unbounded": "unbounded",
+    "unbounded_inaccurate": "unbounded",
+}
+
+
+def _solver_settings(solver: str, options: SolveOptions) -> dict:
+    s = solver.upper()
+    if s == "CLARABEL":
+        tol = min(1e-10, 1e-4 * float(options.tol))
+        out = {"tol_gap_abs": tol, "tol_gap_rel": tol, "tol_feas": tol, "max_iter": int(options.max_iter)}
+        if options.time_limit is not None:
+            out["time_limit"] = float(options.time_limit)
+        return out
+    if s == "SCS":
+        tol = min(1e-6, 1e-2 * float(options.tol))
+        out = {"eps_abs": tol, "eps_rel": tol}
+        if options.time_limit is not None:
+            out["time_limit_secs"] = float(options.time_limit)
+        return out
+    if s == "OSQP":
+        tol = min(1e-6, 1e-2 * float(options.tol))
+        out = {"eps_abs": tol, "eps_rel": tol}
+        if options.time_limit is not None:
+            out["time_limit"] = float(options.time_limit)
+        return out
+    return {}
+
+
+_ZERO_KINK = ("l1", "pos", "neg", "nonneg", "nonpos")
+_GROUP_KINK = ("l2", "linf")
+
+
+def _snap(program, x: np.ndarray, rel: float) -> np.ndarray:
+    """x with entries read by kinked terms moved onto the kink when within ``rel``.
+
+    An interior-point solution is never exactly at a kink (x_i = 1e-10 instead of 0),
+    and at such a point the subdifferential is a single slope that does not match the
+    dual. Only terms that read a selection of x can be snapped (the move is then exact).
+    """
+    x = x.copy()
+    tol = rel * max(1.0, float(np.max(np.abs(x), initial=0.0)))
+    for t in program.terms:
+        f = t.f
+        if f.smooth and not f.is_indicator:
+            continue
+        idx = t.A.selection() if isinstance(t.A, BlockRowOperator) else None
+        if idx is None:
+            continue
+        z = x[idx] - t.b
+        if f.name in _ZERO_KINK or (f.name == "zero" and f.is_indicator):
+            z = np.where(np.abs(z) <= tol, 0.0, z)
+        elif f.name == "box":
+            for k in (np.broadcast_to(f.lo, z.shape), np.broadcast_to(f.hi, z.shape)):
+                with np.errstate(invalid="ignore"):
+                    z = np.where(np.isfinite(k) & (np.abs(z - k) <= tol), k, z)
+        elif f.name in _GROUP_KINK:
+            if np.max(np.abs(z), initial=0.0) <= tol:
+                z = np.zeros_like(z)
+        else:
+            continue
+        x[idx] = z + t.b
+    return x
+
+
+def _snap_best(program, x: np.ndarray, tol: float):
+    """Of x and its snapped versions, the one with the best recomputed certificate."""
+    best_x, best_val, best_rel = x, float(certify(program, x, None).value), None
+    if best_val <= 1e-3 * tol:
+        return best_x, None
+    for rel in _SNAP_LEVELS:
+        xs = _snap(program, x, rel)
+        if np.array_equal(xs, best_x):
+            continue
+        val = float(certify(program, xs, None).value)
+        if val < best_val:
+            best_x, best_val, best_rel = xs, val, rel
+        if best_val <= 1e-3 * tol:
+            break
+    return best_x, best_rel
+
+
+_SNAP_LEVELS = (1e-9, 1e-7, 1e-5)
+
+
+def _polish(program, x, options, info):
+    """Interior-point points are accurate in objective (gap 1e-10) but only to about
+    sqrt(gap) in x, which the KKT certificate sees (1e-5 on cone problems). When the
+    certificate misses ``tol`` and the program has the Composite form, a few hundred
+    proximal-gradient steps (the fista backend, started at the point) repair it; the
+    polished point is kept only if its certificate is better. ``info['polished']``
+    records what happened; the objective stays CVXPY's up to the polish's tiny change.
+    """
+    tol = float(options.tol)
+    before = _cert_value(program, x)
+    info["polished"] = False
+    if before <= tol:
+        return x, None
+    from ..ir.forms import Composite
+    from .fista import FistaBackend
+    view = Composite.match(program)
+    if not view:
+        return x, None
+    opts = SolveOptions(tol=tol, max_iter=int(options.extra.get("polish_iter", 2000)), check_every=10,
+                        time_limit=options.time_limit, warm_start=True)
+    raw = FistaBackend().solve(view, opts, {"x": np.array(x, copy=True)})
+    if raw.x is None or raw.duals is None:
+        return x, None
+    after = float(certify(program, raw.x, raw.duals).value)
+    if np.isfinite(after) and after < before:
+        info.update(polished=True, certificate_before_polish=before, polish_iterations=raw.iterations)
+        return raw.x, raw.duals
+    return x, None
+
+
+def _cert_value(program, x) -> float:
+    val = float(certify(program, x, None).value)
+    return val if np.isfinite(val) else float("inf")
+
+
+def _restore(program, prob, x) -> None:
+    """Put an earlier solution back into the CVXPY variables (they are read afterwards)."""
+    by_id = {v.id: v for v in prob.variables()}
+    for info in program.variables:
+        var = by_id.get(info.key)
+        if var is not None:
+            vals = x[info.slice]
+            var.value = vals.reshape(info.shape, order="F") if info.shape else vals[0]
+
+
+class CvxpyBackend(Backend):
+    name = "cvxpy"
+    description = "CVXPY + Clarabel reference (cross-check any model)"
+    forms = ("ProxAffine",)
+    default_max_iter = 200   # Clarabel's own default; interior-point iterations
+    priority = 90
+
+    def accepts_extra(self):
+        return ("solver", "<any keyword of cvxpy.Problem.solve / the solver>")
+
+    def solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
+        import cvxpy as cp
+
+        program = view.program
+        prob = program.source
+        if prob is None:
+            raise BackendRefusedError("backend 'cvxpy' needs a program compiled from a CVXPY model")
+        if not isinstance(prob, cp.Problem):
+            # a solvelab model may keep its cvxpy.Problem one level down
+            inner = getattr(prob, "cvxpy_problem", None) or getattr(prob, "_cvxpy_problem", None)
+            if isinstance(inner, cp.Problem):
+                prob = inner
+            else:
+                raise BackendRefusedError(
+                    f"backend 'cvxpy' needs a program compiled from a CVXPY model; its source is "
+                    f"a {type(prob).__name__}")
+        extra = dict(options.extra or {})
+        solver = str(extra.pop("solver", "CLARABEL"))
+        for k in ("no_snap", "polish", "polish_iter"):
+            extra.pop(k, None)
+        if solver.upper() not in cp.installed_solvers():
+            raise BackendRefusedError(f"backend 'cvxpy': solver {solver!r} is not installed; installed: "
+                                      f"{', '.join(cp.installed_solvers())}")
+        kwargs = _solver_settings(solver, options)
+        kwargs.update(extra)
+
+        t0 = time.perf_counter()
+        message = ""
+        retried = False
+        try:
+            try:
+                with warnings.catch_warnings():  # 'inaccurate' is reported in the status instead
+                    warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+                    prob.solve(solver=solver, verbose=bool(options.verbose), **kwargs)
+            except cp.error.SolverError:
+                # our tolerances are far tighter than the solver's defaults: if it gave up,
+                # retry once with its own tolerances (the certificate still judges)
+                loose = {k: v for k, v in _solver_settings(solver, options).items()
+                         if k in ("max_iter", "time_limit", "time_limit_secs")}
+                if solver.upper() != "CLARABEL" or any(k.startswith("tol") for k in extra):
+                    raise  # the user chose the tolerances
+                loose.update(extra)
+                retried = True
+                prob.solve(solver=solver, verbose=bool(options.verbose), **loose)
+            cvx_status = prob.status
+            if (cvx_status == "optimal_inaccurate" and solver.upper() == "CLARABEL"
+                    and not any(k.startswith("tol") for k in extra)):
+                # the tightened tolerances were out of reach (typical with cones): Clarabel
+                # then settles for its much looser 'reduced' tolerances; its defaults usually
+                # end 'optimal' and closer to the solution. Keep the better certified point.
+                first = self._gather(program, prob)
+                loose = {k: v for k, v in kwargs.items() if not k.startswith("tol")}
+                retried = True
+                try:
+                    with warnings.catch_warnings():
+                        warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+                        prob.solve(solver=solver, verbose=bool(options.verbose), **loose)
+                except cp.error.SolverError:
+                    pass
+                second = self._gather(program, prob) if prob.status in _STATUS else None
+                if prob.status.startswith("optimal") and second is not None:
+                    if first is not None and _cert_value(program, first) < _cert_value(program, second):
+                        _restore(program, prob, first)
+                        cvx_status = "optimal_inaccurate"
+                    else:
+                        cvx_status = prob.status
+                elif first is not None:
+                    _restore(program, prob, first)
+        except cp.error.SolverError as exc:
+            cvx_status, message = "solver_error", f"{solver} failed: {exc}"
+        wall = time.perf_counter() - t0
+
+        stats = getattr(prob, "solver_stats", None) if cvx_status != "solver_error" else None
+        iters = int(getattr(stats, "num_iters", None) or 0) if stats is not None else 0
+        info = {"solver": solver, "cvxpy_status": cvx_status, "wall_time": wall,
+                "solver_time": getattr(stats, "solve_time", None) if stats is not None else None,
+                "cvxpy_objective": prob.value if cvx_status != "solver_error" else None,
+                "retried_with_default_tolerances": retried}
+
+        if cvx_status in ("infeasible", "infeasible_inaccurate", "unbounded", "unbounded_inaccurate"):
+            info["trusted_status"] = True
+            verdict = _STATUS[cvx_status]
+            return RawSolution(x=None, status=verdict, iterations=iters, ray=None, info=info,
+                               message=f"reported {cvx_status} by CVXPY/{solver} (reference backend; "
+                                       "no certificate in solvelab's format to recheck)")
+        if cvx_status == "solver_error":
+            return RawSolution(x=None, status="numerical_error", iterations=iters, info=info,
+                               message=message or f"{solver} failed")
+
+        x = self._gather(program, prob)
+        if x is None:
+            return RawSolution(x=None, status="numerical_error", iterations=iters, info=info,
+                               message=f"CVXPY reported {cvx_status!r} but left a variable without a value")
+        if cvx_status in _STATUS:
+            status = _STATUS[cvx_status]
+            if cvx_status == "optimal_inaccurate":
+                message = f"CVXPY/{solver} reported optimal_inaccurate"
+        elif cvx_status == "user_limit":
+            hit_time = options.time_limit is not None and wall >= 0.9 * float(options.time_limit)
+            status = "time_limit" if hit_time else "max_iter"
+            message = f"CVXPY/{solver} stopped at a user limit ({status})"
+        else:
+            status, message = "numerical_error", f"unexpected CVXPY status {cvx_status!r}"
+        duals = None
+        if status == "converged" and not options.extra.get("no_snap", False):
+            x, snap = _snap_best(program, x, float(options.tol))
+            info["snap"] = snap
+        if status == "converged" and options.extra.get("polish", False):
+            x, duals = _polish(program, x, options, info)
+        state["x"] = x.copy()
+        return RawSolution(x=x, status=status, iterations=iters, duals=duals, info=info, message=message)
+
+    @staticmethod
+    def _gather(program, prob):
+        by_id = {v.id: v for v in prob.variables()}
+        x = np.zeros(program.n)
+        for info in program.variables:
+            var = by_id.get(info.key)
+            if var is None:
+                # a variable the CVXPY problem does not contain: anything is optimal, use 0
+                continue
+            if var.value is None:
+                return None
+            x[info.slice] = np.asarray(var.value, dtype=np.float64).ravel(order="F")
+        return x
+
+
+registry.register(CvxpyBackend())
