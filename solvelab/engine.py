@@ -84,7 +84,7 @@ def solve(problem, backend: str = "auto", *, tol: float = 1e-6, max_iter: int | 
     raw = impl.solve(view, opts, state)
     t_solved = time.perf_counter()
 
-    result = finish(program, raw, name, opts.tol)
+    result = finish(program, raw, name, opts.tol, view=view)
     t_end = time.perf_counter()
     result.timings = {
         "compile": (t_compiled - t_start) if fresh else 0.0,
@@ -98,8 +98,30 @@ def solve(problem, backend: str = "auto", *, tol: float = 1e-6, max_iter: int | 
     return result
 
 
-def finish(program, raw, backend_name: str, tol: float) -> Result:
-    """Turn a backend's ``RawSolution`` into a ``Result`` with a recomputed certificate."""
+def _normalize_history(history: list) -> list:
+    """Give every history entry a 'residual': the backend's own relative optimality measure."""
+    for entry in history:
+        if "residual" in entry:
+            continue
+        if entry.get("certificate") is not None:
+            entry["residual"] = entry["certificate"]
+        elif "gradient_mapping" in entry:
+            entry["residual"] = entry["gradient_mapping"]
+        elif "primal_residual" in entry or "dual_residual" in entry:
+            entry["residual"] = max(entry.get("primal_residual", 0.0), entry.get("dual_residual", 0.0))
+        else:
+            entry["residual"] = float("nan")
+    return history
+
+
+def finish(program, raw, backend_name: str, tol: float, view=None) -> Result:
+    """Turn a backend's ``RawSolution`` into a ``Result`` with a recomputed certificate.
+
+    A structured form may define ``certify(x, duals) -> Certificate`` (for instance the
+    marginal violation of a transport plan); otherwise the generic KKT + gap certificate
+    of ``solvelab.ir.certificate`` is computed on the program's terms.
+    """
+    _normalize_history(raw.history)
     x = raw.x
     message = raw.message
     status, cert, objective = None, None, float("nan")
@@ -130,7 +152,8 @@ def finish(program, raw, backend_name: str, tol: float) -> Result:
                       iterations=raw.iterations, history=raw.history, backend=backend_name,
                       message=message or "NaN or Inf in the iterates", info=dict(raw.info))
     x = np.asarray(x, dtype=np.float64)
-    cert = certify(program, x, raw.duals)
+    form_certify = getattr(view, "certify", None)
+    cert = form_certify(x, raw.duals) if callable(form_certify) else certify(program, x, raw.duals)
     objective = program.user_objective(x)
     if status is None:
         if cert.meets(tol):

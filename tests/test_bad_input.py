@@ -99,7 +99,7 @@ def test_a_python_bool_as_constraint_is_explained():
 # -- modelling -----------------------------------------------------------------------------
 
 def test_unsupported_atom_is_named_with_its_expression():
-    x = cp.Variable(3)
+    x = cp.Variable(3, name="x")
     with pytest.raises(sl.UnsupportedAtomError, match=r"'exp'.*exp\(x"):
         sl.compile(cp.Problem(cp.Minimize(cp.sum(cp.exp(x)))))
 
