@@ -12,6 +12,17 @@ from .result import Certificate, Result, Status
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    """Lazy parts: ``sl.problems`` (constructors) and ``sl.path`` (regularization paths)."""
+    if name == "problems":
+        import importlib
+        return importlib.import_module(f"{__name__}.problems")
+    if name == "path":
+        from .path import path
+        return path
+    raise AttributeError(f"module 'solvelab' has no attribute {name!r}")
+
 __all__ = ["Problem", "solve", "compile", "backends", "Result", "Status", "Certificate",
            "SolvelabError", "InvalidDataError", "ShapeError", "UnsupportedAtomError", "NonConvexError",
            "BackendRefusedError", "MissingDependencyError", "__version__"]

@@ -60,7 +60,7 @@ def _load_builtin():
         return
     _loaded = True
     import importlib
-    for mod in ("fista", "admm", "cvxpy_backend"):
+    for mod in ("fista", "admm", "cd", "sinkhorn", "sinkhorn_newton", "cvxpy_backend"):
         try:
             importlib.import_module(f"{__package__}.{mod}")
         except ModuleNotFoundError as exc:  # a backend still missing must not break the rest

@@ -144,10 +144,38 @@ class Composite:
 
 FORMS = {"ProxAffine": ProxAffine, "Composite": Composite}
 
+# Structured forms live in their own modules (one job each) and register themselves.
+_EXTRA_FORM_MODULES = ("glm_form", "ot_form")
+_extra_loaded = False
+
+
+def register_form(cls):
+    """Add a form class (with ``name`` and ``match(program)``); returns it (decorator)."""
+    FORMS[cls.name] = cls
+    return cls
+
+
+def _load_extra_forms():
+    global _extra_loaded
+    if _extra_loaded:
+        return
+    _extra_loaded = True
+    import importlib
+    for mod in _EXTRA_FORM_MODULES:
+        try:
+            importlib.import_module(f"{__package__}.{mod}")
+        except ModuleNotFoundError as exc:  # a form module not written yet must not break the rest
+            if exc.name != f"{__package__}.{mod}":
+                raise
+
 
 def match(program: Program, form: str):
+    _load_extra_forms()
+    if form not in FORMS:
+        return NoMatch(form, f"unknown form {form!r}; known: {', '.join(FORMS)}")
     return FORMS[form].match(program)
 
 
 def matching_forms(program: Program) -> list[str]:
+    _load_extra_forms()
     return [name for name, F in FORMS.items() if F.match(program)]
