@@ -32,7 +32,9 @@ with the certificate module before they are reported.
 Backend options (``options.extra``): ``rho`` (initial penalty, default 0.1), ``sigma``
 (default 1e-6), ``alpha`` (relaxation in (0, 2), default 1.6), ``adaptive_rho``
 (default True), ``max_rho_updates`` (default 30), ``eq_rho_scale`` (default 1e3),
-``system`` ('auto' | 'reduced' | 'kkt').
+``system`` ('auto' | 'reduced' | 'kkt'), ``scaling`` (Ruiz-style equilibration of the
+columns and of each split term as a whole, default True), ``anderson`` (memory of the
+safeguarded Anderson acceleration of the (z, u) iteration, default 10; 0 disables it).
 """
 from __future__ import annotations
 
@@ -45,10 +47,11 @@ import scipy.sparse as sp
 from ..errors import InvalidDataError
 from ..ir.certificate import certify, check_primal_infeasibility, check_unboundedness
 from ..kernels import factor as _factor
+from ..kernels.anderson import Anderson
 from . import registry
 from .base import Backend, RawSolution, SolveOptions
 
-_EXTRA = ("rho", "sigma", "alpha", "adaptive_rho", "max_rho_updates", "eq_rho_scale", "system")
+_EXTRA = ("rho", "sigma", "alpha", "adaptive_rho", "max_rho_updates", "eq_rho_scale", "system", "scaling", "anderson")
 
 
 def _inf(v) -> float:
@@ -66,8 +69,9 @@ class _Structure:
     Rebuilt only when the program's operators change (``data_version``).
     """
 
-    def __init__(self, program):
+    def __init__(self, program, scaling: bool = True):
         self.n = program.n
+        self.scaling = scaling
         self.quad, self.linear, self.split, self.silent = [], [], [], []
         for i, t in enumerate(program.terms):
             f = t.f
@@ -90,6 +94,13 @@ class _Structure:
         self.offsets = offsets
         self.m = off
         self.M = sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, self.n))
+        # equilibration: columns scaled by col_scale (x = col_scale * x_internal), each
+        # term's rows by one scalar, which ADMM absorbs into that term's rho (any f)
+        if scaling:
+            self.col_scale, self.term_scale = self._equilibrate(program)
+        else:
+            self.col_scale, self.term_scale = np.ones(self.n), {i: 1.0 for i in self.quad + self.split}
+        self.M = sp.csr_matrix(self.M @ sp.diags(self.col_scale))
         self.MT = self.M.T.tocsr()
         self.m_quad = sum(program.terms[i].m for i in self.quad)
         # cost of forming M^T M: sum over rows of nnz(row)^2
@@ -103,6 +114,36 @@ class _Structure:
             self.M_sparse = self.M
             self.M = np.ascontiguousarray(self.M.toarray())
             self.MT = self.M.T
+
+    def _equilibrate(self, program, iters: int = 15):
+        """Ruiz-style scaling with one scalar per term (so any f keeps its prox).
+
+        Quadratic terms enter with sqrt(w q) so the Hessian is balanced too.
+        """
+        n = self.n
+        e = np.ones(n)
+        order = self.quad + self.split
+        c = np.ones(len(order))
+        if self.M.nnz == 0:
+            return e, {i: 1.0 for i in order}
+        absM = abs(self.M).tocsr()
+        row_block = np.zeros(self.M.shape[0], dtype=np.int64)
+        for k, i in enumerate(order):
+            a, b = self.offsets[i]
+            row_block[a:b] = k
+        for _ in range(iters):
+            W = sp.diags(c[row_block]) @ absM @ sp.diags(e)
+            rows = np.asarray(W.max(axis=1).todense()).ravel()
+            blk = np.zeros(len(order))
+            np.maximum.at(blk, row_block, rows)
+            cols = np.asarray(W.max(axis=0).todense()).ravel()
+            blk_scale = np.where(blk > 0, 1.0 / np.sqrt(np.where(blk > 0, blk, 1.0)), 1.0)
+            col_scale = np.where(cols > 0, 1.0 / np.sqrt(np.where(cols > 0, cols, 1.0)), 1.0)
+            c = np.clip(c * blk_scale, 1e-4, 1e4)
+            e = np.clip(e * col_scale, 1e-4, 1e4)
+            if np.max(np.abs(1 - blk_scale), initial=0) < 1e-3 and np.max(np.abs(1 - col_scale), initial=0) < 1e-3:
+                break
+        return e, {i: float(c[k]) for k, i in enumerate(order)}
 
     def choose_system(self, requested: str) -> str:
         if requested in ("reduced", "kkt"):
@@ -187,7 +228,8 @@ class AdmmBackend(Backend):
         o = {"rho": float(extra.get("rho", 0.1)), "sigma": float(extra.get("sigma", 1e-6)),
              "alpha": float(extra.get("alpha", 1.6)), "adaptive_rho": bool(extra.get("adaptive_rho", True)),
              "max_rho_updates": int(extra.get("max_rho_updates", 30)),
-             "eq_rho_scale": float(extra.get("eq_rho_scale", 1e3)), "system": extra.get("system", "auto")}
+             "eq_rho_scale": float(extra.get("eq_rho_scale", 1e3)), "system": extra.get("system", "auto"),
+             "scaling": bool(extra.get("scaling", True)), "anderson": int(extra.get("anderson", 10))}
         if not (o["rho"] > 0 and math.isfinite(o["rho"])):
             raise InvalidDataError(f"admm: rho must be a positive number, got {o['rho']!r}")
         if not (o["sigma"] > 0 and math.isfinite(o["sigma"])):
@@ -211,10 +253,11 @@ class AdmmBackend(Backend):
 
         # ---- structure (cached per data version) ----
         cached = state.get("structure")
-        if cached is not None and cached[0] == prog.data_version and cached[1].n == n:
+        if (cached is not None and cached[0] == prog.data_version and cached[1].n == n
+                and cached[1].scaling == o["scaling"]):
             S = cached[1]
         else:
-            S = _Structure(prog)
+            S = _Structure(prog, o["scaling"])
             state["structure"] = (prog.data_version, S)
             state.pop("system", None)
         # ---- numbers that follow Parameters (re-read every solve; cheap) ----
@@ -222,6 +265,7 @@ class AdmmBackend(Backend):
         for i in S.linear:
             t = terms[i]
             q_lin += t.A.rmatvec(t.grad(np.zeros(t.m)))
+        q_lin *= S.col_scale
         quad_d, quad_target = [], []
         for i in S.quad:
             t = terms[i]
@@ -235,7 +279,9 @@ class AdmmBackend(Backend):
             quad_target.append(t.b - c_lin / float(t.f.quad_coef))
         split_terms = [terms[i] for i in S.split]
         split_m = [t.m for t in split_terms]
-        base_rho = np.array([o["rho"] * (o["eq_rho_scale"] if _is_equality(t) else 1.0) for t in split_terms])
+        base_rho = np.array([o["rho"] * (o["eq_rho_scale"] if _is_equality(t) else 1.0)
+                             * S.term_scale[i] ** 2
+                             for i, t in zip(S.split, split_terms)])
         for i, arr in zip(S.quad + S.split, quad_target + [t.b for t in split_terms]):
             if not np.all(np.isfinite(arr)):
                 return RawSolution(x=None, status="numerical_error", iterations=0,
@@ -251,7 +297,7 @@ class AdmmBackend(Backend):
             xw, zw, uw = state.get("x"), state.get("z"), state.get("u")
             if (xw.shape == (n,) and zw is not None and len(zw) == len(z)
                     and all(a.shape == b.shape for a, b in zip(zw, z)) and np.all(np.isfinite(xw))):
-                x, z, u = xw.copy(), [a.copy() for a in zw], [a.copy() for a in uw]
+                x, z, u = xw / S.col_scale, [a.copy() for a in zw], [a.copy() for a in uw]
                 rho_scale = float(state.get("rho_scale", 1.0))
                 warm = True
         if not warm:
@@ -292,7 +338,7 @@ class AdmmBackend(Backend):
         rho_updates = 0
         status, message = "max_iter", ""
         it = 0
-        x_prev_check = x.copy()
+        x_prev_check = x * S.col_scale          # checks and rays work in user coordinates
         y_prev_check = None
         last_cert = None
         if verbose:
@@ -313,8 +359,28 @@ class AdmmBackend(Backend):
                 out[i] = np.zeros(terms[i].m)
             return out
 
+        sizes = np.cumsum([0] + split_m + split_m)
+        nz = len(split_m)
+
+        def pack(z_, u_):
+            return np.concatenate(z_ + u_) if nz else np.zeros(0)
+
+        def unpack(w):
+            parts = [w[sizes[j]:sizes[j + 1]] for j in range(2 * nz)]
+            return [p.copy() for p in parts[:nz]], [p.copy() for p in parts[nz:]]
+
+        aa = Anderson(o["anderson"]) if (o["anderson"] > 0 and nz) else None
+
+        def accelerate():
+            nonlocal z, u
+            if aa is None:
+                return
+            w_new, _ = aa.step(w_before, pack(z, u))
+            z, u = unpack(w_new)
+
         with np.errstate(over="ignore", invalid="ignore"):
             while True:
+                w_before = pack(z, u) if aa is not None else None
                 # ---- x-update ----
                 target_split = [t.b + zk - uk for t, zk, uk in zip(split_terms, z, u)]
                 target = np.concatenate([quad_target_rows] + target_split) if S.m else np.zeros(0)
@@ -331,18 +397,20 @@ class AdmmBackend(Backend):
                 it += 1
 
                 if it % check_every != 0 and it < max_iter and (deadline is None or time.perf_counter() < deadline):
+                    accelerate()
                     continue
                 # ---- residuals, certificate, infeasibility, adaptive rho ----
                 if not np.all(np.isfinite(x)):
                     status, message = "numerical_error", f"NaN or Inf in the iterates at iteration {it}"
                     break
+                xu = x * S.col_scale
                 rp, p_scale = 0.0, 1.0
                 for k, t in enumerate(split_terms):
                     a, bnd = S.offsets[S.split[k]]
                     ax = Mx[a:bnd] - t.b
                     rp = max(rp, _inf(ax - z[k]))
                     p_scale = max(p_scale, _inf(ax), _inf(z[k]))
-                duals = duals_of(x, u, rho_scale)
+                duals = duals_of(xu, u, rho_scale)
                 grad_total = np.zeros(n)
                 d_scale = 1.0
                 for t, y in zip(terms, duals):
@@ -354,9 +422,9 @@ class AdmmBackend(Backend):
                 rd = _inf(grad_total)
                 rp_rel, rd_rel = rp / p_scale, rd / d_scale
                 cert_val = None
-                objective = prog.objective(x)
+                objective = prog.objective(xu)
                 if (rp_rel <= tol and rd_rel <= tol) or it >= max_iter:
-                    cert = certify(prog, x, duals)
+                    cert = certify(prog, xu, duals)
                     cert_val = float(cert.value)
                     last_cert = cert_val
                 elapsed = time.perf_counter() - t0
@@ -380,16 +448,16 @@ class AdmmBackend(Backend):
                         ray = dy
                         break
                 if rd_rel > tol and it > check_every:
-                    dx = x - x_prev_check
+                    dx = xu - x_prev_check
                     if _inf(dx) > 0 and check_unboundedness(prog, dx):
                         status, message = "unbounded", f"unbounded: primal ray found at iteration {it}"
                         ray = dx
                         break
-                x_prev_check = x.copy()
+                x_prev_check = xu.copy()
                 y_prev_check = [y.copy() for y in duals]
                 if options.callback is not None:
                     info = dict(rec)
-                    info["x"] = x
+                    info["x"] = xu
                     if options.callback(info):
                         status, message = "stopped", f"stopped by the callback at iteration {it}"
                         break
@@ -416,11 +484,17 @@ class AdmmBackend(Backend):
                             rho_updates += 1
                             state["system"] = ((kind, o["sigma"], tuple(float(d[0]) for d in quad_d),
                                                 tuple(base_rho), rho_scale), system)
+                            if aa is not None:
+                                aa.reset()   # the fixed-point map changed with rho
+                            continue
+                accelerate()
 
         solve_time = time.perf_counter() - t0
+        x = x * S.col_scale
         info = {"rho": o["rho"] * rho_scale, "rho_updates": rho_updates, "system": kind,
                 "factorization": system.fac.kind, "factorized_at_setup": factorized_at_setup,
-                "warm_start": warm, "certificate": last_cert, "solve_time": solve_time}
+                "warm_start": warm, "certificate": last_cert, "solve_time": solve_time,
+                "anderson": None if aa is None else {"accepted": aa.accepted, "rejected": aa.rejected}}
         if verbose:
             print(f"admm: {status} after {it} iterations, {rho_updates} rho update(s), {solve_time:.3f} s"
                   + (f"; {message}" if message else ""))
