@@ -18,7 +18,7 @@ proximal-gradient polishing of Composite programs whose interior-point point mis
 ``tol``); every other ``options.extra`` entry is passed to
 ``cvxpy.Problem.solve`` unchanged (so solver settings such as ``tol_gap_abs`` can be
 overridden). For Clarabel, ``tol`` maps to ``tol_gap_abs``/``tol_gap_rel``/``tol_feas``
-(1000x tighter than ``tol`` and never looser than 1e-9, since the recomputed
+(``min(1e-10, 1e-4 * tol)``, since the recomputed
 certificate is stricter than Clarabel's own stopping test), ``max_iter`` to
 ``max_iter`` and ``time_limit`` to ``time_limit``.
 
@@ -296,6 +296,15 @@ class CvxpyBackend(Backend):
             info["snap"] = snap
         if status == "converged" and options.extra.get("polish", False):
             x, duals = _polish(program, x, options, info)
+        elif status == "converged" and not message:
+            try:
+                cert = certify(program, x, None)
+                if not cert.meets(float(options.tol)):
+                    message = (f"CVXPY/{solver} converged, but its point misses tol={options.tol:g} in the "
+                               f"recomputed certificate ({cert.value:.2e}: interior-point points are "
+                               f"accurate to about its own tolerance); pass polish=True to refine it")
+            except NotImplementedError:
+                pass
         state["x"] = x.copy()
         return RawSolution(x=x, status=status, iterations=iters, duals=duals, info=info, message=message)
 

@@ -9,6 +9,8 @@ import cvxpy as cp
 import numpy as np
 import pytest
 
+import solvelab as sl
+
 from solvelab.backends import registry
 from solvelab.backends.base import SolveOptions
 from solvelab.backends.fista import FistaBackend
@@ -417,3 +419,16 @@ def test_registered_and_dispatched():
     prog, _ = case_group_lasso()
     assert isinstance(registry.view_for(b, prog), Composite)
     assert "fista" in registry.capable(prog)
+
+
+def test_converged_iterates_do_not_break_backtracking():
+    """Near a solution the step is at rounding level; the line search must not fail there
+    (it used to report numerical_error once the running A y drifted past L/2 ||d||^2)."""
+    rng = np.random.default_rng(0)
+    A2 = rng.standard_normal((400, 300))
+    b2 = rng.standard_normal(400)
+    x = cp.Variable(300)
+    prob = sl.Problem(cp.Minimize(cp.sum(cp.huber(A2 @ x - b2)) + 0.01 * cp.norm1(x)))
+    res = prob.solve(backend="fista", tol=1e-15, max_iter=1500, warm_start=False)
+    assert res.status in (sl.Status.MAX_ITER, sl.Status.OPTIMAL), res.message
+    assert res.certificate.value < 1e-10
