@@ -9,8 +9,6 @@ cleared. Plain NumPy over flat vectors; the caller packs its state.
 """
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 
 
@@ -21,14 +19,25 @@ class Anderson:
         self.reg = float(regularization)
         self.accepted = 0
         self.rejected = 0
+        self._dF = self._dT = self._G = None
         self.reset()
 
     def reset(self) -> None:
-        self._w = deque(maxlen=self.memory + 1)
-        self._t = deque(maxlen=self.memory + 1)
+        # differences live in ring buffers (one column written per step) with their Gram
+        # matrix updated by one row/column: O(dim * memory) per step, no re-stacking
+        self._count = 0          # differences stored (at most memory)
+        self._head = 0           # column the next difference goes to
+        self._f_prev = None
+        self._t_prev = None
         self._pending = False
         self._ref = np.inf
         self._plain = None
+
+    def _buffers(self, dim: int) -> None:
+        if self._dF is None or self._dF.shape[0] != dim:
+            self._dF = np.empty((dim, self.memory), order="F")
+            self._dT = np.empty((dim, self.memory), order="F")
+            self._G = np.zeros((self.memory, self.memory))
 
     def step(self, w: np.ndarray, tw: np.ndarray) -> tuple[np.ndarray, bool]:
         """The next iterate after w -> T(w) = tw, and whether it is extrapolated."""
@@ -43,24 +52,31 @@ class Anderson:
             plain = self._plain
             self.reset()
             return plain, False
-        self._w.append(w)
-        self._t.append(tw)
         self._pending = False
-        if len(self._w) < 2:
+        if self.memory < 1:
             return tw, False
-        W = np.column_stack(self._w)
-        T = np.column_stack(self._t)
-        F = T - W
-        dF = np.diff(F, axis=1)
-        dT = np.diff(T, axis=1)
-        G = dF.T @ dF
+        self._buffers(f.shape[0])
+        f_prev, t_prev = self._f_prev, self._t_prev
+        self._f_prev, self._t_prev = f, np.array(tw, copy=True)
+        if f_prev is None:
+            return tw, False
+        c = self._head
+        np.subtract(f, f_prev, out=self._dF[:, c])
+        np.subtract(tw, t_prev, out=self._dT[:, c])
+        self._head = (c + 1) % self.memory
+        self._count = k = min(self._count + 1, self.memory)
+        dF = self._dF[:, :k]
+        g = dF.T @ self._dF[:, c]
+        self._G[c, :k] = g
+        self._G[:k, c] = g
+        G = self._G[:k, :k].copy()
         G[np.diag_indices_from(G)] += self.reg * max(np.trace(G), 1e-300)  # relative: scale-free
         try:
             gamma = np.linalg.solve(G, dF.T @ f)
         except np.linalg.LinAlgError:
             self.reset()
             return tw, False
-        out = tw - dT @ gamma
+        out = tw - self._dT[:, :k] @ gamma
         if not np.all(np.isfinite(out)):
             self.reset()
             return tw, False
