@@ -349,6 +349,10 @@ class L1Norm(Function):
     def __init__(self, w=1.0, dim=None):
         super().__init__(dim)
         self.w = float(w) if np.isscalar(w) else np.asarray(w, dtype=np.float64)
+        if not np.all(np.isfinite(self.w)) or np.any(np.asarray(self.w) < 0):
+            from ..errors import InvalidDataError
+            raise InvalidDataError(f"l1: weights must be finite and >= 0 (a negative weight makes the "
+                                   f"term nonconvex); got min {np.min(self.w)!r}")
 
     def value(self, z):
         return float(np.sum(self.w * np.abs(z)))

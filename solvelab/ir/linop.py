@@ -276,7 +276,7 @@ class MatrixOperator(LinearOperator):
         return self.M.tocsr() if self.sparse else sp.csr_matrix(self.M)
 
     def to_dense(self):
-        return self.M.toarray() if self.sparse else self.M
+        return self.M.toarray() if self.sparse else np.array(self.M, copy=True)  # never hand out our data
 
     def diagonal_of_gram(self):
         if self.sparse:
@@ -441,6 +441,8 @@ class ReduceSumOperator(LinearOperator):
     """Sum of a (rows x cols) F-ordered matrix along ``axis`` (None: all entries)."""
 
     def __init__(self, rows: int, cols: int, axis: int | None):
+        if axis not in (None, 0, 1):
+            raise ShapeError(f"sum over axis {axis!r} of a {rows}x{cols} matrix: axis must be None, 0 or 1")
         self.rows, self.cols, self.axis = int(rows), int(cols), axis
         m = 1 if axis is None else (cols if axis == 0 else rows)
         super().__init__((m, rows * cols))
@@ -592,6 +594,8 @@ class ScaledOperator(LinearOperator):
 class SumOperator(LinearOperator):
     def __init__(self, ops: Sequence[LinearOperator]):
         self.ops = list(ops)
+        if not self.ops:
+            raise ShapeError("a sum of operators needs at least one operator")
         shape = self.ops[0].shape
         for op in self.ops:
             if op.shape != shape:
@@ -655,6 +659,8 @@ class VStackOperator(LinearOperator):
 
     def __init__(self, ops: Sequence[LinearOperator]):
         self.ops = list(ops)
+        if not self.ops:
+            raise ShapeError("a stack of operators needs at least one operator")
         n = self.ops[0].shape[1]
         for op in self.ops:
             if op.shape[1] != n:

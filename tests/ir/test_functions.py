@@ -391,3 +391,10 @@ def test_kl_div_prox_closed_form():
     for t in TS:
         p = f.prox(v, t)
         np.testing.assert_allclose(p + t * np.log(p / C_KL), v, rtol=1e-12, atol=1e-12 * t)
+
+
+@pytest.mark.parametrize("w", [-1.0, np.array([1.0, -0.5]), np.array([1.0, np.nan])])
+def test_l1_rejects_negative_or_nonfinite_weights(w):
+    from solvelab.errors import InvalidDataError
+    with pytest.raises(InvalidDataError, match="l1: weights"):
+        F.L1Norm(w)

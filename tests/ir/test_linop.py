@@ -341,3 +341,20 @@ def test_structural_shape_errors():
         L.BlockRowOperator([(0, L.MatrixOperator(np.ones((2, 3)))), (0, L.MatrixOperator(np.ones((3, 3))))], n=4)
     with pytest.raises(ValueError):
         L.MatMulOperator(L.MatrixOperator(np.ones((2, 2))), "middle", 2)
+
+
+def test_malformed_operators_get_named_errors():
+    with pytest.raises(ShapeError, match="axis must be None, 0 or 1"):
+        L.ReduceSumOperator(3, 4, axis=2)
+    with pytest.raises(ShapeError, match="at least one operator"):
+        L.SumOperator([])
+    with pytest.raises(ShapeError, match="at least one operator"):
+        L.VStackOperator([])
+
+
+def test_to_dense_does_not_hand_out_the_operator_data():
+    M = np.arange(6.0).reshape(2, 3)
+    op = L.MatrixOperator(M)
+    D = op.to_dense()
+    D[0, 0] = 99.0
+    assert np.array_equal(op.matvec(np.array([1.0, 0.0, 0.0])), [0.0, 3.0])
