@@ -1,5 +1,5 @@
 # solvelab: two commands do all set-up on a fresh Debian machine with Python 3.11.
-#   make demo   install, then run the demo benchmark (no downloads needed)
+#   make demo   install, then run the demo benchmark `solvelab bench quick` (no downloads)
 #   make test   install, then run the test suite
 PYTHON ?= python3.11
 VENV   ?= .venv
@@ -32,13 +32,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(VENV)/bin/solvelab demo
+	$(VENV)/bin/solvelab bench quick
 
 test: install
 	$(PY) -m pytest -q
 
 bench: install
-	$(VENV)/bin/solvelab bench quick
+	$(VENV)/bin/solvelab bench libsvm
 
 docs: install
 	$(VENV)/bin/solvelab backends --markdown > docs/backends_table.md

@@ -1,0 +1,136 @@
+"""The ``quick`` suite: small instances that need no download (the ``make demo`` job).
+
+Synthetic generators with fixed seeds (Lasso in both shapes, l1-logistic regression,
+nonnegative least squares, Huber regression with outliers, box-constrained QP,
+equality-constrained least squares) and scikit-learn's bundled diabetes and
+breast-cancer data sets. Every instance is at most 1000 x 1000, so the suite runs in
+about two minutes on two cores with the default settings (tol 1e-6, 20 s limit, each
+run repeated 3 times and the median time to tolerance reported).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..models import lam_max_lasso, lam_max_logreg
+from ..suite import Instance, Suite, register_suite
+
+
+def _rng(seed):
+    return np.random.default_rng(seed)
+
+
+def _lasso(m, n, k, ratio, rho, seed):
+    def data():
+        rng = _rng(seed)
+        A = rng.standard_normal((m, n))
+        if rho:  # correlated columns: A_j = rho A_{j-1} + sqrt(1 - rho^2) noise
+            for j in range(1, n):
+                A[:, j] = rho * A[:, j - 1] + np.sqrt(1 - rho * rho) * A[:, j]
+        x = np.zeros(n)
+        x[rng.choice(n, k, replace=False)] = rng.standard_normal(k) * 3
+        b = A @ x + 0.5 * rng.standard_normal(m)
+        return {"A": A, "b": b, "lam": lam_max_lasso(A, b) / ratio}
+    return data
+
+
+def _logreg(m, n, k, ratio, seed):
+    def data():
+        rng = _rng(seed)
+        A = rng.standard_normal((m, n))
+        w = np.zeros(n)
+        w[rng.choice(n, k, replace=False)] = rng.standard_normal(k)
+        p = 1 / (1 + np.exp(-(A @ w)))
+        y = np.where(rng.random(m) < p, 1.0, -1.0)
+        return {"A": A, "b": y, "lam": lam_max_logreg(A, y) / ratio}
+    return data
+
+
+def _nnls(m, n, seed):
+    def data():
+        rng = _rng(seed)
+        A = np.abs(rng.standard_normal((m, n))) + 0.1 * rng.standard_normal((m, n))
+        x = np.maximum(rng.standard_normal(n), 0.0)
+        return {"A": A, "b": A @ x + 0.3 * rng.standard_normal(m)}
+    return data
+
+
+def _huber(m, n, seed):
+    def data():
+        rng = _rng(seed)
+        A = rng.standard_normal((m, n))
+        b = A @ rng.standard_normal(n) + 0.1 * rng.standard_normal(m)
+        out = rng.choice(m, m // 10, replace=False)
+        b[out] += 20 * rng.standard_normal(out.size)  # 10 % gross outliers
+        return {"A": A, "b": b, "M": 1.0}
+    return data
+
+
+def _boxqp(n, seed):
+    def data():
+        rng = _rng(seed)
+        L = rng.standard_normal((n + n // 4, n)) / np.sqrt(n)
+        return {"L": L, "q": rng.standard_normal(n), "lo": -np.ones(n), "hi": np.ones(n)}
+    return data
+
+
+def _eqls(m, n, p, seed):
+    def data():
+        rng = _rng(seed)
+        A = rng.standard_normal((m, n))
+        C = rng.standard_normal((p, n))
+        return {"A": A, "b": rng.standard_normal(m), "C": C, "d": C @ rng.standard_normal(n)}
+    return data
+
+
+def _standardize(X):
+    X = X - X.mean(axis=0)
+    s = X.std(axis=0)
+    return X / np.where(s > 0, s, 1.0)
+
+
+def _diabetes(ratio):
+    def data():
+        from sklearn.datasets import load_diabetes
+        X, y = load_diabetes(return_X_y=True)
+        A, b = _standardize(X), (y - y.mean()) / y.std()
+        return {"A": A, "b": b, "lam": lam_max_lasso(A, b) / ratio}
+    return data
+
+
+def _breast_cancer(ratio):
+    def data():
+        from sklearn.datasets import load_breast_cancer
+        X, y = load_breast_cancer(return_X_y=True)
+        A, b = _standardize(X), np.where(y > 0, 1.0, -1.0)
+        return {"A": A, "b": b, "lam": lam_max_logreg(A, b) / ratio}
+    return data
+
+
+@register_suite
+class QuickSuite(Suite):
+    name = "quick"
+    description = "small synthetic and scikit-learn bundled instances, no download (make demo)"
+    default_backends = ("fista", "admm", "cd", "cvxpy")
+    default_peers = ("cvxpy-clarabel", "cvxpy-scs", "cvxpy-osqp", "sklearn", "skglm", "celer", "scipy-lbfgsb")
+    default_time_limit = 20.0
+    default_tol = 1e-6
+    default_repeat = 3   # millisecond runs: the median of 3 damps first-call and scheduler noise
+
+    def instances(self):
+        return [
+            Instance("lasso-wide-200x1000", "lasso", "200x1000", _lasso(200, 1000, 20, 20, 0.0, 1),
+                     meta={"lam": "lam_max/20", "seed": 1}),
+            Instance("lasso-corr-1000x300", "lasso", "1000x300", _lasso(1000, 300, 30, 100, 0.6, 2),
+                     meta={"lam": "lam_max/100", "column correlation": 0.6, "seed": 2}),
+            Instance("logreg-l1-1000x300", "logreg_l1", "1000x300", _logreg(1000, 300, 15, 20, 3),
+                     meta={"lam": "lam_max/20", "seed": 3}),
+            Instance("nnls-600x300", "nnls", "600x300", _nnls(600, 300, 4), meta={"seed": 4}),
+            Instance("huber-1000x200", "huber", "1000x200", _huber(1000, 200, 5),
+                     meta={"M": 1.0, "outliers": "10%", "seed": 5}),
+            Instance("boxqp-500", "boxqp", "n=500", _boxqp(500, 6), meta={"box": "[-1, 1]", "seed": 6}),
+            Instance("eqls-600x200-eq40", "eqls", "600x200, 40 eq", _eqls(600, 200, 40, 7), meta={"seed": 7}),
+            Instance("diabetes-lasso", "lasso", "442x10", _diabetes(100),
+                     meta={"data": "sklearn load_diabetes, standardized", "lam": "lam_max/100"}),
+            Instance("breast-cancer-logreg-l1", "logreg_l1", "569x30", _breast_cancer(100),
+                     meta={"data": "sklearn load_breast_cancer, standardized", "lam": "lam_max/100"}),
+        ]

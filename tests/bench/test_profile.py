@@ -1,0 +1,35 @@
+"""Performance profile and shifted geometric mean against hand computations."""
+import math
+
+import numpy as np
+
+from solvelab.bench.report import profile_ratios, profile_value, shifted_geomean
+
+INF = math.inf
+
+
+def test_performance_profile_matches_hand_computation():
+    # instances x solvers; inf = not solved. Row 2: nobody solved it.
+    T = [[1.0, 2.0, INF],
+         [3.0, 3.0, 6.0],
+         [INF, INF, INF],
+         [2.0, 1.0, 4.0]]
+    R = profile_ratios(T)
+    expected = np.array([[1, 2, INF], [1, 1, 2], [INF, INF, INF], [2, 1, 4]], dtype=float)
+    assert np.array_equal(R, expected)
+    # rho_s(tau) = #{p : r_ps <= tau} / 4
+    assert profile_value(R[:, 0], 1.0) == 0.5      # p0, p1
+    assert profile_value(R[:, 0], 2.0) == 0.75     # + p3
+    assert profile_value(R[:, 1], 1.0) == 0.5      # p1, p3
+    assert profile_value(R[:, 1], 1.99) == 0.5
+    assert profile_value(R[:, 1], 2.0) == 0.75     # + p0
+    assert profile_value(R[:, 2], 1.0) == 0.0
+    assert profile_value(R[:, 2], 2.0) == 0.25     # p1
+    assert profile_value(R[:, 2], 4.0) == 0.5      # + p3
+    assert profile_value(R[:, 2], 1e9) == 0.5      # never p0, p2
+
+
+def test_shifted_geometric_mean():
+    assert math.isclose(shifted_geomean([1.0, 10.0], shift=0.0), math.sqrt(10.0))
+    assert math.isclose(shifted_geomean([1.0, 10.0], shift=1.0), math.sqrt(22.0) - 1.0)
+    assert math.isnan(shifted_geomean([]))
