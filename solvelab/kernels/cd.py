@@ -1,0 +1,731 @@
+"""Numba kernels for coordinate descent on sparse generalized linear models.
+
+Everything here is ``@njit(cache=True)`` over plain arrays (no jitclasses), so the
+compiled code is cached on disk and a second process starts at once.
+
+The model, on x in R^p with data A (m x p; dense Fortran-ordered, or CSC as
+``data, indices, indptr``)::
+
+    F(x) = sum_i c * phi(s_i (A x)_i - b_i)  +  sum_j pen_j(x_j)   [+ sum_G wG ||x_G||_2]
+
+Datafits ``phi`` (``dkind``; ``dpar`` holds their parameter):
+
+    0 quadratic       phi(z) = z^2                     (CVXPY sum_squares; L_phi = 2)
+    1 logistic        phi(z) = log(1 + e^z)            (L_phi = 1/4)
+    2 huber           phi(z) = CVXPY huber(z, M)       (L_phi = 2, dpar = M)
+    3 squared hinge   phi(z) = max(z, 0)^2             (L_phi = 2)
+
+Coordinate penalties (``pkind``; per-coordinate arrays w1, r, lo, hi; ``gamma``)::
+
+    0 convex          w1 |x| + r x^2 + indicator(lo <= x <= hi)   (l1, weighted l1,
+                      elastic net, bounds, nonneg, ridge)
+    1 MCP             MCP(lam = w1, gamma) + bounds
+    2 SCAD            SCAD(lam = w1, a = gamma) + bounds
+
+The one-dimensional subproblem is ``prox1d``: the global minimizer of
+``pen_j(x) + (x - v)^2 / (2 t)``. A coordinate step is x_j <- prox1d(x_j - g_j / L_j,
+1 / L_j) with g_j the partial gradient and L_j the coordinate Lipschitz constant; for the
+quadratic datafit this is the exact coordinate minimization. To plug in another
+one-dimensional global minimization (for instance the per-coordinate step of CD for
+fractional programs), add a ``pkind`` branch in ``prox1d``: the epoch kernels do not
+need to change.
+
+The residual ``u = A x`` is updated in place after each coordinate move, never recomputed.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+DATAFITS = {"quadratic": 0, "logistic": 1, "huber": 2, "squared_hinge": 3}
+DATAFIT_LIPSCHITZ = {0: 2.0, 1: 0.25, 2: 2.0, 3: 2.0}
+PENALTIES = {"convex": 0, "mcp": 1, "scad": 2}
+SELECTION = {"cyclic": 0, "random": 1, "greedy": 2}
+
+
+# ---------------------------------------------------------------------------------------
+# scalar pieces
+# ---------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def phi_value(dkind, z, dpar):
+    if dkind == 0:
+        return z * z
+    if dkind == 1:
+        if z > 0:
+            return z + math.log1p(math.exp(-z))
+        return math.log1p(math.exp(z))
+    if dkind == 2:
+        a = abs(z)
+        if a <= dpar:
+            return z * z
+        return 2.0 * dpar * a - dpar * dpar
+    zp = z if z > 0 else 0.0
+    return zp * zp
+
+
+@njit(cache=True)
+def phi_deriv(dkind, z, dpar):
+    if dkind == 0:
+        return 2.0 * z
+    if dkind == 1:
+        if z >= 0:
+            return 1.0 / (1.0 + math.exp(-z))
+        e = math.exp(z)
+        return e / (1.0 + e)
+    if dkind == 2:
+        g = 2.0 * z
+        if g > 2.0 * dpar:
+            return 2.0 * dpar
+        if g < -2.0 * dpar:
+            return -2.0 * dpar
+        return g
+    return 2.0 * z if z > 0 else 0.0
+
+
+@njit(cache=True)
+def phi_conj(dkind, y, dpar):
+    """phi^*(y); +inf outside its domain (with a rounding allowance)."""
+    if dkind == 0:
+        return 0.25 * y * y
+    if dkind == 1:
+        if y < -1e-12 or y > 1.0 + 1e-12:
+            return np.inf
+        y = min(max(y, 0.0), 1.0)
+        out = 0.0
+        if y > 0:
+            out += y * math.log(y)
+        if y < 1:
+            out += (1.0 - y) * math.log(1.0 - y)
+        return out
+    if dkind == 2:
+        if abs(y) > 2.0 * dpar * (1.0 + 1e-12):
+            return np.inf
+        return 0.25 * y * y
+    if y < -1e-12:
+        return np.inf
+    return 0.25 * y * y
+
+
+@njit(cache=True)
+def prox1d(pkind, v, t, w1, r, lo, hi, gamma):
+    """argmin_x pen(x) + (x - v)^2 / (2 t) for one coordinate (global minimizer)."""
+    if pkind == 0:
+        a = abs(v) - t * w1
+        if a <= 0.0:
+            z = 0.0
+        else:
+            z = a if v > 0 else -a
+        z = z / (1.0 + 2.0 * t * r)
+    elif pkind == 1:
+        # MCP (lam = w1, gamma > t): firm thresholding
+        av = abs(v)
+        if av <= t * w1:
+            z = 0.0
+        elif av <= gamma * w1:
+            z = (av - t * w1) / (1.0 - t / gamma)
+            z = z if v > 0 else -z
+        else:
+            z = v
+    else:
+        # SCAD (lam = w1, a = gamma > 1 + t)
+        av = abs(v)
+        if av <= w1 * (1.0 + t):
+            z = av - t * w1
+            if z < 0.0:
+                z = 0.0
+        elif av <= gamma * w1:
+            z = ((gamma - 1.0) * av - t * gamma * w1) / (gamma - 1.0 - t)
+        else:
+            z = av
+        z = z if v > 0 else -z
+    if z < lo:
+        z = lo
+    if z > hi:
+        z = hi
+    return z
+
+
+@njit(cache=True)
+def pen_value(pkind, x, w1, r, gamma):
+    a = abs(x)
+    if pkind == 0:
+        return w1 * a + r * x * x
+    if pkind == 1:
+        if a <= gamma * w1:
+            return w1 * a - a * a / (2.0 * gamma)
+        return 0.5 * gamma * w1 * w1
+    if a <= w1:
+        return w1 * a
+    if a <= gamma * w1:
+        return (2.0 * gamma * w1 * a - a * a - w1 * w1) / (2.0 * (gamma - 1.0))
+    return 0.5 * w1 * w1 * (gamma + 1.0)
+
+
+@njit(cache=True)
+def subdiff_dist(pkind, x, g, w1, r, lo, hi, gamma):
+    """Distance of -g to the (Frechet) subdifferential of pen at x, bounds included."""
+    # smooth part of the penalty away from 0, and the interval [a, b] it spans at 0
+    if x != 0.0:
+        sg = 1.0 if x > 0 else -1.0
+        if pkind == 0:
+            d = w1 * sg + 2.0 * r * x
+        elif pkind == 1:
+            ax = abs(x)
+            d = sg * (w1 - ax / gamma) if ax <= gamma * w1 else 0.0
+        else:
+            ax = abs(x)
+            if ax <= w1:
+                d = sg * w1
+            elif ax <= gamma * w1:
+                d = sg * (gamma * w1 - ax) / (gamma - 1.0)
+            else:
+                d = 0.0
+        a = d
+        b = d
+    else:
+        a = -w1
+        b = w1
+    # y in [a, b] + normal cone of the bounds at x; distance of -g to that set
+    if x <= lo and x >= hi:
+        return 0.0
+    if x <= lo:
+        a = -np.inf
+    if x >= hi:
+        b = np.inf
+    v = -g
+    if v < a:
+        return a - v
+    if v > b:
+        return v - b
+    return 0.0
+
+
+@njit(cache=True)
+def pen_conj(x_star_v, w1, r, lo, hi):
+    """Conjugate of w1|x| + r x^2 + box at v (convex kind only); +inf if unbounded."""
+    v = x_star_v
+    if r > 0.0:
+        a = abs(v) - w1
+        z = 0.0
+        if a > 0:
+            z = a / (2.0 * r)
+            if v < 0:
+                z = -z
+    else:
+        if v > w1 * (1.0 + 1e-12) + 1e-300:
+            z = hi
+        elif v < -w1 * (1.0 + 1e-12) - 1e-300:
+            z = lo
+        else:
+            z = 0.0
+    if z < lo:
+        z = lo
+    if z > hi:
+        z = hi
+    if not np.isfinite(z):
+        return np.inf
+    return v * z - w1 * abs(z) - r * z * z
+
+
+# ---------------------------------------------------------------------------------------
+# vector pieces
+# ---------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def datafit_value(u, s, b, c, dkind, dpar):
+    out = 0.0
+    for i in range(u.shape[0]):
+        out += phi_value(dkind, s[i] * u[i] - b[i], dpar)
+    return c * out
+
+
+@njit(cache=True)
+def datafit_deriv(u, s, b, c, dkind, dpar, out):
+    """out_i = d/du_i of c phi(s_i u_i - b_i)."""
+    for i in range(u.shape[0]):
+        out[i] = c * s[i] * phi_deriv(dkind, s[i] * u[i] - b[i], dpar)
+
+
+@njit(cache=True)
+def datafit_conj_sum(d, scale, s, b, c, dkind, dpar):
+    """sum_i h_i^*(scale * d_i) with h_i(u) = c phi(s_i u - b_i) and d_i = h_i'(u_i)."""
+    out = 0.0
+    for i in range(d.shape[0]):
+        v = scale * d[i]
+        if s[i] == 0.0:
+            if v != 0.0:
+                return np.inf
+            out -= c * phi_value(dkind, -b[i], dpar)
+            continue
+        out += v * b[i] / s[i] + c * phi_conj(dkind, v / (c * s[i]), dpar)
+    return out
+
+
+@njit(cache=True)
+def penalty_value(x, pkind, w1, r, gamma):
+    out = 0.0
+    for j in range(x.shape[0]):
+        if x[j] != 0.0:
+            out += pen_value(pkind, x[j], w1[j], r[j], gamma)
+    return out
+
+
+@njit(cache=True)
+def kkt_scores(x, g, pkind, w1, r, lo, hi, gamma, out):
+    for j in range(x.shape[0]):
+        out[j] = subdiff_dist(pkind, x[j], g[j], w1[j], r[j], lo[j], hi[j], gamma)
+
+
+# ---------------------------------------------------------------------------------------
+# column access: dense (Fortran) and CSC
+# ---------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def col_sqnorms_dense(A, s):
+    m, p = A.shape
+    out = np.zeros(p)
+    for j in range(p):
+        acc = 0.0
+        for i in range(m):
+            v = s[i] * A[i, j]
+            acc += v * v
+        out[j] = acc
+    return out
+
+
+@njit(cache=True)
+def col_sqnorms_csc(data, indices, indptr, s):
+    p = indptr.shape[0] - 1
+    out = np.zeros(p)
+    for j in range(p):
+        acc = 0.0
+        for k in range(indptr[j], indptr[j + 1]):
+            v = s[indices[k]] * data[k]
+            acc += v * v
+        out[j] = acc
+    return out
+
+
+@njit(cache=True)
+def grad_cols_dense(A, d, cols, out):
+    m = A.shape[0]
+    for k in range(cols.shape[0]):
+        j = cols[k]
+        acc = 0.0
+        for i in range(m):
+            acc += A[i, j] * d[i]
+        out[k] = acc
+
+
+@njit(cache=True)
+def grad_cols_csc(data, indices, indptr, d, cols, out):
+    for k in range(cols.shape[0]):
+        j = cols[k]
+        acc = 0.0
+        for q in range(indptr[j], indptr[j + 1]):
+            acc += data[q] * d[indices[q]]
+        out[k] = acc
+
+
+@njit(cache=True)
+def add_cols_dense(A, cols, delta, u):
+    """u += A[:, cols] @ delta."""
+    m = A.shape[0]
+    for k in range(cols.shape[0]):
+        dk = delta[k]
+        if dk != 0.0:
+            j = cols[k]
+            for i in range(m):
+                u[i] += A[i, j] * dk
+
+
+@njit(cache=True)
+def add_cols_csc(data, indices, indptr, cols, delta, u):
+    for k in range(cols.shape[0]):
+        dk = delta[k]
+        if dk != 0.0:
+            j = cols[k]
+            for q in range(indptr[j], indptr[j + 1]):
+                u[indices[q]] += data[q] * dk
+
+
+# ---------------------------------------------------------------------------------------
+# coordinate epochs over a working set
+# ---------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _order(ws, scores, mode, seed, epoch):
+    n = ws.shape[0]
+    order = np.arange(n)
+    if mode == 1:
+        np.random.seed(seed + epoch)
+        np.random.shuffle(order)
+    elif mode == 2:
+        order = np.argsort(-scores)
+    return order
+
+
+@njit(cache=True)
+def _coord_step(pkind, xj, gj, Lj, w1, r, lo, hi, gamma):
+    if Lj <= 0.0:
+        # the datafit ignores x_j: minimize the penalty alone (keep x_j if it is flat)
+        if w1 == 0.0 and r == 0.0:
+            z = xj
+            if z < lo:
+                z = lo
+            if z > hi:
+                z = hi
+            return z
+        return prox1d(pkind, 0.0, 1.0, w1, r, lo, hi, gamma)
+    return prox1d(pkind, xj - gj / Lj, 1.0 / Lj, w1, r, lo, hi, gamma)
+
+
+@njit(cache=True)
+def _grad_dense(A, s, b, c, dkind, dpar, u, j, Atb, fast):
+    m = A.shape[0]
+    acc = 0.0
+    if fast:
+        for i in range(m):
+            acc += A[i, j] * u[i]
+        return 2.0 * c * (acc - Atb[j])
+    if dkind == 1:
+        for i in range(m):
+            z = s[i] * u[i] - b[i]
+            if z >= 0:
+                acc += A[i, j] * s[i] / (1.0 + math.exp(-z))
+            else:
+                e = math.exp(z)
+                acc += A[i, j] * s[i] * e / (1.0 + e)
+        return c * acc
+    for i in range(m):
+        acc += A[i, j] * s[i] * phi_deriv(dkind, s[i] * u[i] - b[i], dpar)
+    return c * acc
+
+
+@njit(cache=True)
+def _grad_csc(data, indices, indptr, s, b, c, dkind, dpar, u, j, Atb, fast):
+    acc = 0.0
+    if fast:
+        for q in range(indptr[j], indptr[j + 1]):
+            acc += data[q] * u[indices[q]]
+        return 2.0 * c * (acc - Atb[j])
+    if dkind == 1:
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            z = s[i] * u[i] - b[i]
+            if z >= 0:
+                acc += data[q] * s[i] / (1.0 + math.exp(-z))
+            else:
+                e = math.exp(z)
+                acc += data[q] * s[i] * e / (1.0 + e)
+        return c * acc
+    for q in range(indptr[j], indptr[j + 1]):
+        i = indices[q]
+        acc += data[q] * s[i] * phi_deriv(dkind, s[i] * u[i] - b[i], dpar)
+    return c * acc
+
+
+@njit(cache=True)
+def cd_epochs_dense(A, s, b, c, dkind, dpar, u, x, ws, L, pkind, w1, r, lo, hi, gamma,
+                    n_epochs, mode, seed, Atb, fast):
+    """``n_epochs`` coordinate sweeps over ``ws``; u = A x is kept up to date.
+
+    mode 0 cyclic, 1 random permutation per epoch, 2 greedy (Gauss-Southwell-Lipschitz:
+    each sweep visits the coordinates in decreasing order of |x_j^+ - x_j| sqrt(L_j),
+    scores computed from the gradients at the start of the sweep). Returns the largest
+    sqrt(L_j) |dx_j| of the last sweep.
+    """
+    m = A.shape[0]
+    nw = ws.shape[0]
+    scores = np.zeros(nw)
+    biggest = 0.0
+    for ep in range(n_epochs):
+        if mode == 2:
+            for k in range(nw):
+                j = ws[k]
+                gj = _grad_dense(A, s, b, c, dkind, dpar, u, j, Atb, fast)
+                xn = _coord_step(pkind, x[j], gj, L[j], w1[j], r[j], lo[j], hi[j], gamma)
+                scores[k] = abs(xn - x[j]) * math.sqrt(L[j])
+        order = _order(ws, scores, mode, seed, ep)
+        biggest = 0.0
+        for kk in range(nw):
+            j = ws[order[kk]]
+            gj = _grad_dense(A, s, b, c, dkind, dpar, u, j, Atb, fast)
+            old = x[j]
+            xn = _coord_step(pkind, old, gj, L[j], w1[j], r[j], lo[j], hi[j], gamma)
+            if xn != old:
+                dx = xn - old
+                x[j] = xn
+                for i in range(m):
+                    u[i] += A[i, j] * dx
+                sc = abs(dx) * math.sqrt(L[j])
+                if sc > biggest:
+                    biggest = sc
+    return biggest
+
+
+@njit(cache=True)
+def cd_epochs_csc(data, indices, indptr, s, b, c, dkind, dpar, u, x, ws, L, pkind, w1, r, lo, hi,
+                  gamma, n_epochs, mode, seed, Atb, fast):
+    """CSC twin of ``cd_epochs_dense``."""
+    nw = ws.shape[0]
+    scores = np.zeros(nw)
+    biggest = 0.0
+    for ep in range(n_epochs):
+        if mode == 2:
+            for k in range(nw):
+                j = ws[k]
+                gj = _grad_csc(data, indices, indptr, s, b, c, dkind, dpar, u, j, Atb, fast)
+                xn = _coord_step(pkind, x[j], gj, L[j], w1[j], r[j], lo[j], hi[j], gamma)
+                scores[k] = abs(xn - x[j]) * math.sqrt(L[j])
+        order = _order(ws, scores, mode, seed, ep)
+        biggest = 0.0
+        for kk in range(nw):
+            j = ws[order[kk]]
+            gj = _grad_csc(data, indices, indptr, s, b, c, dkind, dpar, u, j, Atb, fast)
+            old = x[j]
+            xn = _coord_step(pkind, old, gj, L[j], w1[j], r[j], lo[j], hi[j], gamma)
+            if xn != old:
+                dx = xn - old
+                x[j] = xn
+                for q in range(indptr[j], indptr[j + 1]):
+                    u[indices[q]] += data[q] * dx
+                sc = abs(dx) * math.sqrt(L[j])
+                if sc > biggest:
+                    biggest = sc
+    return biggest
+
+
+# ---------------------------------------------------------------------------------------
+# block (group) epochs: block soft-thresholding, singleton blocks use prox1d
+# ---------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _block_grad_dense(A, s, b, c, dkind, dpar, u, idx, lo_k, hi_k, gout):
+    m = A.shape[0]
+    for t in range(hi_k - lo_k):
+        j = idx[lo_k + t]
+        acc = 0.0
+        for i in range(m):
+            acc += A[i, j] * c * s[i] * phi_deriv(dkind, s[i] * u[i] - b[i], dpar)
+        gout[t] = acc
+
+
+@njit(cache=True)
+def _block_grad_csc(data, indices, indptr, s, b, c, dkind, dpar, u, idx, lo_k, hi_k, gout):
+    for t in range(hi_k - lo_k):
+        j = idx[lo_k + t]
+        acc = 0.0
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            acc += data[q] * c * s[i] * phi_deriv(dkind, s[i] * u[i] - b[i], dpar)
+        gout[t] = acc
+
+
+@njit(cache=True)
+def _block_new(x, idx, lo_k, hi_k, g, LG, wG, pkind, w1, r, lo, hi, gamma, xnew):
+    """New values of block k: block soft-threshold (wG > 0) or coordinate prox1d."""
+    nb = hi_k - lo_k
+    if wG > 0.0:
+        if LG <= 0.0:
+            for t in range(nb):
+                xnew[t] = 0.0
+            return
+        nrm = 0.0
+        for t in range(nb):
+            v = x[idx[lo_k + t]] - g[t] / LG
+            xnew[t] = v
+            nrm += v * v
+        nrm = math.sqrt(nrm)
+        shrink = 0.0 if nrm <= wG / LG else 1.0 - wG / (LG * nrm)
+        for t in range(nb):
+            xnew[t] *= shrink
+    else:
+        for t in range(nb):
+            j = idx[lo_k + t]
+            xnew[t] = _coord_step(pkind, x[j], g[t], LG, w1[j], r[j], lo[j], hi[j], gamma)
+
+
+@njit(cache=True)
+def bcd_epochs_dense(A, s, b, c, dkind, dpar, u, x, gptr, gidx, gw, LG, blocks, pkind, w1, r, lo, hi,
+                     gamma, n_epochs):
+    """Block CD sweeps over ``blocks`` (group numbers); group k holds gidx[gptr[k]:gptr[k+1]]."""
+    m = A.shape[0]
+    maxb = 1
+    for k in range(gptr.shape[0] - 1):
+        maxb = max(maxb, gptr[k + 1] - gptr[k])
+    g = np.zeros(maxb)
+    xn = np.zeros(maxb)
+    biggest = 0.0
+    for ep in range(n_epochs):
+        biggest = 0.0
+        for kk in range(blocks.shape[0]):
+            k = blocks[kk]
+            a0, a1 = gptr[k], gptr[k + 1]
+            _block_grad_dense(A, s, b, c, dkind, dpar, u, gidx, a0, a1, g)
+            _block_new(x, gidx, a0, a1, g, LG[k], gw[k], pkind, w1, r, lo, hi, gamma, xn)
+            for t in range(a1 - a0):
+                j = gidx[a0 + t]
+                dx = xn[t] - x[j]
+                if dx != 0.0:
+                    x[j] = xn[t]
+                    for i in range(m):
+                        u[i] += A[i, j] * dx
+                    sc = abs(dx) * math.sqrt(LG[k])
+                    if sc > biggest:
+                        biggest = sc
+    return biggest
+
+
+@njit(cache=True)
+def bcd_epochs_csc(data, indices, indptr, s, b, c, dkind, dpar, u, x, gptr, gidx, gw, LG, blocks, pkind,
+                   w1, r, lo, hi, gamma, n_epochs):
+    """CSC twin of ``bcd_epochs_dense``."""
+    maxb = 1
+    for k in range(gptr.shape[0] - 1):
+        maxb = max(maxb, gptr[k + 1] - gptr[k])
+    g = np.zeros(maxb)
+    xn = np.zeros(maxb)
+    biggest = 0.0
+    for ep in range(n_epochs):
+        biggest = 0.0
+        for kk in range(blocks.shape[0]):
+            k = blocks[kk]
+            a0, a1 = gptr[k], gptr[k + 1]
+            _block_grad_csc(data, indices, indptr, s, b, c, dkind, dpar, u, gidx, a0, a1, g)
+            _block_new(x, gidx, a0, a1, g, LG[k], gw[k], pkind, w1, r, lo, hi, gamma, xn)
+            for t in range(a1 - a0):
+                j = gidx[a0 + t]
+                dx = xn[t] - x[j]
+                if dx != 0.0:
+                    x[j] = xn[t]
+                    for q in range(indptr[j], indptr[j + 1]):
+                        u[indices[q]] += data[q] * dx
+                    sc = abs(dx) * math.sqrt(LG[k])
+                    if sc > biggest:
+                        biggest = sc
+    return biggest
+
+
+# ---------------------------------------------------------------------------------------
+# Anderson extrapolation (the small least-squares problem, plain NumPy)
+# ---------------------------------------------------------------------------------------
+
+def anderson_extrapolate(iterates: np.ndarray, reg: float = 1e-10):
+    """Offline Anderson extrapolation of the last K+1 iterates (rows of ``iterates``):
+    c = argmin ||U^T c||, sum c = 1 with U the successive differences; returns
+    sum_k c_k x_{k+1}, or None when the system is singular."""
+    U = np.diff(iterates, axis=0)
+    G = U @ U.T
+    G[np.diag_indices_from(G)] += reg * max(float(np.trace(G)), 1e-300)
+    try:
+        z = np.linalg.solve(G, np.ones(G.shape[0]))
+    except np.linalg.LinAlgError:
+        return None
+    sz = float(np.sum(z))
+    if not np.isfinite(sz) or sz == 0.0:
+        return None
+    cvec = z / sz
+    out = cvec @ iterates[1:]
+    return out if np.all(np.isfinite(out)) else None
+
+
+# ---------------------------------------------------------------------------------------
+# Gram (covariance) mode for quadratic models on a small working set
+# ---------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def cd_gram_epochs(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, n_epochs, mode, seed):
+    """Coordinate sweeps on  c2/2 x^T G x - c2 q^T x + pen(x)  over a working set (G symmetric), with
+    ``gw = G x - q`` kept up to date (O(k) per step instead of O(nnz of a column)).
+
+    This is the quadratic model of least squares restricted to the working set (G the
+    Gram matrix of its columns), or the second-order model of a Newton step. Arrays are
+    indexed by working-set position. Returns the largest sqrt(L_k) |dx_k| of the last sweep.
+    """
+    k = xw.shape[0]
+    scores = np.zeros(k)
+    ws = np.arange(k)
+    biggest = 0.0
+    for ep in range(n_epochs):
+        if mode == 2:
+            for t in range(k):
+                Lt = max(c2 * G[t, t], Lfloor)
+                xn = _coord_step(pkind, xw[t], c2 * gw[t], Lt, w1[t], r[t], lo[t], hi[t], gamma)
+                scores[t] = abs(xn - xw[t]) * math.sqrt(Lt)
+        order = _order(ws, scores, mode, seed, ep)
+        biggest = 0.0
+        for kk in range(k):
+            t = order[kk]
+            Lt = c2 * G[t, t]
+            if Lt < Lfloor:
+                Lt = Lfloor
+            old = xw[t]
+            xn = _coord_step(pkind, old, c2 * gw[t], Lt, w1[t], r[t], lo[t], hi[t], gamma)
+            if xn != old:
+                dx = xn - old
+                xw[t] = xn
+                for i in range(k):
+                    gw[i] += G[t, i] * dx   # G is symmetric: read its contiguous row
+                sc = abs(dx) * math.sqrt(Lt)
+                if sc > biggest:
+                    biggest = sc
+    return biggest
+
+
+@njit(cache=True)
+def gram_csr(data, indices, indptr, s, k):
+    """G = B^T diag(s)^2 B for a CSR matrix B with k columns (row by row: sum of the
+    squared row counts, cheap when rows are short)."""
+    G = np.zeros((k, k))
+    m = indptr.shape[0] - 1
+    for i in range(m):
+        si2 = s[i] * s[i]
+        a0, a1 = indptr[i], indptr[i + 1]
+        for p in range(a0, a1):
+            vp = data[p] * si2
+            cp_ = indices[p]
+            for q in range(p, a1):
+                G[cp_, indices[q]] += vp * data[q]
+    for a in range(k):
+        for b_ in range(a + 1, k):
+            v = G[a, b_] + G[b_, a]
+            G[a, b_] = v
+            G[b_, a] = v
+    return G
+
+
+@njit(cache=True)
+def datafit_all(u, s, b, c, dkind, dpar, d_out, h_out):
+    """One pass: returns sum_i c phi(z_i) and fills d_out (first) and h_out (second
+    derivatives in u_i), z_i = s_i u_i - b_i. One exponential per sample for logistic."""
+    total = 0.0
+    for i in range(u.shape[0]):
+        si = s[i]
+        z = si * u[i] - b[i]
+        if dkind == 1:
+            if z > 0:
+                e = math.exp(-z)
+                val = z + math.log1p(e)
+                sig = 1.0 / (1.0 + e)
+            else:
+                e = math.exp(z)
+                val = math.log1p(e)
+                sig = e / (1.0 + e)
+            total += val
+            d_out[i] = c * si * sig
+            h_out[i] = c * si * si * sig * (1.0 - sig)
+        else:
+            total += phi_value(dkind, z, dpar)
+            d_out[i] = c * si * phi_deriv(dkind, z, dpar)
+            if dkind == 0:
+                h = 2.0
+            elif dkind == 2:
+                h = 2.0 if abs(z) <= dpar else 0.0
+            else:
+                h = 2.0 if z > 0 else 0.0
+            h_out[i] = c * si * si * h
+    return c * total

@@ -1,0 +1,396 @@
+"""Coordinate-descent backend ``cd`` on the SparseGLM form.
+
+Oracles: scikit-learn (Lasso, ElasticNet, LogisticRegression liblinear l1), skglm (MCP,
+SCAD), CVXPY + Clarabel. Objectives agree to 1e-6 (relative), supports agree, and every
+certificate is rechecked here from the returned point with formulas written out anew.
+"""
+import warnings
+
+import cvxpy as cp
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import solvelab as sl
+from solvelab.engine import choose_backend
+from solvelab.errors import BackendRefusedError, InvalidDataError, NonConvexError
+from solvelab.ir.certificate import certify as generic_certify
+from solvelab.ir.forms import match
+from solvelab.result import Status
+
+TOL = 1e-6
+
+
+def _rel(a, b):
+    return abs(a - b) / max(1.0, abs(a), abs(b))
+
+
+def _support(x, thr=1e-6):
+    return set(np.nonzero(np.abs(x) > thr)[0])
+
+
+def _data(seed=0, m=80, p=120, density=None, noise=0.5):
+    rng = np.random.default_rng(seed)
+    if density is None:
+        A = rng.standard_normal((m, p))
+    else:
+        A = sp.random(m, p, density=density, random_state=seed, format="csc",
+                      data_rvs=rng.standard_normal)
+    x0 = np.where(rng.random(p) < 0.1, rng.standard_normal(p) * 2, 0.0)
+    b = A @ x0 + noise * rng.standard_normal(m)
+    return A, b, rng
+
+
+def _clarabel(objective, constraints=()):
+    prob = cp.Problem(objective, list(constraints))
+    prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+    assert prob.status == "optimal", prob.status
+    return prob.value
+
+
+def _lasso_gap(A, b, lam, x):
+    """Duality gap of ||Ax-b||^2/(2n) + lam||x||_1 at the rescaled residual (written anew)."""
+    n = A.shape[0]
+    res = b - A @ x
+    P = res @ res / (2 * n) + lam * np.abs(x).sum()
+    theta = res / n
+    theta *= min(1.0, lam / max(np.max(np.abs(A.T @ theta)), 1e-300))
+    D = theta @ b - n / 2 * theta @ theta
+    return (P - D) / max(1.0, abs(P), abs(D))
+
+
+# --------------------------------------------------------------------------------------
+# Lasso, elastic net, logistic: scikit-learn and CVXPY
+# --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("storage", ["dense", "csc", "csr"])
+@pytest.mark.parametrize("frac", [0.5, 0.1, 0.01])
+def test_lasso_matches_sklearn_and_clarabel(storage, frac):
+    from sklearn.linear_model import Lasso
+    A, b, _ = _data(1, density=None if storage == "dense" else 0.2)
+    if storage == "csr":
+        A = A.tocsr()
+    n, p = A.shape
+    lam = frac * np.max(np.abs(A.T @ b)) / n
+    x = cp.Variable(p)
+    obj = cp.Minimize(cp.sum_squares(A @ x - b) / (2 * n) + lam * cp.norm1(x))
+    prob = sl.Problem(obj)
+    assert choose_backend(prob.compile()) == "cd"
+    res = prob.solve(tol=TOL)
+    assert res.backend == "cd" and res.status is Status.OPTIMAL
+    assert res.certificate.kind == "kkt+gap" and res.certificate.gap <= TOL
+    assert _lasso_gap(A, b, lam, res.x) <= 1.01 * TOL
+    # the engine's generic KKT + gap certificate agrees, with the duals the backend returns
+    assert generic_certify(prob.compile(), res.x, res.duals).value <= TOL
+    ref = Lasso(alpha=lam, fit_intercept=False, tol=1e-12, max_iter=100000).fit(A, b)
+    f_sk = prob.compile().objective(ref.coef_)
+    assert _rel(res.objective, f_sk) <= TOL
+    assert _rel(res.objective, _clarabel(obj)) <= TOL
+    assert _support(res.x) == _support(ref.coef_)
+
+
+def test_elastic_net_matches_sklearn():
+    from sklearn.linear_model import ElasticNet
+    A, b, _ = _data(2, density=0.3)
+    n, p = A.shape
+    lam, ratio = 0.05 * np.max(np.abs(A.T @ b)) / n, 0.7
+    prob = sl.problems.elastic_net(A, b, lam, l1_ratio=ratio)
+    res = prob.solve(backend="cd", tol=1e-8)
+    assert res.status is Status.OPTIMAL and res.certificate.gap <= 1e-8
+    ref = ElasticNet(alpha=lam, l1_ratio=ratio, fit_intercept=False, tol=1e-14, max_iter=100000).fit(A, b)
+    f_sk = prob.compile().objective(ref.coef_)
+    assert _rel(res.objective, f_sk) <= TOL
+    assert res.objective <= f_sk + 1e-8 * max(1.0, abs(f_sk))   # within the certified gap
+    assert _support(res.x) == _support(ref.coef_)
+
+
+@pytest.mark.parametrize("storage", ["dense", "csc"])
+def test_l1_logistic_matches_liblinear_and_clarabel(storage):
+    from sklearn.linear_model import LogisticRegression
+    A, b, _ = _data(3, m=150, p=60, density=None if storage == "dense" else 0.3)
+    y = np.where(b > 0, 1.0, -1.0)
+    n, p = A.shape
+    lam = 0.05 * np.max(np.abs(A.T @ y)) / (2 * n)
+    x = cp.Variable(p)
+    obj = cp.Minimize(cp.sum(cp.logistic(-cp.multiply(y, A @ x))) / n + lam * cp.norm1(x))
+    prob = sl.Problem(obj)
+    res = prob.solve(tol=TOL)
+    assert res.backend == "cd" and res.status is Status.OPTIMAL and res.certificate.kind == "kkt+gap"
+    f_cl = _clarabel(obj)
+    assert _rel(res.objective, f_cl) <= TOL
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = LogisticRegression(penalty="l1", C=1.0 / (lam * n), solver="liblinear", fit_intercept=False,
+                                 tol=1e-10, max_iter=100000).fit(A, y)
+    f_ll = prob.compile().objective(ref.coef_.ravel())
+    assert res.objective <= f_ll + TOL * max(1.0, abs(f_ll))          # certified: never worse
+    assert _rel(res.objective, f_ll) <= 1e-5                          # liblinear's own accuracy
+    # the support of the certified solution: clear nonzeros agree with liblinear's
+    assert _support(res.x, 1e-4) <= _support(ref.coef_.ravel(), 1e-8)
+
+
+def test_logistic_certificate_rechecked_by_hand():
+    A, b, _ = _data(4, m=100, p=40)
+    y = np.sign(b)
+    n = A.shape[0]
+    lam = 0.02
+    prob = sl.problems.sparse_logreg(A, y, lam)
+    res = prob.solve(backend="cd", tol=1e-8)
+    x = res.x
+    z = -y * (A @ x)
+    P = np.logaddexp(0, z).sum() / n + lam * np.abs(x).sum()
+    sig = 1 / (1 + np.exp(-z))                  # d/dz log(1+e^z)
+    g = A.T @ (-y * sig) / n
+    scale = min(1.0, lam / np.max(np.abs(g)))
+    t = scale * sig
+    D = -np.sum(t * np.log(t) + (1 - t) * np.log(1 - t)) / n
+    assert (P - D) / max(1, abs(P)) <= 1e-8
+    assert abs(res.certificate.gap - (P - D) / max(1, abs(P), abs(D))) <= 1e-10
+
+
+def test_selection_rules_and_options_agree():
+    A, b, _ = _data(5, m=60, p=200, density=0.2)
+    n = A.shape[0]
+    lam = 0.05 * np.max(np.abs(A.T @ b)) / n
+    prob = sl.problems.lasso(A, b, lam)
+    ref = prob.solve(backend="cd", tol=1e-9, warm_start=False)
+    variants = [dict(selection="random", seed=3), dict(selection="greedy"), dict(ws_strategy="full"),
+                dict(screening=False), dict(anderson=0), dict(gram=False), dict(gram=False, selection="greedy"),
+                dict(gram=False, selection="random")]
+    for opts in variants:
+        res = prob.solve(backend="cd", tol=1e-9, warm_start=False, **opts)
+        assert res.status is Status.OPTIMAL, opts
+        assert _rel(res.objective, ref.objective) <= 1e-8, opts
+        assert _support(res.x) == _support(ref.x), opts
+    y = np.sign(b)
+    lr = sl.problems.sparse_logreg(A, y, 0.02)
+    base = lr.solve(backend="cd", tol=1e-9, warm_start=False)
+    for opts in [dict(selection="greedy"), dict(selection="random"), dict(gram=False), dict(gram=False, anderson=0)]:
+        res = lr.solve(backend="cd", tol=1e-9, warm_start=False, **opts)
+        assert res.status is Status.OPTIMAL and _rel(res.objective, base.objective) <= 1e-8, opts
+
+
+def test_screening_never_removes_a_feature_of_the_solution():
+    A, b, _ = _data(6, m=100, p=300, density=0.1)
+    n, p = A.shape
+    for frac in (0.3, 0.05):
+        lam = frac * np.max(np.abs(A.T @ b)) / n
+        x = cp.Variable(p)
+        obj = cp.Minimize(cp.sum_squares(A @ x - b) / (2 * n) + lam * cp.norm1(x))
+        cp.Problem(obj).solve(solver=cp.CLARABEL)
+        res = sl.Problem(obj).solve(backend="cd", tol=1e-8)
+        screened = res.info["screened_features"]
+        assert res.info["screened"] > 0
+        assert not (_support(x.value, 1e-5) & set(screened.tolist()))
+        assert np.all(res.x[screened] == 0)
+
+
+def test_bounds_ridge_weights_match_clarabel():
+    A, b, rng = _data(7, m=70, p=50, density=0.4)
+    n, p = A.shape
+    x = cp.Variable(p)
+    w = rng.random(p)
+    w[:3] = 0.0   # unpenalized coordinates: KKT certificate or bounded
+    cases = [
+        (cp.sum_squares(A @ x - b) / (2 * n) + 0.05 * cp.norm1(x), [x >= 0]),
+        (cp.sum_squares(A @ x - b) / (2 * n) + 0.05 * cp.norm1(x), [x >= -0.2, x <= 0.3]),
+        (cp.sum_squares(A @ x - b) / (2 * n) + 0.02 * (w @ cp.abs(x)) + 0.1 * cp.sum_squares(x), []),
+        (cp.sum_squares(A @ x - b) / (2 * n) + 0.02 * (w @ cp.abs(x)), []),
+        (cp.sum(cp.huber(A @ x - b, 0.5)) / n + 0.05 * cp.norm1(x), []),
+    ]
+    for obj, cons in cases:
+        prob = sl.Problem(cp.Minimize(obj), cons)
+        res = prob.solve(backend="cd", tol=1e-8)
+        assert res.status is Status.OPTIMAL, (obj, res)
+        ref = _clarabel(cp.Minimize(obj), cons)
+        assert _rel(res.objective, ref) <= TOL, obj
+        assert res.certificate.primal_residual == 0.0
+        assert generic_certify(prob.compile(), res.x, res.duals).value <= 1e-6
+
+
+def test_unpenalized_intercept_variable():
+    A, b, _ = _data(14, m=60, p=20)
+    n = A.shape[0]
+    y = np.where(b > 0, 1.0, -1.0)
+    x, b0 = cp.Variable(20), cp.Variable()
+    for obj in (cp.sum_squares(A @ x + b0 - b - 3) / (2 * n) + 0.05 * cp.norm1(x),
+                cp.sum(cp.logistic(-cp.multiply(y, A @ x + b0))) / n + 0.02 * cp.norm1(x)):
+        prob = sl.Problem(cp.Minimize(obj))
+        res = prob.solve(tol=1e-8)
+        assert res.backend == "cd" and res.status is Status.OPTIMAL and res.certificate.kind == "kkt"
+        assert _rel(res.objective, _clarabel(cp.Minimize(obj))) <= TOL
+        assert generic_certify(prob.compile(), res.x, res.duals).value <= 1e-6
+
+
+def test_group_lasso_matches_clarabel():
+    A, b, _ = _data(8, m=80, p=30)
+    n = A.shape[0]
+    groups = np.arange(30) // 5
+    prob = sl.problems.group_lasso(A, b, groups, 0.1)
+    res = prob.solve(tol=1e-8)
+    assert res.backend == "cd" and res.status is Status.OPTIMAL and res.certificate.kind == "kkt+gap"
+    x = cp.Variable(30)
+    obj = cp.sum_squares(A @ x - b) / (2 * n) + 0.1 * sum(np.sqrt(5) * cp.norm2(x[groups == g]) for g in range(6))
+    assert _rel(res.objective, _clarabel(cp.Minimize(obj))) <= TOL
+    zero_groups = [g for g in range(6) if np.linalg.norm(res.x[groups == g]) == 0]
+    assert 0 < len(zero_groups) < 6
+
+
+def _normalized(seed):
+    A, b, _ = _data(seed, m=100, p=40)
+    A = A / np.linalg.norm(A, axis=0) * np.sqrt(A.shape[0])
+    return A, b
+
+
+def test_mcp_matches_skglm():
+    from skglm import MCPRegression
+    A, b = _normalized(9)
+    lam = 0.1
+    prob = sl.problems.mcp_regression(A, b, lam, gamma=3.0)
+    res = prob.solve(backend="cd", tol=1e-9)
+    assert res.status is Status.OPTIMAL and res.certificate.kind == "kkt"
+    ref = MCPRegression(alpha=lam, gamma=3.0, fit_intercept=False, tol=1e-12, max_iter=1000,
+                        max_epochs=100000).fit(A, b)
+    assert _rel(res.objective, prob.compile().objective(ref.coef_)) <= TOL
+    assert _support(res.x) == _support(ref.coef_)
+    with pytest.raises(BackendRefusedError):
+        prob.solve(backend="cvxpy")    # CVXPY cannot say MCP: the model has no CVXPY source
+
+
+def test_scad_matches_skglm():
+    from skglm import GeneralizedLinearEstimator
+    from skglm.datafits import Quadratic
+    from skglm.penalties import SCAD
+    from skglm.solvers import AndersonCD
+    A, b = _normalized(10)
+    lam = 0.1
+    res = sl.problems.scad(A, b, lam, a=3.7).solve(backend="cd", tol=1e-9)
+    assert res.status is Status.OPTIMAL
+    est = GeneralizedLinearEstimator(Quadratic(), SCAD(lam, 3.7),
+                                     AndersonCD(tol=1e-12, max_iter=1000, fit_intercept=False)).fit(A, b)
+    prob = sl.problems.scad(A, b, lam, a=3.7)
+    assert _rel(res.objective, prob.compile().objective(est.coef_)) <= TOL
+    assert _support(res.x) == _support(est.coef_)
+
+
+# --------------------------------------------------------------------------------------
+# dispatch, options, statuses
+# --------------------------------------------------------------------------------------
+
+def test_dispatch_and_refusals():
+    A, b, _ = _data(11, m=30, p=10)
+    for ctor in (sl.problems.sqrt_lasso, sl.problems.lad_lasso):
+        prob = ctor(A, b, 0.1)
+        assert choose_backend(prob.compile()) != "cd"
+        with pytest.raises(BackendRefusedError, match="SparseGLM"):
+            prob.solve(backend="cd")
+    x = cp.Variable(10)
+    prob = sl.Problem(cp.Minimize(cp.sum_squares(A @ x - b) + cp.norm_inf(x)))
+    assert not match(prob.compile(), "SparseGLM")
+
+
+def test_options_statuses_callback_verbose(capsys):
+    A, b, _ = _data(12, m=100, p=300, density=0.1)
+    n = A.shape[0]
+    prob = sl.problems.lasso(A, b, 0.001 * np.max(np.abs(A.T @ b)) / n)
+    res = prob.solve(backend="cd", max_iter=2, warm_start=False)
+    assert res.status is Status.MAX_ITER and res.certificate.value > TOL
+    seen = []
+    res = prob.solve(backend="cd", warm_start=False, callback=lambda info: seen.append(info["certificate"]) or len(seen) >= 2)
+    assert len(seen) == 2 and res.status is not Status.OPTIMAL
+    res = prob.solve(backend="cd", verbose=True, warm_start=False)
+    out = capsys.readouterr().out
+    assert "cd:" in out and "gap" in out and res.status is Status.OPTIMAL
+    assert res.info["jit_time"] >= 0 and res.timings["setup"] >= 0
+    warm = prob.solve(backend="cd")
+    assert warm.info["warm_start"] and warm.iterations <= res.iterations
+    big = sl.problems.lasso(np.random.default_rng(0).standard_normal((400, 3000)), np.ones(400), 1e-5)
+    res = big.solve(backend="cd", tol=1e-14, time_limit=0.05, warm_start=False)
+    assert res.status is Status.TIME_LIMIT and res.timings["solve"] < 2.0
+    with pytest.raises(InvalidDataError, match="selection"):
+        prob.solve(backend="cd", selection="bogus")
+    with pytest.raises(InvalidDataError, match="does not know"):
+        prob.solve(backend="cd", nonsense=1)
+
+
+# --------------------------------------------------------------------------------------
+# bad input
+# --------------------------------------------------------------------------------------
+
+def test_bad_input_is_named_or_solved_right():
+    A, b, _ = _data(13, m=40, p=20)
+    n, p = A.shape
+    x = cp.Variable(p)
+    with pytest.raises(NonConvexError):
+        sl.Problem(cp.Minimize(cp.sum_squares(A @ x - b) - 0.1 * cp.norm1(x))).solve(backend="cd")
+    with pytest.raises(InvalidDataError, match="lam"):
+        sl.problems.lasso(A, b, -1.0)
+    bad = A.copy()
+    bad[3, 4] = np.nan
+    with pytest.raises(InvalidDataError, match="NaN"):
+        sl.problems.lasso(bad, b, 0.1)
+    with pytest.raises((InvalidDataError, ValueError), match="NaN|nan"):
+        sl.Problem(cp.Minimize(cp.sum_squares(bad @ x - b) + cp.norm1(x))).solve(backend="cd")
+    with pytest.raises(InvalidDataError, match="-1 or \\+1"):
+        sl.problems.sparse_logreg(A, np.where(b > 0, 1.0, 0.0), 0.1)
+    # a logistic declared in CVXPY with labels 2/-3 is still a convex model: solved right
+    y = np.where(b > 0, 2.0, -3.0)
+    obj = cp.Minimize(cp.sum(cp.logistic(-cp.multiply(y, A @ x))) / n + 0.05 * cp.norm1(x))
+    res = sl.Problem(obj).solve(backend="cd", tol=1e-8)
+    assert res.status is Status.OPTIMAL and _rel(res.objective, _clarabel(obj)) <= TOL
+    # empty columns: their coefficients are 0 and the rest is the Lasso of the other columns
+    Ae = A.copy()
+    Ae[:, [2, 7]] = 0.0
+    res = sl.problems.lasso(sp.csc_matrix(Ae), b, 0.05).solve(backend="cd")
+    assert res.status is Status.OPTIMAL and res.x[2] == 0 and res.x[7] == 0
+    # all-zero data: x = 0 is optimal, certified
+    res = sl.problems.lasso(np.zeros((10, 5)), np.ones(10), 0.1).solve(backend="cd")
+    assert res.status is Status.OPTIMAL and np.all(res.x == 0) and res.certificate.gap <= TOL
+    # lam = 0 with an unpenalized free variable: still solved (KKT certificate)
+    res = sl.problems.lasso(A, b, 0.0).solve(backend="cd", tol=1e-8)
+    ls = np.linalg.lstsq(A, b, rcond=None)[0]
+    assert res.status is Status.OPTIMAL and np.allclose(res.x, ls, atol=1e-5)
+
+
+# --------------------------------------------------------------------------------------
+# real data (LIBSVM)
+# --------------------------------------------------------------------------------------
+
+def _libsvm(name):
+    from solvelab.bench.data import DataNotFoundError, load_libsvm
+    try:
+        return load_libsvm(name)
+    except DataNotFoundError as exc:
+        pytest.skip(f"LIBSVM data {name!r} not available (set SOLVELAB_DATA or provide ../shared/data): {exc}")
+
+
+def test_housing_lasso_matches_sklearn_and_clarabel():
+    from sklearn.linear_model import Lasso
+    X, y = _libsvm("housing_scale")
+    X = X.tocsc()
+    n, p = X.shape
+    lam = np.max(np.abs(X.T @ y)) / n / 100
+    x = cp.Variable(p)
+    obj = cp.Minimize(cp.sum_squares(X @ x - y) / (2 * n) + lam * cp.norm1(x))
+    res = sl.Problem(obj).solve(backend="cd", tol=1e-9)
+    assert res.status is Status.OPTIMAL
+    ref = Lasso(alpha=lam, fit_intercept=False, tol=1e-14, max_iter=1000000).fit(X, y)
+    assert _rel(res.objective, _clarabel(obj)) <= TOL
+    assert _support(res.x) == _support(ref.coef_)
+
+
+def test_a9a_lasso_and_logreg():
+    from sklearn.linear_model import Lasso
+    X, y = _libsvm("a9a")
+    X = X.tocsc()
+    n, p = X.shape
+    lam = np.max(np.abs(X.T @ y)) / n / 20
+    prob = sl.problems.lasso(X, y, lam)
+    res = prob.solve(tol=TOL)
+    assert res.backend == "cd" and res.status is Status.OPTIMAL
+    assert _lasso_gap(X, y, lam, res.x) <= 1.01 * TOL
+    ref = Lasso(alpha=lam, fit_intercept=False, tol=1e-10, max_iter=100000).fit(X, y)
+    assert _rel(res.objective, prob.compile().objective(ref.coef_)) <= TOL
+    lr = sl.problems.sparse_logreg(X, y, np.max(np.abs(X.T @ y)) / (2 * n) / 20)
+    res = lr.solve(tol=TOL)
+    assert res.backend == "cd" and res.status is Status.OPTIMAL and res.certificate.gap <= TOL

@@ -1,0 +1,180 @@
+"""Coordinate-descent kernels: 1-D subproblems against brute force, conjugates by
+Fenchel-Young, derivatives by finite differences, dense vs CSC sweeps, Gram, Anderson."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from solvelab.kernels import cd as K
+
+GRID = np.linspace(-6, 6, 240001)
+
+
+def _pen_vec(kind, w1, r, gamma):
+    from solvelab.ir.glm_form import _pen_value
+    return _pen_value(kind, GRID, w1, r, gamma)
+
+
+@pytest.mark.parametrize("kind,w1,r,gamma,t", [
+    (0, 0.7, 0.0, 0.0, 0.5), (0, 0.7, 0.3, 0.0, 2.0), (0, 0.0, 1.0, 0.0, 1.0),
+    (1, 1.0, 0.0, 3.0, 0.5), (1, 0.4, 0.0, 2.0, 1.5),
+    (2, 1.0, 0.0, 3.7, 0.5), (2, 0.5, 0.0, 3.0, 1.0)])
+def test_prox1d_is_the_global_minimizer(kind, w1, r, gamma, t):
+    pen = _pen_vec(kind, w1, r, gamma)
+    for v in (-4.3, -1.1, -0.3, 0.0, 0.2, 0.9, 1.6, 2.5, 5.0):
+        z = K.prox1d(kind, v, t, w1, r, -np.inf, np.inf, gamma)
+        obj = pen + (GRID - v) ** 2 / (2 * t)
+        zb = GRID[np.argmin(obj)]
+        val = K.pen_value(kind, z, w1, r, gamma) + (z - v) ** 2 / (2 * t)
+        assert val <= obj.min() + 1e-9, (v, z, zb)
+        assert abs(z - zb) < 1e-3
+
+
+@pytest.mark.parametrize("lo,hi", [(0.0, np.inf), (-0.5, 0.25), (-np.inf, -1.0)])
+def test_prox1d_with_bounds_is_clipped_minimizer(lo, hi):
+    inside = (GRID >= lo) & (GRID <= hi)
+    for v in (-2.0, -0.3, 0.1, 1.7):
+        z = K.prox1d(0, v, 0.8, 0.6, 0.2, lo, hi, 0.0)
+        obj = np.where(inside, 0.6 * np.abs(GRID) + 0.2 * GRID ** 2 + (GRID - v) ** 2 / 1.6, np.inf)
+        assert lo <= z <= hi
+        assert abs(z - GRID[np.argmin(obj)]) < 1e-3
+
+
+@pytest.mark.parametrize("kind,w1,r,gamma", [(0, 0.7, 0.2, 0.0), (1, 1.0, 0.0, 3.0), (2, 1.0, 0.0, 3.7)])
+def test_prox_point_has_zero_subdifferential_distance(kind, w1, r, gamma):
+    # x = prox(v, t) <=> (v - x)/t in ∂pen(x): with g = -(v - x)/t the distance is 0
+    for v in (-3.0, -0.4, 0.05, 1.2, 4.0):
+        t = 0.5
+        x = K.prox1d(kind, v, t, w1, r, -np.inf, np.inf, gamma)
+        g = -(v - x) / t
+        assert K.subdiff_dist(kind, x, g, w1, r, -np.inf, np.inf, gamma) < 1e-10
+        assert K.subdiff_dist(kind, x, g + 0.3, w1, r, -np.inf, np.inf, gamma) > 0.0 or x == 0.0
+
+
+@pytest.mark.parametrize("dkind,dpar", [(0, 0.0), (1, 0.0), (2, 0.7), (3, 0.0)])
+def test_phi_derivative_and_conjugate(dkind, dpar):
+    for z in (-2.3, -0.5, 0.1, 0.69, 1.8):
+        h = 1e-6
+        fd = (K.phi_value(dkind, z + h, dpar) - K.phi_value(dkind, z - h, dpar)) / (2 * h)
+        d = K.phi_deriv(dkind, z, dpar)
+        assert abs(fd - d) < 1e-5
+        # Fenchel-Young with equality at y = phi'(z)
+        assert abs(K.phi_value(dkind, z, dpar) + K.phi_conj(dkind, d, dpar) - z * d) < 1e-8
+
+
+def test_pen_conj_matches_brute_force():
+    for (w1, r, lo, hi) in [(0.5, 0.3, -np.inf, np.inf), (0.5, 0.0, -1.0, 2.0), (0.0, 0.4, 0.0, np.inf)]:
+        inside = (GRID >= lo) & (GRID <= hi)
+        for v in (-1.5, -0.2, 0.3, 1.1):
+            brute = np.max(np.where(inside, v * GRID - w1 * np.abs(GRID) - r * GRID ** 2, -np.inf))
+            assert abs(K.pen_conj(v, w1, r, lo, hi) - brute) < 1e-4
+    assert K.pen_conj(1.0, 0.5, 0.0, -np.inf, np.inf) == np.inf
+
+
+def _problem(seed=0, m=40, p=25, density=0.3):
+    rng = np.random.default_rng(seed)
+    S = sp.random(m, p, density=density, random_state=seed, format="csc")
+    A = np.asfortranarray(S.toarray())
+    b = rng.standard_normal(m)
+    return A, S, b
+
+
+@pytest.mark.parametrize("dkind", [0, 1, 2, 3])
+@pytest.mark.parametrize("mode", [0, 1, 2])
+def test_dense_and_csc_sweeps_agree_and_keep_residual(dkind, mode):
+    A, S, b = _problem()
+    m, p = A.shape
+    s = np.where(np.arange(m) % 2 == 0, 1.0, -1.0) if dkind in (1, 3) else np.ones(m)
+    bb = np.zeros(m) if dkind == 1 else b
+    c, dpar = 1.0 / m, 0.5
+    L = c * {0: 2.0, 1: 0.25, 2: 2.0, 3: 2.0}[dkind] * K.col_sqnorms_dense(A, s)
+    w1, r = np.full(p, 0.01), np.zeros(p)
+    lo, hi = np.full(p, -np.inf), np.full(p, np.inf)
+    ws = np.arange(p, dtype=np.int64)
+    Atb = np.zeros(1)
+    out = []
+    for dense in (True, False):
+        x, u = np.zeros(p), np.zeros(m)
+        if dense:
+            K.cd_epochs_dense(A, s, bb, c, dkind, dpar, u, x, ws, L, 0, w1, r, lo, hi, 0.0, 7, mode, 3, Atb, False)
+        else:
+            K.cd_epochs_csc(S.data, S.indices, S.indptr, s, bb, c, dkind, dpar, u, x, ws, L, 0, w1, r, lo, hi, 0.0,
+                            7, mode, 3, Atb, False)
+        np.testing.assert_allclose(u, A @ x, atol=1e-12)
+        out.append(x)
+    np.testing.assert_allclose(out[0], out[1], atol=1e-12)
+
+
+def test_fast_least_squares_path_equals_general_path():
+    A, S, b = _problem(1)
+    m, p = A.shape
+    s = np.ones(m)
+    c = 0.5 / m
+    L = c * 2 * K.col_sqnorms_csc(S.data, S.indices, S.indptr, s)
+    w1, r = np.full(p, 0.02), np.full(p, 0.01)
+    lo, hi = np.full(p, -np.inf), np.full(p, np.inf)
+    ws = np.arange(p, dtype=np.int64)
+    res = []
+    for fast in (True, False):
+        x, u = np.zeros(p), np.zeros(m)
+        K.cd_epochs_csc(S.data, S.indices, S.indptr, s, b, c, 0, 0.0, u, x, ws, L, 0, w1, r, lo, hi, 0.0, 5, 0, 0,
+                        A.T @ b, fast)
+        res.append(x)
+    np.testing.assert_allclose(res[0], res[1], atol=1e-12)
+
+
+def test_gram_mode_matches_column_mode():
+    A, S, b = _problem(2)
+    m, p = A.shape
+    s = np.ones(m)
+    c = 0.5 / m
+    G = K.gram_csr(sp.csr_matrix(S).data, sp.csr_matrix(S).indices, sp.csr_matrix(S).indptr, s, p)
+    np.testing.assert_allclose(G, A.T @ A, atol=1e-12)
+    w1, r = np.full(p, 0.02), np.zeros(p)
+    lo, hi = np.full(p, -np.inf), np.full(p, np.inf)
+    x1, u = np.zeros(p), np.zeros(m)
+    L = 2 * c * np.diag(G)
+    K.cd_epochs_dense(A, s, b, c, 0, 0.0, u, x1, np.arange(p, dtype=np.int64), L, 0, w1, r, lo, hi, 0.0, 6, 0, 0,
+                      np.zeros(1), False)
+    x2 = np.zeros(p)
+    gw = -(A.T @ b)
+    K.cd_gram_epochs(np.ascontiguousarray(G), gw, x2, 2 * c, w1, r, lo, hi, 0, 0.0, 0.0, 6, 0, 0)
+    np.testing.assert_allclose(x1, x2, atol=1e-10)
+    np.testing.assert_allclose(gw, G @ x2 - A.T @ b, atol=1e-10)
+
+
+def test_block_sweep_solves_group_lasso_optimality():
+    A, S, b = _problem(3, m=60, p=12, density=0.6)
+    m, p = A.shape
+    s = np.ones(m)
+    c = 0.5 / m
+    gptr = np.array([0, 3, 6, 9, 12], dtype=np.int64)
+    gidx = np.arange(12, dtype=np.int64)
+    gw = np.full(4, 0.05)
+    LG = np.array([c * 2 * np.linalg.norm(A[:, gidx[gptr[k]:gptr[k + 1]]], 2) ** 2 for k in range(4)])
+    zeros = np.zeros(p)
+    lo, hi = np.full(p, -np.inf), np.full(p, np.inf)
+    x, u = np.zeros(p), np.zeros(m)
+    K.bcd_epochs_csc(S.data, S.indices, S.indptr, s, b, c, 0, 0.0, u, x, gptr, gidx, gw, LG,
+                     np.arange(4, dtype=np.int64), 0, zeros, zeros, lo, hi, 0.0, 3000)
+    g = 2 * c * A.T @ (A @ x - b)
+    for k in range(4):
+        sl_ = slice(gptr[k], gptr[k + 1])
+        nx = np.linalg.norm(x[sl_])
+        if nx > 0:
+            np.testing.assert_allclose(g[sl_], -gw[k] * x[sl_] / nx, atol=1e-8)
+        else:
+            assert np.linalg.norm(g[sl_]) <= gw[k] + 1e-10
+
+
+def test_anderson_recovers_the_limit_of_a_linear_iteration():
+    rng = np.random.default_rng(0)
+    M = rng.standard_normal((5, 5))
+    M = 0.5 * M / np.linalg.norm(M, 2)
+    q = rng.standard_normal(5)
+    fix = np.linalg.solve(np.eye(5) - M, q)
+    xs = [np.zeros(5)]
+    for _ in range(6):
+        xs.append(M @ xs[-1] + q)
+    xa = K.anderson_extrapolate(np.array(xs))
+    assert np.linalg.norm(xa - fix) < 1e-6 * np.linalg.norm(fix)
+    assert np.linalg.norm(xs[-1] - fix) > 1e-3
