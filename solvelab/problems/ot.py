@@ -1,0 +1,150 @@
+"""Optimal transport constructors: entropic OT (balanced and unbalanced), point clouds.
+
+Each returns an ``OTProblem``: a ``solvelab.Problem`` whose program is built directly as
+an ``OTProgram`` (no CVXPY tree, so a 4096 x 4096 plan costs one cost matrix, not a
+16M-entry expression), solved through the engine like any model, so the certificate is
+recomputed from the returned plan::
+
+    prob = sl.problems.entropic_ot(a, b, C, eps=1e-2 * C.max())
+    res = prob.solve(backend="sinkhorn_newton", tol=1e-9)
+    P = res.values["P"]; res.info["transport_cost"]
+
+``prob.to_cvxpy()`` gives the same problem as a plain CVXPY declaration (small sizes).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InvalidDataError, ShapeError
+from ..ir.ot_form import OTProgram, check_marginal
+from ..model.problem import Problem
+
+__all__ = ["entropic_ot", "unbalanced_ot", "point_cloud_ot", "point_cloud_cost", "grid_cost", "OTProblem"]
+
+
+class OTProblem(Problem):
+    """An entropic OT problem with the plan variable ``P`` (shape (n, m))."""
+
+    def __init__(self, program: OTProgram):
+        # no CVXPY objective: the structured program is the model
+        self.objective = None
+        self.constraints = []
+        self._cvxpy = None
+        self._program = program
+        self._state: dict = {}
+        self.compile_count = 1
+        self.status = None
+        self.value = None
+        self.result = None
+
+    @property
+    def program(self) -> OTProgram:
+        return self._program
+
+    def compile(self):
+        return self._program
+
+    def variables(self):
+        return []
+
+    def parameters(self):
+        return []
+
+    def to_cvxpy(self):
+        """(cvxpy.Problem, P) declaring the same problem in plain CVXPY (for small sizes)."""
+        import cvxpy as cp
+        p = self._program
+        n, m = p.shape
+        C = p.C
+        if not np.all(np.isfinite(C)):
+            raise InvalidDataError("+inf costs cannot be written in CVXPY")
+        P = cp.Variable((n, m), nonneg=True, name="P")
+        if p.kind == "balanced":
+            obj = cp.sum(cp.multiply(C, P)) - p.eps * cp.sum(cp.entr(P)) + p.constant
+            cons = [cp.sum(P, axis=1) == p.a, cp.sum(P, axis=0) == p.b]
+        else:
+            Q = np.outer(p.a, p.b)
+            obj = (cp.sum(cp.multiply(C, P)) + p.eps * cp.sum(cp.kl_div(P, Q))
+                   + p.rho * cp.sum(cp.kl_div(cp.sum(P, axis=1), p.a))
+                   + p.rho * cp.sum(cp.kl_div(cp.sum(P, axis=0), p.b)) + p.constant)
+            cons = []
+        return cp.Problem(cp.Minimize(obj), cons), P
+
+    def __repr__(self) -> str:
+        return f"solvelab.problems.OTProblem({self._program!r})"
+
+
+def entropic_ot(a, b, C, eps) -> OTProblem:
+    """min <C, P> + eps sum P log P  s.t.  P 1 = a, P^T 1 = b, P >= 0.
+
+    ``a``, ``b``: nonnegative masses with equal totals (zeros allowed: those rows and
+    columns of the plan are exactly zero). ``C``: (n, m) costs, or a callable returning
+    them (evaluated on first use); +inf marks a forbidden pair; NaN and -inf are errors.
+    ``eps`` > 0. Same minimizer as POT's ``ot.sinkhorn(a, b, C, eps)`` (POT's objective
+    differs by the constant eps * sum(a)).
+    """
+    return OTProblem(OTProgram(a, b, C, eps, kind="balanced"))
+
+
+def unbalanced_ot(a, b, C, eps, rho) -> OTProblem:
+    """min <C, P> + eps KL(P | a b^T) + rho KL(P 1 | a) + rho KL(P^T 1 | b), P >= 0.
+
+    POT's ``ot.unbalanced.sinkhorn_unbalanced(a, b, C, eps, rho)`` (reg_type='kl').
+    Total masses may differ. Solved by backend 'sinkhorn'.
+    """
+    return OTProblem(OTProgram(a, b, C, eps, kind="unbalanced", rho=rho))
+
+
+def point_cloud_cost(x, y, metric: str = "sqeuclidean", p: float = 2.0):
+    """A callable building the (n, m) cost between point clouds x (n, d) and y (m, d)
+    on first call: 'sqeuclidean', 'euclidean', 'cityblock' or 'minkowski' (power p)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    if y.ndim == 1:
+        y = y[:, None]
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
+        raise ShapeError(f"point clouds must be (n, d) and (m, d) arrays, got {x.shape} and {y.shape}")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise InvalidDataError("point clouds have NaN or Inf coordinates")
+    if metric not in ("sqeuclidean", "euclidean", "cityblock", "minkowski"):
+        raise InvalidDataError(f"unknown metric {metric!r}; use sqeuclidean, euclidean, cityblock or minkowski")
+
+    def build():
+        if metric in ("sqeuclidean", "euclidean"):
+            C = (x * x).sum(1)[:, None] + (y * y).sum(1)[None, :] - 2.0 * (x @ y.T)
+            np.maximum(C, 0.0, out=C)
+            return np.sqrt(C, out=C) if metric == "euclidean" else C
+        from scipy.spatial.distance import cdist
+        return cdist(x, y, metric="cityblock") if metric == "cityblock" else cdist(x, y, "minkowski", p=p)
+    build.shape = (x.shape[0], y.shape[0])
+    return build
+
+
+def point_cloud_ot(x, y, eps=None, a=None, b=None, metric: str = "sqeuclidean", rel_eps: float | None = None,
+                   rho: float | None = None) -> OTProblem:
+    """Entropic OT between point clouds (uniform weights unless a, b are given); the cost
+    matrix is built lazily. Give ``eps`` (absolute) or ``rel_eps`` (times max C); ``rho``
+    makes it unbalanced."""
+    cost = point_cloud_cost(x, y, metric)
+    n, m = cost.shape
+    a = np.full(n, 1.0 / n) if a is None else check_marginal(a, "a")
+    b = np.full(m, 1.0 / m) if b is None else check_marginal(b, "b")
+    if (eps is None) == (rel_eps is None):
+        raise InvalidDataError("give exactly one of eps (absolute) and rel_eps (times max C)")
+    if rel_eps is not None:
+        C = cost()
+        eps = float(rel_eps) * float(C.max())
+        cost = C
+    kind = "balanced" if rho is None else "unbalanced"
+    return OTProblem(OTProgram(a, b, cost, eps, kind=kind, rho=rho))
+
+
+def grid_cost(R: int, S: int | None = None) -> np.ndarray:
+    """Squared Euclidean distance between the pixels of an R x S grid (row-major), as for
+    DOTmark images flattened with ``img.ravel()``."""
+    S = R if S is None else S
+    ii, jj = np.meshgrid(np.arange(R), np.arange(S), indexing="ij")
+    g = np.stack([ii.ravel(), jj.ravel()], axis=1).astype(np.float64)
+    return point_cloud_cost(g, g)()

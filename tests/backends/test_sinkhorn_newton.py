@@ -1,0 +1,225 @@
+"""Sinkhorn–Newton–Sparse backend: oracle tests against POT and CVXPY+Clarabel,
+certificates rechecked from the returned plan, both linear solvers (PCG, sparse
+Cholesky with and without CHOLMOD), the dense-Hessian path, eps edge cases, zeros,
+forbidden pairs, refusals and statuses.
+"""
+import warnings
+
+import cvxpy as cp
+import numpy as np
+import ot
+import pytest
+from scipy.special import xlogy
+
+import solvelab as sl
+from solvelab.errors import BackendRefusedError, InvalidDataError
+from solvelab.ir.forms import match
+from solvelab.ir.ot_form import dual_value
+from solvelab.kernels import factor
+from solvelab.problems import entropic_ot, grid_cost, unbalanced_ot
+from solvelab.result import Status
+
+BACKEND = "sinkhorn_newton"
+
+
+def _inst(seed=0, n=15, m=11, zeros=False):
+    rng = np.random.default_rng(seed)
+    a = rng.random(n) + 0.05
+    b = rng.random(m) + 0.05
+    if zeros:
+        a[[0, 3]] = 0.0
+        b[5] = 0.0
+    a /= a.sum()
+    b /= b.sum()
+    C = ot.dist(rng.normal(size=(n, 2)), rng.normal(size=(m, 2)))
+    return a, b, C
+
+
+def _pot_plan(a, b, C, eps):
+    with np.errstate(divide="ignore"):  # POT takes log(0) on zero masses
+        return ot.sinkhorn(a, b, C, eps, method="sinkhorn_log", stopThr=1e-15, numItermax=500000)
+
+
+def _obj(P, C, eps):
+    return float(np.sum(C * P) + eps * np.sum(xlogy(P, P)))
+
+
+def _recheck(res, a, b, C, eps, tol, P=None):
+    P = res.values["P"] if P is None else P
+    assert np.all(np.isfinite(P)) and P.min() >= 0
+    viol = (np.abs(P.sum(1) - a).sum() + np.abs(P.sum(0) - b).sum()) / a.sum()
+    assert viol <= tol
+    assert res.certificate.primal_residual == pytest.approx(viol, rel=1e-6, abs=1e-15)
+    view = match(entropic_ot(a, b, C, eps).program, "EntropicOT")
+    prim = _obj(P, C, eps)
+    lower = dual_value(view, *res.duals)
+    assert abs(prim - lower) / max(1.0, abs(prim)) <= 10 * tol
+
+
+@pytest.mark.parametrize("rel_eps", [0.5, 0.05, 0.005])
+def test_matches_pot_plan_and_cost(rel_eps):
+    a, b, C = _inst(1)
+    eps = rel_eps * C.max()
+    res = entropic_ot(a, b, C, eps).solve(backend=BACKEND, tol=1e-11, switch_iters=0)  # always Newton
+    assert res.status is Status.OPTIMAL, res.message
+    Pp = _pot_plan(a, b, C, eps)
+    np.testing.assert_allclose(res.values["P"], Pp, rtol=0, atol=1e-8)
+    assert res.info["transport_cost"] == pytest.approx(float(np.sum(C * Pp)), rel=1e-8, abs=1e-8)
+    assert res.info["entropic_cost"] == pytest.approx(_obj(Pp, C, eps), rel=1e-8, abs=1e-8)
+    assert res.info["newton_iterations"] >= 1
+    _recheck(res, a, b, C, eps, 1e-11)
+
+
+def test_against_cvxpy_clarabel_from_plain_declaration():
+    a, b, C = _inst(2, 4, 5)
+    eps = 0.4
+    P = cp.Variable(C.shape, nonneg=True)
+    prob = cp.Problem(cp.Minimize(cp.sum(cp.multiply(C, P)) - eps * cp.sum(cp.entr(P))),
+                      [cp.sum(P, axis=1) == a, cp.sum(P, axis=0) == b])
+    with warnings.catch_warnings():  # tightened, Clarabel may say 'optimal_inaccurate'; we compare
+        warnings.simplefilter("ignore", UserWarning)
+        prob.solve(solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12,
+                   tol_ktratio=1e-10, max_iter=500)
+    P_ref, v_ref = P.value.copy(), prob.value
+    res = sl.solve(prob, backend=BACKEND, tol=1e-11)
+    assert res.status is Status.OPTIMAL
+    assert res.objective == pytest.approx(v_ref, rel=1e-9)
+    np.testing.assert_allclose(P.value, P_ref, atol=1e-8)
+    _recheck(res, a, b, C, eps, 1e-11, P.value)
+
+
+def test_far_fewer_iterations_than_sinkhorn_at_small_eps():
+    """Super-linear Newton stage: >= 10x fewer iterations to 1e-9 at eps = 1e-3 max C."""
+    d = 16
+    rng = np.random.default_rng(3)
+    a = rng.random(d * d) + 0.1
+    b = rng.random(d * d) + 0.1
+    a /= a.sum()
+    b /= b.sum()
+    C = grid_cost(d)
+    eps = 1e-3 * C.max()
+    rs = entropic_ot(a, b, C, eps).solve(backend="sinkhorn", tol=1e-9)
+    rn = entropic_ot(a, b, C, eps).solve(backend=BACKEND, tol=1e-9)
+    assert rs.status is Status.OPTIMAL and rn.status is Status.OPTIMAL
+    assert rn.iterations * 10 <= rs.iterations, (rn.iterations, rs.iterations)
+    assert "fallback" not in rn.info
+    assert max(rn.info["hessian_nnz"]) < 0.25 * C.size  # the Hessian really was sparse
+    np.testing.assert_allclose(rn.values["P"], rs.values["P"], atol=1e-8)
+    _recheck(rn, a, b, C, eps, 1e-9)
+
+
+def test_cholesky_and_cg_agree():
+    a, b, C = _inst(4, 30, 25)
+    eps = 0.01 * C.max()
+    r_cg = entropic_ot(a, b, C, eps).solve(backend=BACKEND, tol=1e-11, switch_iters=0)
+    r_ch = entropic_ot(a, b, C, eps).solve(backend=BACKEND, tol=1e-11, linear_solver="cholesky", switch_iters=0)
+    assert r_ch.info["newton_iterations"] >= 1
+    assert r_cg.status is Status.OPTIMAL and r_ch.status is Status.OPTIMAL
+    np.testing.assert_allclose(r_ch.values["P"], r_cg.values["P"], atol=1e-9)
+
+
+@pytest.mark.parametrize("no_cholmod", ["0", "1"])
+def test_sparse_cholesky_with_and_without_cholmod(monkeypatch, no_cholmod):
+    """m > 2500 columns makes the Schur complement go through the sparse factorization:
+    CHOLMOD when scikit-sparse is there, SciPy's SuperLU with SOLVELAB_NO_CHOLMOD=1."""
+    monkeypatch.setenv("SOLVELAB_NO_CHOLMOD", no_cholmod)
+    monkeypatch.setattr(factor, "_notice_given", True)  # the one-line notice is tested elsewhere
+    rng = np.random.default_rng(5)
+    n, m = 40, 2600
+    x, y = rng.normal(size=(n, 2)), rng.normal(size=(m, 2))
+    a = np.full(n, 1 / n)
+    b = np.full(m, 1 / m)
+    C = ot.dist(x, y)
+    eps = 1e-3 * C.max()
+    factor.reset_stats()
+    res = entropic_ot(a, b, C, eps).solve(backend=BACKEND, tol=1e-10, linear_solver="cholesky")
+    assert res.status is Status.OPTIMAL, res.message
+    assert max(res.info["hessian_nnz"]) < 0.25 * C.size  # sparse, so the Cholesky path ran
+    assert factor.stats.numeric >= res.info["newton_iterations"] >= 1
+    _recheck(res, a, b, C, eps, 1e-10)
+
+
+def test_dense_hessian_path_at_large_eps():
+    a, b, C = _inst(6)
+    eps = 2.0 * C.max()
+    res = entropic_ot(a, b, C, eps).solve(backend=BACKEND, tol=1e-12, warmup_tol=0.5, switch_iters=0)
+    assert res.status is Status.OPTIMAL
+    assert res.info["newton_iterations"] >= 1
+    assert all(nnz == C.size for nnz in res.info["hessian_nnz"])
+    np.testing.assert_allclose(res.values["P"], _pot_plan(a, b, C, eps), atol=1e-9)
+
+
+@pytest.mark.parametrize("rel_eps", [1e-4, 1e-6])
+def test_tiny_eps_no_nan(rel_eps):
+    a, b, C = _inst(7, 20, 16)
+    eps = rel_eps * C.max()
+    res = entropic_ot(a, b, C, eps).solve(backend=BACKEND, tol=1e-9)
+    assert res.status is Status.OPTIMAL, res.message
+    assert np.all(np.isfinite(res.x))
+    _recheck(res, a, b, C, eps, 1e-9)
+    assert res.info["transport_cost"] == pytest.approx(ot.emd2(a, b, C), rel=1e-3)
+
+
+def test_zeros_in_marginals_and_forbidden_pairs():
+    a, b, C = _inst(8, zeros=True)
+    C = C.copy()
+    C[1, :3] = np.inf
+    eps = 0.02 * np.max(C[np.isfinite(C)])
+    res = entropic_ot(a, b, C, eps).solve(backend=BACKEND, tol=1e-11)
+    assert res.status is Status.OPTIMAL
+    P = res.values["P"]
+    assert np.all(P[a == 0] == 0) and np.all(P[:, b == 0] == 0) and np.all(P[1, :3] == 0)
+    Cb = np.where(np.isfinite(C), C, 1e6)
+    np.testing.assert_allclose(P, _pot_plan(a, b, Cb, eps), atol=1e-8)
+
+
+def test_refuses_unbalanced_with_reason():
+    a, b, C = _inst(9)
+    with pytest.raises(BackendRefusedError, match="accepts EntropicOT.*unbalanced.*sinkhorn"):
+        unbalanced_ot(a, 2 * b, C, 0.1, 1.0).solve(backend=BACKEND)
+
+
+def test_option_validation():
+    a, b, C = _inst(10)
+    prob = entropic_ot(a, b, C, 0.1)
+    with pytest.raises(InvalidDataError, match="sparsity"):
+        prob.solve(backend=BACKEND, sparsity=2.0)
+    with pytest.raises(InvalidDataError, match="linear_solver"):
+        prob.solve(backend=BACKEND, linear_solver="lu")
+    with pytest.raises(InvalidDataError, match="switch_iters"):
+        prob.solve(backend=BACKEND, switch_iters=-1)
+    with pytest.raises(InvalidDataError, match="levenberg"):
+        prob.solve(backend=BACKEND, levenberg=-1.0)
+    with pytest.raises(InvalidDataError, match="does not know option"):
+        prob.solve(backend=BACKEND, bogus=True)
+
+
+def test_max_iter_is_not_optimal():
+    a, b, C = _inst(11)
+    res = entropic_ot(a, b, C, 1e-3 * C.max()).solve(backend=BACKEND, tol=1e-12, max_iter=3)
+    assert res.status is Status.MAX_ITER and res.iterations == 3
+    assert not res.certificate.meets(1e-12)
+
+
+def test_history_records_both_stages():
+    a, b, C = _inst(12)
+    res = entropic_ot(a, b, C, 0.01 * C.max()).solve(backend=BACKEND, tol=1e-10, check_every=1, switch_iters=0)
+    stages = [h.get("stage") for h in res.history]
+    assert "newton" in stages and "sinkhorn" in stages
+    its = [h["iteration"] for h in res.history]
+    assert its == sorted(its)
+    assert res.iterations == res.info["sinkhorn_iterations"] + res.info["newton_iterations"]
+
+
+def test_large_eps_switches_to_sinkhorn_when_newton_is_not_worth_it():
+    """At large eps Sinkhorn converges in a few iterations: the rate probe keeps it."""
+    a, b, C = _inst(13, 40, 30)
+    eps = 0.5 * C.max()
+    res = entropic_ot(a, b, C, eps).solve(backend=BACKEND, tol=1e-11)
+    assert res.status is Status.OPTIMAL
+    assert res.info.get("switched_to_sinkhorn") and res.info["newton_iterations"] == 0
+    assert res.info["predicted_sinkhorn_iterations"] <= 25
+    assert res.iterations == res.info["sinkhorn_iterations"]
+    np.testing.assert_allclose(res.values["P"], _pot_plan(a, b, C, eps), atol=1e-8)
+    small = entropic_ot(a, b, C, 1e-3 * C.max()).solve(backend=BACKEND, tol=1e-10)
+    assert not small.info.get("switched_to_sinkhorn") and small.info["newton_iterations"] >= 1
