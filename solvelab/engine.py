@@ -13,6 +13,7 @@ import numpy as np
 from .backends import registry
 from .backends.base import SolveOptions
 from .errors import BackendRefusedError, InvalidDataError
+from .ir import forms
 from .ir.certificate import certify, check_primal_infeasibility, check_unboundedness
 from .model.problem import Problem
 from .result import Result, Status
@@ -153,6 +154,8 @@ def finish(program, raw, backend_name: str, tol: float, view=None) -> Result:
                       message=message or "NaN or Inf in the iterates", info=dict(raw.info))
     x = np.asarray(x, dtype=np.float64)
     form_certify = getattr(view, "certify", None)
+    if not callable(form_certify):  # a general backend on a structured program: the structure's certificate
+        form_certify = forms.own_certificate(program)
     cert = form_certify(x, raw.duals) if callable(form_certify) else certify(program, x, raw.duals)
     objective = program.user_objective(x)
     if status is None:

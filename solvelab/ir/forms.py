@@ -176,6 +176,19 @@ def match(program: Program, form: str):
     return FORMS[form].match(program)
 
 
+def own_certificate(program: Program):
+    """The ``certify(x, duals)`` of a structured form that matches ``program`` and declares
+    ``own_certificate = True`` (its certificate, not the generic one, judges such programs),
+    or None."""
+    _load_extra_forms()
+    for F in FORMS.values():
+        if getattr(F, "own_certificate", False):
+            view = F.match(program)
+            if view and callable(getattr(view, "certify", None)):
+                return view.certify
+    return None
+
+
 def matching_forms(program: Program) -> list[str]:
     _load_extra_forms()
     return [name for name, F in FORMS.items() if F.match(program)]
