@@ -9,7 +9,6 @@ import pytest
 
 import solvelab as sl
 from solvelab.errors import BackendRefusedError, InvalidDataError
-from solvelab.ir.forms import match
 from solvelab.problems import entropic_ot, point_cloud_ot, unbalanced_ot
 from solvelab.result import Status
 

@@ -12,7 +12,6 @@ import pytest
 
 import solvelab as sl
 from solvelab.errors import BackendRefusedError, InvalidDataError
-from solvelab.ir.forms import match
 from solvelab.kernels import factor
 from solvelab.problems import entropic_ot, grid_cost, unbalanced_ot
 from solvelab.result import Status
