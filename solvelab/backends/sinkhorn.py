@@ -56,6 +56,16 @@ def thread_option(name: str, extra) -> int | None:
     return int(t)
 
 
+def warm_potentials(red, options, state):
+    """(F, G, warm): the previous solve's potentials when warm starting is on and they fit
+    this problem (same support shape and eps), else (None, None, False)."""
+    if options.warm_start and state.get("F") is not None:
+        Fw, Gw = state["F"], state["G"]
+        if Fw.shape == (red.shape[0],) and Gw.shape == (red.shape[1],) and state.get("eps") == red.eps:
+            return Fw.copy(), Gw.copy(), True
+    return None, None, False
+
+
 def check_extra(name: str, extra: dict, allowed) -> dict:
     unknown = set(extra) - set(allowed)
     if unknown:
@@ -372,12 +382,7 @@ class SinkhornBackend(Backend):
         extra = check_extra(self.name, dict(options.extra or {}), _EXTRA)
         compile_time = K.warm_up()
         red = Reduced(view)
-        F = G = None
-        warm = False
-        if options.warm_start and state.get("F") is not None:
-            Fw, Gw = state["F"], state["G"]
-            if Fw.shape == (red.shape[0],) and Gw.shape == (red.shape[1],) and state.get("eps") == red.eps:
-                F, G, warm = Fw.copy(), Gw.copy(), True
+        F, G, warm = warm_potentials(red, options, state)
         setup_time = time.perf_counter() - t_setup
         t0 = time.perf_counter()
         deadline = None if options.time_limit is None else t0 + float(options.time_limit)

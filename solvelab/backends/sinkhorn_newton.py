@@ -59,7 +59,8 @@ from ..errors import InvalidDataError
 from ..kernels import ot as K
 from . import registry
 from .base import Backend, RawSolution, SolveOptions
-from .sinkhorn import Reduced, SinkhornState, check_extra, finish_plan, run_sinkhorn, thread_option
+from .sinkhorn import (Reduced, SinkhornState, check_extra, finish_plan, run_sinkhorn, thread_option,
+                       warm_potentials)
 
 _EXTRA = ("threads", "switch_iters", "warmup_tol", "sparsity", "dense_fraction", "levenberg", "linear_solver", "cg_max_iter", "stabilize", "tau", "eps_scaling",
           "scaling_factor", "stage_tol", "sparse_plan", "sparse_threshold")
@@ -238,12 +239,7 @@ class SinkhornNewtonBackend(Backend):
         tol = float(options.tol)
         compile_time = K.warm_up()
         red = Reduced(view)
-        F = G = None
-        warm = False
-        if options.warm_start and state.get("F") is not None:
-            Fw, Gw = state["F"], state["G"]
-            if Fw.shape == (red.shape[0],) and Gw.shape == (red.shape[1],) and state.get("eps") == red.eps:
-                F, G, warm = Fw.copy(), Gw.copy(), True
+        F, G, warm = warm_potentials(red, options, state)
         setup_time = time.perf_counter() - t_setup
         t0 = time.perf_counter()
         deadline = None if options.time_limit is None else t0 + float(options.time_limit)
