@@ -44,7 +44,7 @@ from . import registry
 from .base import Backend, RawSolution, SolveOptions
 
 _EXTRA = ("selection", "ws_strategy", "screening", "anderson", "ws_start", "seed", "gram", "gram_max")
-_JIT_DONE = False
+_COMPILED: set = set()
 
 
 def _kernels():
@@ -52,13 +52,10 @@ def _kernels():
     return K
 
 
-def warmup() -> float:
-    """Compile (or load from the on-disk cache) every kernel once; returns the seconds spent."""
-    global _JIT_DONE
-    if _JIT_DONE:
-        return 0.0
+def _tiny_calls():
+    """One call per kernel on tiny arrays of the exact types a solve passes (so the call
+    compiles, or loads from the on-disk cache, the one signature the solve will use)."""
     import scipy.sparse as sp
-    t0 = time.perf_counter()
     K = _kernels()
     A = np.asfortranarray(np.eye(3, 2))
     S = sp.csc_matrix(A)
@@ -68,31 +65,77 @@ def warmup() -> float:
     L, w1, r = np.ones(2), np.ones(2) * 0.1, np.zeros(2)
     lo, hi = np.full(2, -np.inf), np.full(2, np.inf)
     out = np.zeros(2)
-    for mode in (0, 1, 2):
-        for fast in (True, False):
-            K.cd_epochs_dense(A, s, b, 1.0, 0, 0.0, u, x, ws, L, 0, w1, r, lo, hi, 3.0, 1, mode, 0, out, fast)
-            K.cd_epochs_csc(data, ind, ptr, s, b, 1.0, 0, 0.0, u, x, ws, L, 0, w1, r, lo, hi, 3.0, 1, mode, 0, out,
-                            fast)
-    K.grad_cols_dense(A, u, ws, out)
-    K.grad_cols_csc(data, ind, ptr, u, ws, out)
-    K.add_cols_dense(A, ws, out, u)
-    K.add_cols_csc(data, ind, ptr, ws, out, u)
-    K.col_sqnorms_dense(A, s)
-    K.datafit_value(u, s, b, 1.0, 0, 0.0)
-    K.datafit_all(u, s, b, 1.0, 1, 0.0, np.zeros(3), np.zeros(3))
-    K.datafit_conj_sum(u, 1.0, s, b, 1.0, 0, 0.0)
     Sr = S.tocsr()
-    K.gram_csr(Sr.data, Sr.indices, Sr.indptr, s, 2)
-    for mode in (0, 1, 2):
-        K.cd_gram_epochs(np.eye(2), np.zeros(2), np.zeros(2), 1.0, w1, r, lo, hi, 0, 3.0, 0.0, 1, mode, 0)
-    K.col_sqnorms_csc(data, ind, ptr, s)
     gptr, gidx, gw = np.array([0, 2], dtype=np.int64), ws, np.ones(1)
     blocks = np.zeros(1, dtype=np.int64)
-    K.bcd_epochs_dense(A, s, b, 1.0, 0, 0.0, u, x, gptr, gidx, gw, np.ones(1), blocks, 0, w1, r, lo, hi, 3.0, 1)
-    K.bcd_epochs_csc(data, ind, ptr, s, b, 1.0, 0, 0.0, u, x, gptr, gidx, gw, np.ones(1), blocks, 0, w1, r, lo, hi,
-                     3.0, 1)
-    _JIT_DONE = True
+    return {
+        "cd_epochs_dense": lambda: K.cd_epochs_dense(A, s, b, 1.0, 0, 0.0, u, x, ws, L, 0, w1, r, lo, hi, 3.0, 1, 0,
+                                                     0, out, True),
+        "cd_epochs_csc": lambda: K.cd_epochs_csc(data, ind, ptr, s, b, 1.0, 0, 0.0, u, x, ws, L, 0, w1, r, lo, hi,
+                                                 3.0, 1, 0, 0, out, True),
+        "grad_cols_dense": lambda: K.grad_cols_dense(A, u, ws, out),
+        "grad_cols_csc": lambda: K.grad_cols_csc(data, ind, ptr, u, ws, out),
+        "add_cols_dense": lambda: K.add_cols_dense(A, ws, out, u),
+        "add_cols_csc": lambda: K.add_cols_csc(data, ind, ptr, ws, out, u),
+        "col_sqnorms_dense": lambda: K.col_sqnorms_dense(A, s),
+        "col_sqnorms_csc": lambda: K.col_sqnorms_csc(data, ind, ptr, s),
+        "datafit_value": lambda: K.datafit_value(u, s, b, 1.0, 0, 0.0),
+        "datafit_all": lambda: K.datafit_all(u, s, b, 1.0, 1, 0.0, np.zeros(3), np.zeros(3)),
+        "datafit_conj_sum": lambda: K.datafit_conj_sum(u, 1.0, s, b, 1.0, 0, 0.0),
+        "gram_csr": lambda: K.gram_csr(Sr.data, Sr.indices, Sr.indptr, s, 2),
+        "cd_gram_epochs": lambda: K.cd_gram_epochs(np.eye(2), np.zeros(2), np.zeros(2), 1.0, w1, r, lo, hi, 0, 3.0,
+                                                   0.0, 1, 0, 0),
+        "bcd_epochs_dense": lambda: K.bcd_epochs_dense(A, s, b, 1.0, 0, 0.0, u, x, gptr, gidx, gw, np.ones(1), blocks,
+                                                       0, w1, r, lo, hi, 3.0, 1),
+        "bcd_epochs_csc": lambda: K.bcd_epochs_csc(data, ind, ptr, s, b, 1.0, 0, 0.0, u, x, gptr, gidx, gw, np.ones(1),
+                                                   blocks, 0, w1, r, lo, hi, 3.0, 1),
+    }
+
+
+def compile_kernels(names=None) -> float:
+    """Compile (or load from the on-disk cache) the named kernels, each once per process;
+    ``None``: all of them. Returns the seconds spent (0 when all were ready)."""
+    calls = _tiny_calls() if names is None or not set(names) <= _COMPILED else {}
+    todo = [k for k in (calls if names is None else names) if k not in _COMPILED]
+    if not todo:
+        return 0.0
+    t0 = time.perf_counter()
+    for k in todo:
+        calls[k]()
+        _COMPILED.add(k)
     return time.perf_counter() - t0
+
+
+def warmup() -> float:
+    """Compile (or load from the on-disk cache) every kernel; returns the seconds spent.
+    A solve does not need this: it compiles only the kernels its problem uses."""
+    return compile_kernels(None)
+
+
+def kernels_needed(view, D, opt) -> list:
+    """The kernels a solve of ``view`` may call: one storage (dense or CSC), block CD only
+    with groups, the Gram / Newton kernels only when a working set can be small enough,
+    the column sweeps only when it can be too large for them."""
+    st = "dense" if D.dense is not None else "csc"
+    if view.groups:
+        return [f"col_sqnorms_{st}", f"bcd_epochs_{st}"]
+    names = [f"col_sqnorms_{st}", f"grad_cols_{st}", f"add_cols_{st}"]
+    if D.m == 0:
+        return names
+    if view.dkind != 0:
+        names += ["datafit_all", "datafit_conj_sum"]
+    gram = opt["gram"]
+    # the column sweeps run when a working set exceeds gram_max (or, dense, the rows)
+    big = (not gram) or D.p > opt["gram_max"] or (st == "dense" and D.p > D.m)
+    if gram:
+        # gram_csr: Newton weights, or working-set Gram matrices of a CSC least-squares
+        # problem with too many columns for one full Gram matrix (built by SciPy, once)
+        names += ["cd_gram_epochs"] + (["gram_csr"] if st == "csc" and (view.dkind != 0 or big) else [])
+    if big:
+        names.append(f"cd_epochs_{st}")
+        if view.dkind != 0 and opt["anderson"]:
+            names.append("datafit_value")
+    return names
 
 
 class _Data:
@@ -120,10 +163,12 @@ class _Data:
         """Least squares with unit row scales gets the A^T b fast path."""
         D = self.D
         self.fast = bool(view.dkind == 0 and D.m > 0 and np.all(D.s == 1.0))
-        self.Atb = D.rmatvec(D.b) if self.fast else np.zeros(1)
+        self.Atb = None          # A^T b, computed on the first column sweep that needs it
 
     def epochs(self, view, u, x, ws, L, n_epochs, mode, seed):
         D, K = self.D, self.K
+        if self.Atb is None:
+            self.Atb = D.rmatvec(D.b) if self.fast else np.zeros(1)
         args = (D.s, D.b, view.c, view.dkind, view.dpar, u, x, ws, L, view.pkind, view.w1, view.r,
                 view.lo, view.hi, view.gamma, n_epochs, mode, seed, self.Atb, self.fast)
         if self.dense:
@@ -142,8 +187,8 @@ class _Data:
         """Compiled per-sample sums for ``SparseGLM.evaluate`` (value + derivative in one
         pass, and the conjugate sum of the dual point)."""
         D, K = self.D, self.K
-        if D.m == 0:
-            return None
+        if D.m == 0 or view.dkind == 0:
+            return None          # least squares: a few NumPy vector operations, nothing to compile
         d, h = np.empty(D.m), np.empty(D.m)
 
         def value_deriv(u):
@@ -157,6 +202,8 @@ class _Data:
     def datafit_value(self, view, u) -> float:
         if self.D.m == 0:
             return 0.0
+        if view.dkind == 0:
+            return view.datafit_value(self.D, u)
         return self.K.datafit_value(u, self.D.s, self.D.b, view.c, view.dkind, view.dpar)
 
     def use_gram(self, view, ws, opt) -> bool:
@@ -179,9 +226,7 @@ class _Data:
                     As = self.A * D.s[:, None] if not np.all(D.s == 1.0) else self.A
                     G = np.ascontiguousarray(As.T @ As)
                 else:
-                    B = D.csc.tocsr()      # transient row copy: the Gram by rows is sum_i nnz_i^2
-                    G = self.K.gram_csr(B.data, B.indices, B.indptr, D.s, D.p)
-                    del B
+                    G = _sparse_gram(D.csc, D.s)
                 state["gram"] = hit = (D, G)
             return np.ascontiguousarray(hit[1][np.ix_(ws, ws)])
         return self.gram(ws)
@@ -217,6 +262,18 @@ class _Data:
             self.K.add_cols_csc(self.data, self.ind, self.ptr, cols, delta, u)
 
 
+def _sparse_gram(M, s):
+    """Dense, exactly symmetric Gram matrix M^T diag(s)^2 M of a CSC matrix by SciPy's
+    sparse product: the full Gram matrix of a least-squares problem with at most
+    ``gram_max`` columns, built once per problem, needs no compiled kernel (working-set
+    Gram matrices, rebuilt often, and the Newton ones use ``gram_csr``)."""
+    if not np.all(s == 1.0):
+        M = M.multiply(s[:, None]).tocsc()
+    G = (M.T @ M).toarray()
+    G = 0.5 * (G + G.T)
+    return np.ascontiguousarray(G)
+
+
 def _group_lipschitz(KD: _Data, view, gptr, gidx, colsq):
     """Block constants c L_phi ||diag(s) A_G||_2^2 (exact for blocks up to 64 columns)."""
     c_l = view.c * L_PHI[view.dkind]
@@ -242,7 +299,7 @@ class CDBackend(Backend):
     description = ("coordinate descent for sparse GLMs: working sets, Anderson extrapolation, gap-safe "
                    "screening, cyclic/random/greedy selection, Numba kernels on CSC and dense data")
     forms = ("SparseGLM",)
-    default_max_iter = 20000
+    default_max_iter = 100000      # sweeps; proximal Newton counts its (cheap, O(k^2)) model sweeps too
     priority = 10
 
     def accepts_extra(self):
@@ -275,14 +332,19 @@ class CDBackend(Backend):
     def solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
         t_setup0 = time.perf_counter()
         opt = self._options(options)
-        jit_time = warmup()
         D = view.data()
+        jit_time = compile_kernels(kernels_needed(view, D, opt))
         KD = _Data(D)
         KD.state = state
         KD.prepare(view)
         n = view.n
         tol = float(options.tol)
-        colsq = KD.col_sqnorms(D.s)
+        hit = state.get("colsq")          # depends on the matrix and row scales only (not b)
+        if hit is not None and hit[0] is D:
+            colsq = hit[1]
+        else:
+            colsq = KD.col_sqnorms(D.s)
+            state["colsq"] = (D, colsq)
         L = view.c * L_PHI[view.dkind] * colsq
         if view.pkind == 1:
             L = np.maximum(L, 1.001 / view.gamma)      # the 1-D MCP model stays strongly convex
@@ -298,7 +360,7 @@ class CDBackend(Backend):
             if xw.shape == (n,) and np.all(np.isfinite(xw)):
                 x = np.clip(xw, view.lo, view.hi)
                 warm = True
-        u = D.matvec(x) if D.m else np.zeros(0)
+        u = D.matvec(x) if D.m and np.any(x) else np.zeros(D.m)
         setup_time = time.perf_counter() - t_setup0
         if view.groups:
             return self._solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_time,
@@ -325,6 +387,7 @@ class CDBackend(Backend):
         ws = np.arange(n, dtype=np.int64)
         best_val = None
         tighten = 1.0
+        newton_cap = bool(opt["gram"] and view.dkind != 0 and D.m > 0 and (not KD.dense or opt["gram_max"] <= D.m))
         if verbose:
             print(f"cd: {view.describe()}, m={D.m}, p={n}, nnz={D.nnz}, "
                   f"{'dense' if KD.dense else 'csc'}; selection={opt['selection']}, "
@@ -383,7 +446,12 @@ class CDBackend(Backend):
             else:
                 support = (x != 0) & ~screened
                 n_free = int(np.sum(~screened))
-                ws_size = min(n_free, max(2 * int(support.sum()), opt["ws_start"]))
+                n_supp = int(support.sum())
+                ws_size = min(n_free, max(2 * n_supp, opt["ws_start"]))
+                if newton_cap:
+                    # keep proximal Newton (Gram of at most gram_max columns) as long as the
+                    # support fits: column sweeps on a non-quadratic datafit are far slower
+                    ws_size = min(ws_size, max(opt["gram_max"], n_supp))
                 score = ev.kkt_scores.copy()
                 score[support] = np.inf
                 score[screened] = -1.0
@@ -537,8 +605,11 @@ class CDBackend(Backend):
         if view.pkind:
             Lfloor = 1.001 / (view.gamma if view.pkind == 1 else view.gamma - 1.0)
         d, h = np.empty(D.m), np.empty(D.m)
+        d2, h2 = np.empty(D.m), np.empty(D.m)
+        f_data = None
         for _newton in range(50):
-            f_data = K.datafit_all(u, D.s, D.b, view.c, view.dkind, view.dpar, d, h)
+            if f_data is None:
+                f_data = K.datafit_all(u, D.s, D.b, view.c, view.dkind, view.dpar, d, h)
             g = KD.grad_cols(d, ws)
             xw = x[ws].copy()
             sc = kkt_distances(view.pkind, xw, g, w1, r, lo, hi, view.gamma)
@@ -553,13 +624,21 @@ class CDBackend(Backend):
             H[np.diag_indices_from(H)] += 1e-12 * max(float(np.max(dg, initial=0.0)), 1e-300)
             gw = g.copy()                                  # model gradient H (x_new - x) + g
             xn = xw.copy()
-            for _ in range(20):
-                K.cd_gram_epochs(H, gw, xn, 1.0, w1, r, lo, hi, view.pkind, view.gamma, Lfloor, 1, mode,
+            # The model sweeps cost O(k^2) each, far less than the Hessian and gradient of a
+            # Newton step (O(nnz) and more): solve the model well (KKT down by 100x), in
+            # chunks of sweeps between checks; an inexact model (the old cap of 20 sweeps)
+            # made the Newton steps crawl on correlated columns.
+            model_tol = 0.01 * kkt_now
+            chunk = 2
+            for _ in range(100):
+                nep = min(chunk, max_epochs - epochs)
+                K.cd_gram_epochs(H, gw, xn, 1.0, w1, r, lo, hi, view.pkind, view.gamma, Lfloor, nep, mode,
                                  seed + epochs)
-                epochs += 1
+                epochs += nep
                 msc = kkt_distances(view.pkind, xn, gw, w1, r, lo, hi, view.gamma)
-                if float(np.max(msc, initial=0.0)) <= 0.3 * kkt_now or epochs >= max_epochs:
+                if float(np.max(msc, initial=0.0)) <= model_tol or epochs >= max_epochs:
                     break
+                chunk = min(2 * chunk, 16)
             delta = xn - xw
             if not np.any(delta):
                 break
@@ -573,7 +652,9 @@ class CDBackend(Backend):
             for _ls in range(30):
                 xt = np.clip(xw + t * delta, lo, hi)
                 ut = u + t * Ad
-                f_new = KD.datafit_value(view, ut) + float(np.sum(_pen_value(view.pkind, xt, w1, r, view.gamma)))
+                # value, derivative and curvature in one pass: the next Newton step reuses them
+                f_dt = K.datafit_all(ut, D.s, D.b, view.c, view.dkind, view.dpar, d2, h2)
+                f_new = f_dt + float(np.sum(_pen_value(view.pkind, xt, w1, r, view.gamma)))
                 if f_new <= f_old + 1e-4 * t * min(decrease, 0.0) or f_new < f_old and decrease >= 0:
                     accepted = True
                     break
@@ -582,6 +663,7 @@ class CDBackend(Backend):
                 break
             x[ws] = xt
             u[:] = ut
+            d, d2, h, h2, f_data = d2, d, h2, h, f_dt
         return epochs
 
     # ------------------------------------------------------------------------------------

@@ -358,13 +358,53 @@ def add_cols_csc(data, indices, indptr, cols, delta, u):
 
 @njit(cache=True)
 def _order(ws, scores, mode, seed, epoch):
+    """Visit order of the working-set positions: identity (cyclic), a random permutation
+    (Fisher-Yates on a Park-Miller stream seeded by seed + epoch), or
+    decreasing scores (greedy; an in-place heap sort). Hand-written, in one function, so
+    that no NumPy sort / random machinery is compiled: that dominated the first-call
+    compile time."""
     n = ws.shape[0]
-    order = np.arange(n)
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        order[i] = i
     if mode == 1:
-        np.random.seed(seed + epoch)
-        np.random.shuffle(order)
+        st = (seed + epoch) % 2147483647
+        if st <= 0:
+            st += 2147483646
+        for i in range(n - 1, 0, -1):
+            st = (st * 48271) % 2147483647          # Park-Miller minimal standard generator
+            k = st % (i + 1)
+            t = order[i]
+            order[i] = order[k]
+            order[k] = t
     elif mode == 2:
-        order = np.argsort(-scores)
+        # min-heap on the scores; popping the minimum to the back leaves decreasing order
+        for phase in range(2):
+            top = (n - 2) // 2 if phase == 0 else n - 1
+            stop = -1 if phase == 0 else 0
+            for it in range(top, stop, -1):
+                if phase == 0:
+                    root, end = it, n - 1
+                else:
+                    t = order[0]
+                    order[0] = order[it]
+                    order[it] = t
+                    root, end = 0, it - 1
+                while True:
+                    child = 2 * root + 1
+                    if child > end:
+                        break
+                    sw = root
+                    if scores[order[sw]] > scores[order[child]]:
+                        sw = child
+                    if child + 1 <= end and scores[order[sw]] > scores[order[child + 1]]:
+                        sw = child + 1
+                    if sw == root:
+                        break
+                    t = order[root]
+                    order[root] = order[sw]
+                    order[sw] = t
+                    root = sw
     return order
 
 

@@ -394,3 +394,22 @@ def test_a9a_lasso_and_logreg():
     lr = sl.problems.sparse_logreg(X, y, np.max(np.abs(X.T @ y)) / (2 * n) / 20)
     res = lr.solve(tol=TOL)
     assert res.backend == "cd" and res.status is Status.OPTIMAL and res.certificate.gap <= TOL
+
+
+def test_only_the_kernels_a_problem_needs_are_compiled():
+    """Lazy compilation: a CSC Lasso with few columns needs neither the dense kernels, nor
+    the column sweeps, nor the logistic / block ones; logistic adds the Newton kernels."""
+    from solvelab.backends import cd as cdmod
+    A, b, _ = _data(1, m=50, p=30, density=0.3)
+    from solvelab.backends.base import SolveOptions
+    opt = cdmod.CDBackend()._options(SolveOptions())
+    view = match(sl.problems.lasso(A, b, 0.1).compile(), "SparseGLM")
+    names = cdmod.kernels_needed(view, view.data(), opt)
+    assert set(names) == {"col_sqnorms_csc", "grad_cols_csc", "add_cols_csc", "cd_gram_epochs"}
+    lview = match(sl.problems.sparse_logreg(A, np.sign(b), 0.01).compile(), "SparseGLM")
+    lnames = cdmod.kernels_needed(lview, lview.data(), opt)
+    assert {"datafit_all", "datafit_conj_sum", "gram_csr", "cd_gram_epochs"} <= set(lnames)
+    assert not any("dense" in k or "bcd" in k or k == "cd_epochs_csc" for k in lnames)
+    big = dict(opt, gram_max=10)
+    assert "cd_epochs_csc" in cdmod.kernels_needed(view, view.data(), big)
+    assert cdmod.compile_kernels(names) >= 0.0 and set(names) <= cdmod._COMPILED

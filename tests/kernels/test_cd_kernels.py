@@ -178,3 +178,22 @@ def test_anderson_recovers_the_limit_of_a_linear_iteration():
     xa = K.anderson_extrapolate(np.array(xs))
     assert np.linalg.norm(xa - fix) < 1e-6 * np.linalg.norm(fix)
     assert np.linalg.norm(xs[-1] - fix) > 1e-3
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 64])
+def test_visit_order_is_a_permutation(n):
+    """_order (hand-written, no NumPy sort/random machinery): cyclic is the identity,
+    random a permutation that changes with the epoch, greedy sorts scores decreasingly."""
+    rng = np.random.default_rng(n)
+    ws = np.arange(n, dtype=np.int64)
+    scores = rng.random(n)
+    scores[: n // 3] = 0.5                                   # ties
+    assert np.array_equal(K._order(ws, scores, 0, 0, 0), np.arange(n))
+    for seed, ep in [(0, 0), (3, 1), (2 ** 40, 7), (-5, 2)]:
+        o = K._order(ws, scores, 1, seed, ep)
+        assert np.array_equal(np.sort(o), np.arange(n))
+    if n >= 7:
+        assert not np.array_equal(K._order(ws, scores, 1, 3, 1), K._order(ws, scores, 1, 3, 2))
+    o = K._order(ws, scores, 2, 0, 0)
+    assert np.array_equal(np.sort(o), np.arange(n))
+    assert np.all(np.diff(scores[o]) <= 0)
