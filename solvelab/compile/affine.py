@@ -362,7 +362,47 @@ def _dense_flat(val) -> np.ndarray:
     return flat(np.asarray(val, dtype=np.float64))
 
 
-def _short(expr, limit: int = 80) -> str:
-    """The expression as text on one line, cut to ``limit`` characters."""
-    s = " ".join(str(expr).split())
-    return s if len(s) <= limit else s[: limit - 3] + "..."
+class _ExprText:
+    """The expression as text on one line, cut to ``limit`` characters, made when first
+    shown: printing a CVXPY expression prints its constant matrices, which costs more than
+    compiling a small model, and most labels are never shown."""
+    __slots__ = ("_expr", "_limit", "_text")
+
+    def __init__(self, expr, limit: int):
+        self._expr, self._limit, self._text = expr, limit, None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            s = " ".join(str(self._expr).split())
+            self._text = s if len(s) <= self._limit else s[: self._limit - 3] + "..."
+            self._expr = None
+        return self._text
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    def __repr__(self) -> str:
+        return repr(str(self))
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __len__(self) -> int:
+        return len(str(self))
+
+    def __eq__(self, other) -> bool:
+        return str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    def __add__(self, other: str) -> str:
+        return str(self) + other
+
+    def __radd__(self, other: str) -> str:
+        return other + str(self)
+
+
+def _short(expr, limit: int = 80) -> _ExprText:
+    """The expression as (lazily made) text on one line, cut to ``limit`` characters."""
+    return _ExprText(expr, limit)
