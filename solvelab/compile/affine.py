@@ -362,20 +362,23 @@ def _dense_flat(val) -> np.ndarray:
     return flat(np.asarray(val, dtype=np.float64))
 
 
-class _ExprText:
-    """The expression as text on one line, cut to ``limit`` characters, made when first
-    shown: printing a CVXPY expression prints its constant matrices, which costs more than
-    compiling a small model, and most labels are never shown."""
-    __slots__ = ("_expr", "_limit", "_text")
+class LazyText:
+    """Text made when first shown (labels of compiled terms): printing a CVXPY expression
+    prints its constant matrices, which costs more than compiling a small model, and most
+    labels are never shown. Formats, compares and joins (``LazyText.join``) like a str."""
+    __slots__ = ("_make", "_text", "_nonempty")
 
-    def __init__(self, expr, limit: int):
-        self._expr, self._limit, self._text = expr, limit, None
+    def __init__(self, make, nonempty: bool = True):
+        self._make, self._text, self._nonempty = make, None, nonempty
+
+    @staticmethod
+    def join(sep: str, parts) -> "LazyText":
+        parts = list(parts)
+        return LazyText(lambda: sep.join(str(p) for p in parts), nonempty=bool(parts))
 
     def __str__(self) -> str:
         if self._text is None:
-            s = " ".join(str(self._expr).split())
-            self._text = s if len(s) <= self._limit else s[: self._limit - 3] + "..."
-            self._expr = None
+            self._text, self._make = str(self._make()), None
         return self._text
 
     def __format__(self, spec: str) -> str:
@@ -385,7 +388,7 @@ class _ExprText:
         return repr(str(self))
 
     def __bool__(self) -> bool:
-        return True
+        return self._nonempty  # without making the text
 
     def __len__(self) -> int:
         return len(str(self))
@@ -403,6 +406,11 @@ class _ExprText:
         return other + str(self)
 
 
-def _short(expr, limit: int = 80) -> _ExprText:
-    """The expression as (lazily made) text on one line, cut to ``limit`` characters."""
-    return _ExprText(expr, limit)
+def _one_line(expr, limit: int) -> str:
+    s = " ".join(str(expr).split())
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+def _short(expr, limit: int = 80) -> LazyText:
+    """The expression as text on one line, cut to ``limit`` characters, made when shown."""
+    return LazyText(lambda: _one_line(expr, limit))

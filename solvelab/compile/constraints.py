@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import NonConvexError, UnsupportedAtomError
 from ..ir import functions as F
 from ..ir import linop as L
-from .affine import AffineCompiler, AffineMap, _short, flat
+from .affine import AffineCompiler, AffineMap, LazyText, _short, flat
 
 INF = float("inf")
 
@@ -136,7 +136,7 @@ class BoundsPass:
             if np.all(np.isinf(lo)) and np.all(np.isinf(hi)):
                 continue
             if np.any(lo > hi):
-                yield key, None, "; ".join(self.labels.get(key, []))
+                yield key, None, LazyText.join("; ", self.labels.get(key, []))
                 continue
             if np.all(np.isinf(hi)) and np.all(lo == 0):
                 f = F.NonNeg()
@@ -144,7 +144,7 @@ class BoundsPass:
                 f = F.NonPos()
             else:
                 f = F.Box(_compact(lo), _compact(hi))
-            yield key, f, "; ".join(self.labels.get(key, []))
+            yield key, f, LazyText.join("; ", self.labels.get(key, []))
 
 
 def _compact(a: np.ndarray):
