@@ -19,7 +19,11 @@ arrays, see ``solvelab.kernels.cd``):
   every ``anderson`` sweeps an Anderson extrapolation of the last iterates is tried and
   kept if it lowers the objective; the inner loop stops when the working-set KKT score
   is below 0.3 times the outer one;
-* group penalties: block coordinate descent with block soft-thresholding over all blocks.
+* group penalties: block coordinate descent with block soft-thresholding over all blocks;
+* Poisson (exp) datafit: no global Lipschitz constant, so every working-set problem is
+  solved by proximal Newton with a backtracking line search (whatever ``gram`` says),
+  and gap-safe screening is off (the dual is not strongly concave); the certificate
+  is still the rescaled-dual gap where the form has one.
 
 ``max_iter`` counts coordinate sweeps (epochs over the working set). Options
 (``options.extra``): ``selection`` ('cyclic' | 'random' | 'greedy'), ``ws_strategy``
@@ -122,6 +126,9 @@ def kernels_needed(view, D, opt) -> list:
     names = [f"col_sqnorms_{st}", f"grad_cols_{st}", f"add_cols_{st}"]
     if D.m == 0:
         return names
+    if view.dkind == 4:
+        # Poisson: proximal Newton only (values and conjugates in NumPy)
+        return names + ["datafit_all", "cd_gram_epochs"] + (["gram_csr"] if st == "csc" else [])
     if view.dkind != 0:
         names += ["datafit_all", "datafit_conj_sum"]
     gram = opt["gram"]
@@ -187,8 +194,8 @@ class _Data:
         """Compiled per-sample sums for ``SparseGLM.evaluate`` (value + derivative in one
         pass, and the conjugate sum of the dual point)."""
         D, K = self.D, self.K
-        if D.m == 0 or view.dkind == 0:
-            return None          # least squares: a few NumPy vector operations, nothing to compile
+        if D.m == 0 or view.dkind in (0, 4):
+            return None          # least squares, Poisson: a few NumPy vector operations
         d, h = np.empty(D.m), np.empty(D.m)
 
         def value_deriv(u):
@@ -345,7 +352,10 @@ class CDBackend(Backend):
         else:
             colsq = KD.col_sqnorms(D.s)
             state["colsq"] = (D, colsq)
-        L = view.c * L_PHI[view.dkind] * colsq
+        if view.dkind == 4:
+            L = view.c * colsq           # not a Lipschitz constant (exp has none): unused by Newton
+        else:
+            L = view.c * L_PHI[view.dkind] * colsq
         if view.pkind == 1:
             L = np.maximum(L, 1.001 / view.gamma)      # the 1-D MCP model stays strongly convex
         elif view.pkind == 2:
@@ -373,7 +383,7 @@ class CDBackend(Backend):
         history: list[dict] = []
         screened = np.zeros(n, dtype=bool)
         can_screen = (opt["screening"] and view.pkind == 0 and view.gap_available()
-                      and D.m > 0)
+                      and D.m > 0 and view.dkind != 4)
         screenable = (view.w1 > 0) & ~np.isfinite(view.lo) & ~np.isfinite(view.hi)
         s_max2 = float(np.max(D.s ** 2, initial=0.0))
         alpha_inv = view.c * L_PHI[view.dkind] * s_max2   # 1 / strong concavity of the dual
@@ -387,7 +397,8 @@ class CDBackend(Backend):
         ws = np.arange(n, dtype=np.int64)
         best_val = None
         tighten = 1.0
-        newton_cap = bool(opt["gram"] and view.dkind != 0 and D.m > 0 and (not KD.dense or opt["gram_max"] <= D.m))
+        newton_cap = bool(opt["gram"] and view.dkind not in (0, 4) and D.m > 0
+                          and (not KD.dense or opt["gram_max"] <= D.m))
         if verbose:
             print(f"cd: {view.describe()}, m={D.m}, p={n}, nnz={D.nnz}, "
                   f"{'dense' if KD.dense else 'csc'}; selection={opt['selection']}, "
@@ -503,7 +514,7 @@ class CDBackend(Backend):
     @staticmethod
     def _inner(view, KD, D, x, u, ws, L, opt, K_and, tol_in, epochs, max_epochs, deadline, counters):
         """Sweeps on the working set until its KKT score is below tol_in."""
-        if KD.use_gram(view, ws, opt) and view.dkind != 0:
+        if (KD.use_gram(view, ws, opt) and view.dkind != 0) or (view.dkind == 4 and D.m > 0):
             return CDBackend._inner_newton(view, KD, D, x, u, ws, L, opt, tol_in, epochs, max_epochs,
                                            deadline)
         if KD.use_gram(view, ws, opt):
@@ -609,7 +620,7 @@ class CDBackend(Backend):
         f_data = None
         for _newton in range(50):
             if f_data is None:
-                f_data = K.datafit_all(u, D.s, D.b, view.c, view.dkind, view.dpar, d, h)
+                f_data = _datafit_all(view, K, D, u, d, h)
             g = KD.grad_cols(d, ws)
             xw = x[ws].copy()
             sc = kkt_distances(view.pkind, xw, g, w1, r, lo, hi, view.gamma)
@@ -653,14 +664,25 @@ class CDBackend(Backend):
                 xt = np.clip(xw + t * delta, lo, hi)
                 ut = u + t * Ad
                 # value, derivative and curvature in one pass: the next Newton step reuses them
-                f_dt = K.datafit_all(ut, D.s, D.b, view.c, view.dkind, view.dpar, d2, h2)
+                f_dt = _datafit_all(view, K, D, ut, d2, h2)
                 f_new = f_dt + float(np.sum(_pen_value(view.pkind, xt, w1, r, view.gamma)))
                 if f_new <= f_old + 1e-4 * t * min(decrease, 0.0) or f_new < f_old and decrease >= 0:
                     accepted = True
                     break
                 t *= 0.5
             if not accepted:
-                break
+                # near the solution the predicted decrease falls below the rounding of f:
+                # Armijo cannot see it, but the (very accurate) full Newton step is safe
+                # when it does not raise f beyond rounding
+                fs = max(1.0, abs(f_old))
+                if abs(decrease) <= 1e-13 * fs:
+                    xt = np.clip(xw + delta, lo, hi)
+                    ut = u + Ad
+                    f_dt = _datafit_all(view, K, D, ut, d2, h2)
+                    f_new = f_dt + float(np.sum(_pen_value(view.pkind, xt, w1, r, view.gamma)))
+                    accepted = f_new <= f_old + 1e-13 * fs
+                if not accepted:
+                    break
             x[ws] = xt
             u[:] = ut
             d, d2, h, h2, f_data = d2, d, h2, h, f_dt
@@ -720,6 +742,16 @@ class CDBackend(Backend):
         ok = bool(np.all(np.isfinite(x)))
         return RawSolution(x=x.copy() if ok else None, status=status, iterations=epochs,
                            duals=view.duals(x) if ok else None, history=history, setup_time=setup_time, info=info, message=message)
+
+
+def _datafit_all(view, K, D, u, d, h):
+    """Datafit value, derivative (into d) and curvature (into h) at u, the Poisson
+    linear part lin^T u included."""
+    val = K.datafit_all(u, D.s, D.b, view.c, view.dkind, view.dpar, d, h)
+    if view.lin is not None:
+        val += float(np.dot(view.lin, u)) + view.lin_const
+        d += view.lin
+    return val
 
 
 def _pen(view, xw, ws):

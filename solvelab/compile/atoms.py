@@ -140,6 +140,9 @@ class ObjectiveCompiler:
             if c.current() <= 0:
                 raise InvalidDataError(f"quad_over_lin needs a positive denominator ('{label}')")
             inv = Coef(1.0 / c.value) if c.source is None else Coef(1.0 / c.value, lambda: 1.0 / c.current())
+            hinge = self._hinge_arg(x)
+            if hinge is not None:
+                return [self._checked(Piece(F.SquaredHinge(), hinge, coef.times(inv), label))]
             return [self._piece(F.SumSquares(), x, coef.times(inv), label)]
         if isinstance(expr, QuadForm):
             x, P = expr.args
@@ -153,8 +156,9 @@ class ObjectiveCompiler:
         raise UnsupportedAtomError(
             f"atom '{type(expr).__name__}' is not in solvelab's atom table (in '{label}'). Supported: "
             "sum_squares, quad_over_lin (constant denominator), square, quad_form (constant PSD), norm1, "
-            "norm2/pnorm(p=1,2,inf), norm_inf, abs, huber, logistic, pos, neg, maximum(x, c), entr, "
-            "kl_div (constant second argument), and sums of these")
+            "norm2/pnorm(p=1,2,inf), norm_inf, abs, huber, logistic, exp, pos, neg, maximum(x, c), "
+            "square(pos(x)) / sum_squares(pos(x)) (squared hinge), entr, kl_div (constant second "
+            "argument), and sums of these")
 
     # -- elementwise atoms summed ---------------------------------------------------------------
     def _separable(self, expr, coef: Coef, weights, label: str) -> list[Piece]:
@@ -166,7 +170,8 @@ class ObjectiveCompiler:
         from cvxpy.atoms.elementwise.maximum import maximum
         from cvxpy.atoms.elementwise.minimum import minimum
         from cvxpy.atoms.elementwise.power import Power
-        from cvxpy.atoms.affine import unary_operators
+        from cvxpy.atoms.affine import add_expr, unary_operators
+        from cvxpy.atoms.elementwise.exp import exp as cp_exp
 
         w = None
         if weights is not None:
@@ -192,6 +197,19 @@ class ObjectiveCompiler:
                 w = cw if w is None else w * cw
                 from cvxpy.expressions.constants import Constant
                 return self._separable(other, coef, Constant(w.reshape(other.shape, order="F") if other.shape else w[0]), label)
+        if isinstance(expr, add_expr.AddExpression) and not expr.is_affine():
+            # sum(f(x) + g(x)) = sum(f(x)) + sum(g(x)) (same weights), e.g. the Poisson
+            # sum(exp(A x) - multiply(y, A x)); a constant summand is a constant piece
+            out = []
+            for a in expr.args:
+                if a.is_constant():
+                    out.append(Piece(None, self._const_sum(a, expr.shape, w), coef, label))
+                    continue
+                if a.shape != expr.shape:
+                    raise UnsupportedAtomError(f"'{label}': a sum of terms of different shapes "
+                                               f"({a.shape} in {expr.shape})")
+                out += self._separable(a, coef, weights, label)
+            return out
         if expr.is_affine():
             # w @ affine, or sum(affine): a linear term
             arg = self.affine.compile(expr)
@@ -205,10 +223,22 @@ class ObjectiveCompiler:
         if isinstance(expr, Power):
             if _power_p(expr) != 2.0:
                 raise UnsupportedAtomError(f"power with p={expr.p} is not in the atom table ('{label}'); use square")
-            arg = self.affine.compile(expr.args[0])
+            hinge = self._hinge_arg(expr.args[0])
+            f = F.SumSquares() if hinge is None else F.SquaredHinge()
+            arg = self.affine.compile(expr.args[0]) if hinge is None else hinge
             if w is not None:
+                # w_i g(z_i)^2 = g(sqrt(w_i) z_i)^2 for g = identity or max(., 0), w >= 0
                 arg = arg.left(L.DiagonalOperator(np.sqrt(w)), arg.shape)
-            return [self._checked(Piece(F.SumSquares(), arg, coef, label))]
+            return [self._checked(Piece(f, arg, coef, label))]
+        if isinstance(expr, cp_exp):
+            if w is not None and not np.allclose(w, w[0]) and np.all(w > 0):
+                # w_i exp(z_i) = exp(z_i + log w_i): a non-uniform weight is an offset
+                from cvxpy.expressions.constants import Constant
+                z = expr.args[0]
+                shift = Constant(np.log(w).reshape(z.shape, order="F") if z.shape else float(np.log(w[0])))
+                arg = self.affine._broadcast(self.affine.compile(z), z.shape, expr.shape)
+                return [self._checked(Piece(F.Exp(), arg.plus(self.affine.compile(shift)), coef, label))]
+            return [self._piece(F.Exp(), expr.args[0], coef, label, w)]
         if isinstance(expr, huber):
             M = expr.M.value if hasattr(expr.M, "value") else expr.M
             return [self._piece(F.Huber(float(np.asarray(M).ravel()[0])), expr.args[0], coef, label, w)]
@@ -249,6 +279,20 @@ class ObjectiveCompiler:
             f"atom '{type(expr).__name__}' is not in solvelab's atom table (in '{label}')")
 
     # -- helpers -----------------------------------------------------------------------------
+    def _hinge_arg(self, expr):
+        """The affine map z with expr = max(z, 0) (CVXPY's ``pos(z)`` is ``maximum(z, 0)``),
+        or None when expr is not such a hinge."""
+        from cvxpy.atoms.elementwise.maximum import maximum
+        if isinstance(expr, maximum) and len(expr.args) == 2:
+            a, b = expr.args
+            var, const = (a, b) if b.is_constant() else (b, a)
+            if const.is_constant() and not const.parameters() and var.is_affine():
+                cv = self.affine.constant_value(const)
+                cv = cv.toarray() if sp.issparse(cv) else np.asarray(cv)
+                if np.all(cv == 0):
+                    return self.affine._broadcast(self.affine.compile(var), var.shape, expr.shape)
+        return None
+
     def _shifted(self, var, const, shape, sign):
         """sign * (var - const) broadcast to ``shape``, as an affine map."""
         a = self.affine._broadcast(self.affine.compile(var), var.shape, shape)
@@ -270,7 +314,7 @@ class ObjectiveCompiler:
                 piece.coef = piece.coef.times(Coef(float(w[0])))
             else:
                 raise UnsupportedAtomError(f"a non-uniform weight vector on {piece.f.name} ('{piece.label}') "
-                                           f"is supported for abs and square only")
+                                           f"is supported for abs, square and exp (positive weights) only")
         check_sign(piece)
         return piece
 

@@ -274,6 +274,77 @@ class Logistic(Function):
         return np.clip(y, 0.0, 1.0)
 
 
+class SquaredHinge(Function):
+    """f(z) = sum_i max(z_i, 0)^2: CVXPY's ``square(pos(z))`` / ``sum_squares(pos(z))``
+    (the squared hinge when applied to 1 - y*a^T x; no 1/2, like ``SumSquares``)."""
+    name = "squared_hinge"
+    smooth = True
+    separable = True
+    lipschitz = 2.0
+
+    def value(self, z):
+        zp = np.maximum(z, 0.0)
+        return float(np.dot(zp, zp))
+
+    def grad(self, z):
+        return 2.0 * np.maximum(z, 0.0)
+
+    def prox(self, v, t):
+        v = np.asarray(v, dtype=np.float64)
+        return np.where(v > 0, v / (1.0 + 2.0 * t), v)
+
+    def conj(self, y):
+        # f*(y) = y^2 / 4 for y >= 0, +inf otherwise
+        if np.any(y < -_rounding_tol(y)):
+            return INF
+        yp = np.maximum(y, 0.0)
+        return float(np.dot(yp, yp)) / 4.0
+
+    def project_dual_domain(self, y):
+        return np.maximum(y, 0.0)
+
+
+class Exp(Function):
+    """f(z) = sum_i exp(z_i), CVXPY's ``exp`` summed (the Poisson log-likelihood's
+    non-linear part). Smooth, but its gradient is not globally Lipschitz
+    (``lipschitz = None``): methods that need a global step bound must refuse it.
+
+    prox: x + t e^x = v entrywise, x = v - W(t e^v) = v - omega(v + log t) with the
+    Wright omega function (no overflow for large v)."""
+    name = "exp"
+    smooth = True
+    separable = True
+    lipschitz = None
+
+    def value(self, z):
+        with np.errstate(over="ignore"):
+            return float(np.sum(np.exp(z)))
+
+    def grad(self, z):
+        with np.errstate(over="ignore"):
+            return np.exp(z)
+
+    def prox(self, v, t):
+        v = np.asarray(v, dtype=np.float64)
+        w = np.real(special.wrightomega(v + np.log(t)))
+        x = v - w
+        # one Newton polish on x + t e^x = v (omega is accurate; this removes rounding)
+        with np.errstate(over="ignore"):
+            e = t * np.exp(x)
+        step = (x + e - v) / (1.0 + e)
+        return np.where(np.isfinite(step), x - step, x)
+
+    def conj(self, y):
+        # f*(y) = y log y - y for y >= 0 (0 at y = 0), +inf otherwise
+        if np.any(y < -_rounding_tol(y)):
+            return INF
+        yp = np.maximum(y, 0.0)
+        return float(np.sum(special.xlogy(yp, yp) - yp))
+
+    def project_dual_domain(self, y):
+        return np.maximum(y, 0.0)
+
+
 class NegEntropy(Function):
     """f(z) = sum_i z_i log z_i (the negative of CVXPY's ``entr``); dom f = z >= 0."""
     name = "neg_entropy"

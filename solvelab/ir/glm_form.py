@@ -4,10 +4,15 @@ separable (or block-separable), the form coordinate descent (backend ``cd``) nee
     minimize  sum_i c * phi(s_i (A x)_i - b_i)  +  sum_j pen_j(x_j)  +  sum_G wG ||x_G||_2
 
 * datafit ``phi``: least squares (CVXPY ``sum_squares(A @ x - b)``), logistic
-  (``sum(logistic(-multiply(y, A @ x)))``), Huber (``sum(huber(A @ x - b, M))``); one
+  (``sum(logistic(-multiply(y, A @ x)))``), Huber (``sum(huber(A @ x - b, M))``),
+  squared hinge (``sum_squares(pos(1 - multiply(y, A @ x)))`` or
+  ``sum(square(pos(...)))``), Poisson (``sum(exp(A @ x) - multiply(y, A @ x))``); one
   such term, whose operator is a matrix possibly scaled and row-scaled (``multiply(y, .)``).
-  The squared hinge is supported by the kernels; CVXPY's atom table has no way to say it
-  yet (``square(pos(.))`` is not compiled), so it is reachable only through the IR.
+  Poisson is the ``exp`` term plus linear terms reading the same matrix: they are kept
+  as a per-sample linear part ``lin_i u_i`` of the datafit (u = A x), so that
+  h_i(u) = c exp(s_i u - b_i) + lin_i u; exp has no global Lipschitz constant, so the
+  backend runs proximal Newton with a line search on it (never fixed-step sweeps), and
+  gap-safe screening is off.
 * per-coordinate penalty: l1 and weighted l1 (``norm1``, ``w @ abs(x)``), ridge
   (``sum_squares(x)``, elastic net), bounds (``x >= 0``, ``lo <= x <= hi``), and the
   nonconvex ``MCP`` / ``SCAD`` functions defined here (used by ``solvelab.problems``);
@@ -42,9 +47,9 @@ from .forms import Composite, NoMatch, register_form
 from .linop import (BlockRowOperator, ComposedOperator, DiagonalOperator, IdentityOperator,
                     MatrixOperator, ScaledOperator)
 
-DATAFIT_KIND = {"sum_squares": 0, "logistic": 1, "huber": 2, "squared_hinge": 3}
-DATAFIT_NAME = {0: "least squares", 1: "logistic", 2: "huber", 3: "squared hinge"}
-L_PHI = {0: 2.0, 1: 0.25, 2: 2.0, 3: 2.0}
+DATAFIT_KIND = {"sum_squares": 0, "logistic": 1, "huber": 2, "squared_hinge": 3, "exp": 4}
+DATAFIT_NAME = {0: "least squares", 1: "logistic", 2: "huber", 3: "squared hinge", 4: "poisson"}
+L_PHI = {0: 2.0, 1: 0.25, 2: 2.0, 3: 2.0, 4: float("inf")}   # exp: no global constant
 
 
 # ---------------------------------------------------------------------------------------
@@ -119,6 +124,9 @@ def _prox_vec(kind, v, t, lam, gamma):
 # ---------------------------------------------------------------------------------------
 
 def _phi(kind, z, M):
+    if kind == 4:
+        with np.errstate(over="ignore"):
+            return np.exp(z)
     if kind == 0:
         return z * z
     if kind == 1:
@@ -130,6 +138,9 @@ def _phi(kind, z, M):
 
 
 def _dphi(kind, z, M):
+    if kind == 4:
+        with np.errstate(over="ignore"):
+            return np.exp(z)
     if kind == 0:
         return 2.0 * z
     if kind == 1:
@@ -141,6 +152,9 @@ def _dphi(kind, z, M):
 
 def _d2phi(kind, z, M):
     """Second derivative of phi (a generalized one where phi' has a kink)."""
+    if kind == 4:
+        with np.errstate(over="ignore"):
+            return np.exp(z)
     if kind == 0:
         return np.full_like(z, 2.0)
     if kind == 1:
@@ -161,6 +175,11 @@ def _phi_conj(kind, y, M):
         return np.inf
     if kind == 3 and np.any(y < -1e-12):
         return np.inf
+    if kind == 4:
+        if np.any(y < -1e-12):
+            return np.inf
+        y = np.maximum(y, 0.0)
+        return float(np.sum(special.xlogy(y, y) - y))
     return 0.25 * float(np.sum(y * y))   # (no BLAS call: its threads wake slowly on a busy machine)
 
 
@@ -210,6 +229,70 @@ def _pen_conj(v, w1, r, lo, hi):
     if not np.all(np.isfinite(z)):
         return np.inf
     return float(np.sum(v * z - w1 * np.abs(z) - r * z * z))
+
+
+# ---------------------------------------------------------------------------------------
+# Poisson: the exp term is smooth without a Lipschitz constant, which Composite refuses
+# ---------------------------------------------------------------------------------------
+
+def _composite_with_exp(program):
+    """Composite.match, with objective ``exp`` terms set aside and added back as smooth
+    terms (coordinate descent handles them by proximal Newton with a line search)."""
+    comp = Composite.match(program)
+    if comp:
+        return comp
+    exp_terms = [t for t in program.terms if t.f.name == "exp" and t.role == "objective"]
+    if not exp_terms:
+        return comp
+    import copy
+    rest = copy.copy(program)
+    rest.terms = [t for t in program.terms if not any(t is e for e in exp_terms)]
+    sub = Composite.match(rest)
+    if not sub:
+        return sub
+    return Composite(program, sub.smooth + exp_terms, sub.pieces, sub.clips)
+
+
+def _single_block(op, n):
+    if isinstance(op, BlockRowOperator):
+        if len(op.blocks) != 1 or op.blocks[0][0] != 0 or op.blocks[0][1].shape[1] != n:
+            return None
+        op = op.blocks[0][1]
+    return _extract(op)
+
+
+def _same_matrix(M1, M2) -> bool:
+    if M1 is M2:
+        return True
+    if M1.shape != M2.shape or sp.issparse(M1) != sp.issparse(M2):
+        return False
+    if sp.issparse(M1):
+        return (M1 != M2).nnz == 0
+    return bool(np.array_equal(np.asarray(M1), np.asarray(M2)))
+
+
+def _poisson_linear(datafit, linear, n):
+    """(lin, lin_const): the linear terms  sum_t w_t c_t^T (A_t x - b_t)  written as
+    lin^T u + lin_const with u = M x, M the exp term's matrix; or a reason (str)."""
+    got = _single_block(datafit.A, n)
+    if got is None:
+        return "a Poisson datafit over several variables (or a slice of one) is not supported by cd"
+    M, _ = got
+    m = M.shape[0]
+    lin, const = np.zeros(m), 0.0
+    for t in linear:
+        g = _single_block(t.A, n)
+        if g is None or not _same_matrix(g[0], M):
+            return (f"the linear term {t.label or t.f!r} does not read the same A x as the exp term: a "
+                    f"Poisson datafit is sum(exp(A @ x) - multiply(y, A @ x)) with one matrix A")
+        Mt, st = g
+        cvec = np.broadcast_to(np.asarray(t.f.c, dtype=np.float64), (Mt.shape[0],))
+        st = np.ones(Mt.shape[0]) if st is None else np.asarray(st, dtype=np.float64)
+        lin += t.weight * cvec * st
+        const -= t.weight * float(np.sum(cvec * np.asarray(t.b, dtype=np.float64)))
+    if not np.all(np.isfinite(lin)):
+        return "the linear part of the Poisson datafit has NaN or Inf entries"
+    return lin, const
 
 
 # ---------------------------------------------------------------------------------------
@@ -362,33 +445,48 @@ class SparseGLM:
     hi: np.ndarray
     groups: list = field(default_factory=list)   # list of (idx array, weight)
     composite: object = None                     # the Composite view it refines
+    lin: object = None                           # Poisson: per-sample linear part of the datafit in u = A x
+    lin_const: float = 0.0                       # ... and its constant
     name = "SparseGLM"
 
     # -- matching --------------------------------------------------------------------
     @staticmethod
     def match(program):
-        comp = Composite.match(program)
+        comp = _composite_with_exp(program)
         if not comp:
             return NoMatch("SparseGLM", comp.reason)
         n = program.n
         w1, r = np.zeros(n), np.zeros(n)
         lo, hi = np.full(n, -np.inf), np.full(n, np.inf)
         datafit, dkind, dpar, c = None, 0, 0.0, 0.0
+        linear = []
         for t in comp.smooth:
             name = t.f.name
             idx = t.A.selection() if isinstance(t.A, BlockRowOperator) else None
             if name == "zero" or t.weight == 0.0:
+                continue
+            if name == "linear":
+                linear.append(t)
                 continue
             if name == "sum_squares" and idx is not None and not np.any(t.b) and t.role == "objective":
                 r[idx] += t.weight          # ridge: w ||x_idx||^2
                 continue
             if name not in DATAFIT_KIND:
                 return NoMatch("SparseGLM", f"smooth term {t.f!r} is not a GLM datafit "
-                                            f"(least squares, logistic, huber)")
+                                            f"(least squares, logistic, huber, squared hinge, poisson)")
             if datafit is not None:
                 return NoMatch("SparseGLM", "more than one datafit term (one GLM loss of A x is supported)")
             datafit, dkind, c = t, DATAFIT_KIND[name], float(t.weight)
             dpar = float(getattr(t.f, "M", 0.0))
+        lin, lin_const = None, 0.0
+        if linear:
+            if dkind != 4 or datafit is None:
+                return NoMatch("SparseGLM", "a linear objective term is supported only as the linear part "
+                                            "of a Poisson datafit (sum(exp(A @ x) - multiply(y, A @ x)))")
+            got = _poisson_linear(datafit, linear, n)
+            if isinstance(got, str):
+                return NoMatch("SparseGLM", got)
+            lin, lin_const = got
         pkind, gamma = 0, 0.0
         groups = []
         for pc in comp.pieces:
@@ -434,7 +532,11 @@ class SparseGLM:
                 return NoMatch("SparseGLM", "a group l2 penalty shares coordinates with another penalty or bound")
         if np.any(lo > hi):
             return NoMatch("SparseGLM", "the bounds on the variables are empty (lo > hi)")
-        return SparseGLM(program, datafit, dkind, dpar, c, pkind, gamma, w1, r, lo, hi, groups, comp)
+        if dkind == 4 and groups:
+            return NoMatch("SparseGLM", "a Poisson (exp) datafit with group penalties: block CD needs a "
+                                        "global Lipschitz constant, which exp has not")
+        return SparseGLM(program, datafit, dkind, dpar, c, pkind, gamma, w1, r, lo, hi, groups, comp,
+                         lin, lin_const)
 
     # -- data -------------------------------------------------------------------------
     @property
@@ -487,7 +589,8 @@ class SparseGLM:
     def deriv(self, D: GLMData, u: np.ndarray) -> np.ndarray:
         if D.m == 0:
             return np.zeros(0)
-        return self.c * D.s * _dphi(self.dkind, D.s * u - D.b, self.dpar)
+        d = self.c * D.s * _dphi(self.dkind, D.s * u - D.b, self.dpar)
+        return d if self.lin is None else d + self.lin
 
     def curvature(self, D: GLMData, u: np.ndarray) -> np.ndarray:
         """h_i = d^2/du_i^2 of c phi(s_i u_i - b_i) (the Newton weights)."""
@@ -498,7 +601,10 @@ class SparseGLM:
     def datafit_value(self, D: GLMData, u: np.ndarray) -> float:
         if D.m == 0:
             return 0.0
-        return self.c * float(np.sum(_phi(self.dkind, D.s * u - D.b, self.dpar)))
+        val = self.c * float(np.sum(_phi(self.dkind, D.s * u - D.b, self.dpar)))
+        if self.lin is not None:
+            val += float(np.dot(self.lin, u)) + self.lin_const
+        return val
 
     def penalty_value(self, x: np.ndarray) -> float:
         val = float(np.sum(_pen_value(self.pkind, x, self.w1, self.r, self.gamma)))
@@ -586,8 +692,15 @@ class SparseGLM:
                           None if dual is None else dual + float(self.program.constant), scale, rel, violation)
 
     def _conj_datafit(self, D, d, scale):
+        """sum_i h_i^*(scale d_i); with a linear part, h_i = g_i + lin_i u + const and
+        h_i^*(v) = g_i^*(v - lin_i) - const."""
         if D.m == 0:
             return 0.0
+        if self.lin is not None:
+            return self._conj_plain(D, scale * d - self.lin, 1.0) - self.lin_const
+        return self._conj_plain(D, d, scale)
+
+    def _conj_plain(self, D, d, scale):
         s, b, c = D.s, D.b, self.c
         zero = s == 0
         if np.any(zero & (d != 0)):

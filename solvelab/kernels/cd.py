@@ -14,6 +14,9 @@ Datafits ``phi`` (``dkind``; ``dpar`` holds their parameter):
     1 logistic        phi(z) = log(1 + e^z)            (L_phi = 1/4)
     2 huber           phi(z) = CVXPY huber(z, M)       (L_phi = 2, dpar = M)
     3 squared hinge   phi(z) = max(z, 0)^2             (L_phi = 2)
+    4 exp (Poisson)   phi(z) = e^z                     (no global L_phi: only the
+                      proximal-Newton path of the backend, with its line search, uses
+                      it; the Poisson term -y_i u_i is added by the caller)
 
 Coordinate penalties (``pkind``; per-coordinate arrays w1, r, lo, hi; ``gamma``)::
 
@@ -39,8 +42,8 @@ import math
 import numpy as np
 from numba import njit
 
-DATAFITS = {"quadratic": 0, "logistic": 1, "huber": 2, "squared_hinge": 3}
-DATAFIT_LIPSCHITZ = {0: 2.0, 1: 0.25, 2: 2.0, 3: 2.0}
+DATAFITS = {"quadratic": 0, "logistic": 1, "huber": 2, "squared_hinge": 3, "exp": 4}
+DATAFIT_LIPSCHITZ = {0: 2.0, 1: 0.25, 2: 2.0, 3: 2.0, 4: np.inf}
 PENALTIES = {"convex": 0, "mcp": 1, "scad": 2}
 SELECTION = {"cyclic": 0, "random": 1, "greedy": 2}
 
@@ -62,6 +65,8 @@ def phi_value(dkind, z, dpar):
         if a <= dpar:
             return z * z
         return 2.0 * dpar * a - dpar * dpar
+    if dkind == 4:
+        return math.exp(z) if z < 709.0 else np.inf
     zp = z if z > 0 else 0.0
     return zp * zp
 
@@ -82,6 +87,8 @@ def phi_deriv(dkind, z, dpar):
         if g < -2.0 * dpar:
             return -2.0 * dpar
         return g
+    if dkind == 4:
+        return math.exp(z) if z < 709.0 else np.inf
     return 2.0 * z if z > 0 else 0.0
 
 
@@ -106,6 +113,10 @@ def phi_conj(dkind, y, dpar):
         return 0.25 * y * y
     if y < -1e-12:
         return np.inf
+    if dkind == 4:
+        if y <= 0.0:
+            return 0.0
+        return y * math.log(y) - y
     return 0.25 * y * y
 
 
@@ -765,6 +776,8 @@ def datafit_all(u, s, b, c, dkind, dpar, d_out, h_out):
                 h = 2.0
             elif dkind == 2:
                 h = 2.0 if abs(z) <= dpar else 0.0
+            elif dkind == 4:
+                h = phi_deriv(dkind, z, dpar)
             else:
                 h = 2.0 if z > 0 else 0.0
             h_out[i] = c * si * si * h

@@ -10,6 +10,8 @@ change it without compiling again) and whose variable is ``problem.x``:
     weighted_lasso  ||A x - b||^2 / (2 n) + lam sum_j w_j |x_j|                  -> cd
     group_lasso     ||A x - b||^2 / (2 n) + lam sum_G sqrt(|G|) ||x_G||_2        -> cd (block CD)
     sparse_logreg   sum_i log(1 + exp(-y_i a_i^T x)) / n + lam ||x||_1 (y in ±1) -> cd
+    poisson_regression  sum_i (exp(a_i^T x) - y_i a_i^T x) / n + lam ||x||_1
+                    (+ l2/2 ||x||^2; counts y >= 0)                             -> cd
     mcp_regression  ||A x - b||^2 / (2 n) + sum_j MCP(x_j; lam, gamma)           -> cd (nonconvex)
     scad            ||A x - b||^2 / (2 n) + sum_j SCAD(x_j; lam, a)              -> cd (nonconvex)
     sqrt_lasso      ||A x - b||_2 / sqrt(n) + lam ||x||_1                        -> admm (or fista
@@ -30,8 +32,8 @@ import scipy.sparse as sp
 from ..errors import InvalidDataError, ShapeError
 from ..model.problem import Problem
 
-__all__ = ["lasso", "elastic_net", "weighted_lasso", "group_lasso", "sparse_logreg", "mcp_regression",
-           "scad", "sqrt_lasso", "lad_lasso"]
+__all__ = ["lasso", "elastic_net", "weighted_lasso", "group_lasso", "sparse_logreg", "poisson_regression",
+           "mcp_regression", "scad", "sqrt_lasso", "lad_lasso"]
 
 
 def _check(A, b, lam, who):
@@ -141,6 +143,29 @@ def sparse_logreg(A, y, lam) -> Problem:
     x = cp.Variable(p, name="x")
     lam_p = cp.Parameter(nonneg=True, name="lam", value=lam)
     obj = cp.sum(cp.logistic(-cp.multiply(y, A @ x))) / n + lam_p * cp.norm1(x)
+    return _finish(Problem(cp.Minimize(obj)), x, lam_p)
+
+
+def poisson_regression(A, y, lam, l2: float = 0.0) -> Problem:
+    """Poisson regression (log link, no intercept): sum_i (exp(a_i^T x) - y_i a_i^T x) / n
+    + lam ||x||_1 + l2 / 2 ||x||^2, counts y >= 0. With lam = 0 this is scikit-learn's
+    PoissonRegressor(alpha=l2, fit_intercept=False) up to a constant."""
+    import cvxpy as cp
+    A, y, lam = _check(A, y, lam, "poisson_regression")
+    if np.any(y < 0):
+        vals = np.unique(y[y < 0])[:5]
+        raise InvalidDataError(f"poisson_regression: counts y must be >= 0; found negative values "
+                               f"{vals.tolist()}")
+    l2 = float(l2)
+    if not (np.isfinite(l2) and l2 >= 0):
+        raise InvalidDataError(f"poisson_regression: l2 must be a finite number >= 0, got {l2!r}")
+    n, p = A.shape
+    x = cp.Variable(p, name="x")
+    lam_p = cp.Parameter(nonneg=True, name="lam", value=lam)
+    z = A @ x
+    obj = cp.sum(cp.exp(z) - cp.multiply(y, z)) / n + lam_p * cp.norm1(x)
+    if l2 > 0:
+        obj = obj + (l2 / 2) * cp.sum_squares(x)
     return _finish(Problem(cp.Minimize(obj)), x, lam_p)
 
 

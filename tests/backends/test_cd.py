@@ -1,6 +1,6 @@
 """Coordinate-descent backend ``cd`` on the SparseGLM form.
 
-Oracles: scikit-learn (Lasso, ElasticNet, LogisticRegression liblinear l1), skglm (MCP,
+Oracles: scikit-learn (Lasso, ElasticNet, LogisticRegression liblinear l1, PoissonRegressor), skglm (MCP,
 SCAD), CVXPY + Clarabel. Objectives agree to 1e-6 (relative), supports agree, and every
 certificate is rechecked here from the returned point with formulas written out anew.
 """
@@ -413,3 +413,165 @@ def test_only_the_kernels_a_problem_needs_are_compiled():
     big = dict(opt, gram_max=10)
     assert "cd_epochs_csc" in cdmod.kernels_needed(view, view.data(), big)
     assert cdmod.compile_kernels(names) >= 0.0 and set(names) <= cdmod._COMPILED
+
+
+# --------------------------------------------------------------------------------------
+# squared hinge and Poisson, declared in plain CVXPY
+# --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("storage", ["dense", "csc"])
+@pytest.mark.parametrize("spelling", ["sum_squares", "square"])
+def test_squared_hinge_matches_clarabel_and_admm(storage, spelling):
+    A, b, _ = _data(21, m=120, p=40, density=None if storage == "dense" else 0.3)
+    y = np.where(b > 0, 1.0, -1.0)
+    n, p = A.shape
+    x = cp.Variable(p)
+    margin = cp.pos(1 - cp.multiply(y, A @ x))
+    loss = cp.sum_squares(margin) if spelling == "sum_squares" else cp.sum(cp.square(margin))
+    obj = cp.Minimize(loss / n + 0.02 * cp.norm1(x))
+    prob = sl.Problem(obj)
+    view = match(prob.compile(), "SparseGLM")
+    assert view and view.datafit_name == "squared hinge"
+    assert choose_backend(prob.compile()) == "cd"
+    res = prob.solve(backend="cd", tol=1e-8)
+    assert res.status is Status.OPTIMAL and res.certificate.kind == "kkt+gap" and res.certificate.gap <= 1e-8
+    f_cl = _clarabel(obj)
+    assert _rel(res.objective, f_cl) <= TOL
+    # the gap rechecked by hand: nu = scale * phi'(z), phi*(v) = v^2/4 on v >= 0
+    xs = res.x
+    z = 1 - y * (A @ xs)
+    P = np.sum(np.maximum(z, 0) ** 2) / n + 0.02 * np.abs(xs).sum()
+    v = 2 * np.maximum(z, 0)                          # phi'(z)
+    g = A.T @ (-y * v) / n
+    scale = min(1.0, 0.02 / np.max(np.abs(g)))
+    t = scale * v
+    D = np.sum(t) / n - np.sum(t * t / 4) / n          # -sum h*(nu) with h(u) = phi(1 - y u)/n
+    assert (P - D) / max(1, abs(P), abs(D)) <= 1e-8
+    ra = prob.solve(backend="admm", tol=1e-8)
+    assert _rel(ra.objective, f_cl) <= TOL
+
+
+def _poisson_data(seed, m=150, p=30, density=None, scale=0.3):
+    rng = np.random.default_rng(seed)
+    if density is None:
+        A = scale * rng.standard_normal((m, p))
+    else:
+        A = sp.random(m, p, density=density, random_state=seed, format="csc", data_rvs=rng.standard_normal) * scale
+        A = A.tocsc()
+    x0 = np.where(rng.random(p) < 0.3, rng.standard_normal(p), 0.0)
+    y = rng.poisson(np.exp(A @ x0)).astype(float)
+    return A, y
+
+
+@pytest.mark.parametrize("storage", ["dense", "csc"])
+@pytest.mark.parametrize("frac", [0.3, 0.03])
+def test_poisson_matches_clarabel_and_admm(storage, frac):
+    A, y = _poisson_data(22, density=None if storage == "dense" else 0.3)
+    n, p = A.shape
+    lam = frac * np.max(np.abs(A.T @ (1 - y))) / n               # lam_max = ||A^T (e^0 - y)||_inf / n
+    x = cp.Variable(p)
+    obj = cp.Minimize(cp.sum(cp.exp(A @ x) - cp.multiply(y, A @ x)) / n + lam * cp.norm1(x))
+    prob = sl.Problem(obj)
+    prog = prob.compile()
+    view = match(prog, "SparseGLM")
+    assert view and view.datafit_name == "poisson"
+    assert abs(view.lambda_max() - 1 / frac) <= 1e-9 / frac       # a multiple of the l1 weights
+    assert choose_backend(prog) == "cd"
+    res = prob.solve(backend="cd", tol=1e-8)
+    assert res.status is Status.OPTIMAL and res.certificate.kind == "kkt+gap" and res.certificate.gap <= 1e-8
+    f_cl = _clarabel(obj)
+    assert _rel(res.objective, f_cl) <= TOL
+    assert res.objective <= f_cl + 1e-8 * max(1.0, abs(f_cl))
+    # generic recheck from the returned duals, and the gap written out anew:
+    # h_i(u) = (e^u - y u)/n, h_i*(v) = (w log w - w)/n with w = n v + y >= 0
+    gen = generic_certify(prog, res.x, res.duals)
+    assert gen.subgradient_residual <= 1e-6 and gen.dual_residual <= 1e-6
+    xs = res.x
+    u = A @ xs
+    P = np.sum(np.exp(u) - y * u) / n + lam * np.abs(xs).sum()
+    d = (np.exp(u) - y) / n
+    scale = min(1.0, lam / np.max(np.abs(A.T @ d)))
+    w = n * scale * d + y
+    assert np.all(w >= 0)
+    D = -np.sum(w * np.log(np.where(w > 0, w, 1.0)) - w) / n
+    assert (P - D) / max(1, abs(P), abs(D)) <= 1e-8
+    ra = prob.solve(backend="admm", tol=1e-8)
+    assert _rel(ra.objective, f_cl) <= TOL
+    # the constructor says the same problem
+    pc = sl.problems.poisson_regression(A, y, lam)
+    rc = pc.solve(tol=1e-8)
+    assert rc.backend == "cd" and _rel(rc.objective, f_cl) <= TOL
+
+
+@pytest.mark.parametrize("l2", [0.0, 0.05])
+def test_poisson_matches_sklearn_poisson_regressor(l2):
+    from sklearn.linear_model import PoissonRegressor
+    A, y = _poisson_data(23, m=300, p=12)
+    prob = sl.problems.poisson_regression(A, y, 0.0, l2=l2)
+    res = prob.solve(backend="cd", tol=1e-10)
+    assert res.status is Status.OPTIMAL
+    # no l1 weight on free coordinates: a KKT certificate without l2, the gap with it
+    assert res.certificate.kind == ("kkt+gap" if l2 > 0 else "kkt")
+    ref = PoissonRegressor(alpha=l2, fit_intercept=False, tol=1e-12, max_iter=10000).fit(A, y)
+    f_sk = prob.compile().objective(ref.coef_)
+    assert _rel(res.objective, f_sk) <= 1e-9
+    assert np.allclose(res.x, ref.coef_, atol=1e-5)
+
+
+def test_poisson_bad_input_and_refusals():
+    A, y = _poisson_data(24, m=60, p=8)
+    with pytest.raises(InvalidDataError, match="counts y must be >= 0"):
+        sl.problems.poisson_regression(A, y - 2.0, 0.1)
+    with pytest.raises(InvalidDataError, match="lam"):
+        sl.problems.poisson_regression(A, y, -1.0)
+    with pytest.raises(InvalidDataError, match="l2"):
+        sl.problems.poisson_regression(A, y, 0.1, l2=-1.0)
+    n, p = A.shape
+    x = cp.Variable(p)
+    # fista needs a global Lipschitz constant, which exp has not: refused with the reason
+    prob = sl.problems.poisson_regression(A, y, 0.01)
+    with pytest.raises(BackendRefusedError, match="Lipschitz"):
+        prob.solve(backend="fista")
+    # a linear term on another matrix is not the Poisson datafit: cd refuses, admm solves
+    B = A[::-1].copy()
+    obj = cp.Minimize(cp.sum(cp.exp(A @ x) - cp.multiply(y, B @ x)) / n + 0.05 * cp.norm1(x))
+    other = sl.Problem(obj)
+    refusal = match(other.compile(), "SparseGLM")
+    assert not refusal and "same A x" in refusal.reason
+    res = other.solve(tol=1e-7)
+    assert res.backend != "cd" and _rel(res.objective, _clarabel(obj)) <= 1e-5
+    # group penalties with exp: no block Lipschitz constant
+    grp = sl.Problem(cp.Minimize(cp.sum(cp.exp(A @ x) - cp.multiply(y, A @ x)) / n + cp.norm2(x[:3])
+                                 + cp.norm2(x[3:])))
+    refusal = match(grp.compile(), "SparseGLM")
+    assert not refusal and "Poisson" in refusal.reason
+    # kernels: proximal Newton only, never the fixed-step column sweeps
+    from solvelab.backends import cd as cdmod
+    from solvelab.backends.base import SolveOptions
+    opt = cdmod.CDBackend()._options(SolveOptions())
+    view = match(prob.compile(), "SparseGLM")
+    names = cdmod.kernels_needed(view, view.data(), dict(opt, gram=False))
+    assert "datafit_all" in names and not any(k.startswith("cd_epochs") for k in names)
+    # with gram=False and a tiny gram_max the solve still runs proximal Newton, certified
+    res = prob.solve(backend="cd", tol=1e-8, gram=False, gram_max=2)
+    assert res.status is Status.OPTIMAL
+
+
+def test_poisson_kernel_scalars_and_path():
+    """dkind 4 (exp): derivative by central differences, Fenchel-Young equality; a warm
+    started path over lam is certified at every value and its l1 norm grows."""
+    from solvelab.kernels import cd as K
+    for z in (-2.3, -0.5, 0.1, 0.69, 1.8):
+        h = 1e-6
+        fd = (K.phi_value(4, z + h, 0.0) - K.phi_value(4, z - h, 0.0)) / (2 * h)
+        d = K.phi_deriv(4, z, 0.0)
+        assert abs(fd - d) < 1e-5 * max(1.0, d)
+        assert abs(K.phi_value(4, z, 0.0) + K.phi_conj(4, d, 0.0) - z * d) < 1e-8
+    assert K.phi_conj(4, -0.1, 0.0) == np.inf and K.phi_value(4, 800.0, 0.0) == np.inf
+    A, y = _poisson_data(25, m=120, p=20, density=0.4)
+    prob = sl.problems.poisson_regression(A, y, 1.0)
+    lmax = match(prob.compile(), "SparseGLM").lambda_max()      # multiple of the current lam = 1
+    path = sl.path(prob, prob.lam, lmax * np.geomspace(1, 1e-2, 8), backend="cd", tol=1e-8)
+    assert all(r.status is Status.OPTIMAL for r in path)
+    norms = [np.abs(r.x).sum() for r in path]
+    assert norms[0] <= 1e-12 and all(b >= a - 1e-9 for a, b in zip(norms, norms[1:]))

@@ -5,6 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 import solvelab as sl
+from solvelab.errors import UnsupportedAtomError
 from solvelab.ir import functions as F
 
 RNG = np.random.default_rng(12345)
@@ -45,6 +46,13 @@ def _models():
         "maximum_minimum": (cp.Minimize(cp.sum(cp.maximum(x, 0.5)) - cp.sum(cp.minimum(A @ x, 1))), []),
         "index_fancy": (cp.Minimize(cp.sum_squares(x[[0, 2, 4]]) + cp.abs(x[1] - x[5])), [x[::2] <= 1]),
         "promote_broadcast": (cp.Minimize(cp.sum_squares(x - y[0]) + cp.sum_squares(y)), [y >= -3]),
+        "squared_hinge_sum_squares": (cp.Minimize(cp.sum_squares(cp.pos(1 - cp.multiply(np.sign(b), A @ x))) / m
+                                                  + 0.1 * cp.norm1(x)), []),
+        "squared_hinge_square": (cp.Minimize(cp.sum(cp.square(cp.pos(1 - cp.multiply(np.sign(b), A @ x))))
+                                             + cp.sum(cp.multiply(w, cp.square(cp.maximum(x - 1, 0))))), []),
+        "poisson": (cp.Minimize(cp.sum(cp.exp(0.3 * A @ x) - cp.multiply(np.abs(np.round(b)), 0.3 * A @ x)) / m
+                                + lam * cp.norm1(x)), []),
+        "exp_weighted_plus_const": (cp.Minimize(w @ cp.exp(x - 1) + cp.sum(cp.exp(A @ x / 5) + 2)), []),
         "transpose_right": (cp.Minimize(cp.sum_squares(X.T @ np.ones(3) - 1) + cp.sum_squares(np.ones(4) @ X.T)), []),
     }
 
@@ -170,3 +178,17 @@ def test_parameter_sign_flip_is_caught_on_refresh():
     lam = cp.Parameter(value=1.0)  # not declared nonneg: DCP rejects it
     with pytest.raises(sl.NonConvexError):
         sl.compile(cp.Problem(cp.Minimize(cp.sum_squares(x) + lam * cp.norm1(x))))
+
+
+def test_glm_atoms_compile_to_their_ir_functions():
+    """square(pos(.)) and sum_squares(pos(.)) become the squared hinge; sum(exp(.) - y * .)
+    an exp term plus a linear term (the Poisson datafit)."""
+    for name, want in (("squared_hinge_sum_squares", "squared_hinge"), ("squared_hinge_square", "squared_hinge"),
+                       ("poisson", "exp"), ("exp_weighted_plus_const", "exp")):
+        obj, cons = MODELS[name]
+        names = [t.f.name for t in sl.Problem(obj, cons).compile().terms]
+        assert want in names, (name, names)
+    x = cp.Variable(3)
+    # max(z, c) with c != 0 squared is not a squared hinge: refused, not miscompiled
+    with pytest.raises(UnsupportedAtomError):
+        sl.Problem(cp.Minimize(cp.sum(cp.square(cp.maximum(x, 1))))).compile()

@@ -50,6 +50,8 @@ CATALOGUE = {
     "sum_squares": (lambda: F.SumSquares(), lambda x: (cp.sum_squares(x), [])),
     "huber": (lambda: F.Huber(0.7), lambda x: (cp.sum(cp.huber(x, 0.7)), [])),
     "logistic": (lambda: F.Logistic(), lambda x: (cp.sum(cp.logistic(x)), [])),
+    "squared_hinge": (lambda: F.SquaredHinge(), lambda x: (cp.sum_squares(cp.pos(x)), [])),
+    "exp": (lambda: F.Exp(), lambda x: (cp.sum(cp.exp(x)), [])),
     "neg_entropy": (lambda: F.NegEntropy(), lambda x: (-cp.sum(cp.entr(x)), [])),
     "kl_div": (lambda: F.KLDiv(C_KL), lambda x: (cp.sum(cp.kl_div(x, C_KL)), [])),
     "l1_scalar": (lambda: F.L1Norm(1.3), lambda x: (1.3 * cp.norm1(x), [])),
@@ -70,6 +72,7 @@ CATALOGUE = {
 }
 IDS = list(CATALOGUE)
 SMOOTH = [k for k in IDS if CATALOGUE[k][0]().smooth]
+SMOOTH_LIPSCHITZ = [k for k in SMOOTH if CATALOGUE[k][0]().lipschitz is not None]
 INDICATORS = [k for k in IDS if CATALOGUE[k][0]().is_indicator]
 
 
@@ -289,7 +292,7 @@ def test_grad_matches_central_differences(key):
         np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-7, err_msg=key)
 
 
-@pytest.mark.parametrize("key", SMOOTH)
+@pytest.mark.parametrize("key", SMOOTH_LIPSCHITZ)
 def test_lipschitz_and_strong_convexity_bounds(key):
     f = make(key)
     rng = np.random.default_rng(16)
@@ -305,6 +308,34 @@ def test_lipschitz_and_strong_convexity_bounds(key):
             assert dg @ (a - b) >= mu * (a - b) @ (a - b) * (1 - 1e-12)
     if L > 0:
         assert worst >= 0.5 * L, f"{key}: lipschitz={L} is far from the observed {worst}"
+
+
+def test_exp_is_smooth_without_a_global_lipschitz_constant():
+    """exp declares no Lipschitz constant (its gradient grows without bound), so the
+    Composite form (fista) refuses it with that reason; its prox is still exact at
+    extreme arguments (x + t e^x = v through the Wright omega function)."""
+    f = F.Exp()
+    assert f.smooth and f.lipschitz is None
+    z = np.array([0.0, 5.0, 10.0])
+    assert np.linalg.norm(f.grad(z + 1) - f.grad(z)) / np.sqrt(3) > 1e3
+    v = np.array([-800.0, -40.0, 0.0, 40.0, 700.0])
+    for t in (1e-3, 1.0, 1e3):
+        p = f.prox(v, t)
+        assert np.all(np.isfinite(p))
+        np.testing.assert_allclose(p + t * np.exp(p), v, rtol=1e-13, atol=1e-12 * (1 + t))
+    from solvelab.ir.forms import match
+    import solvelab as sl
+    x = cp.Variable(3)
+    prog = sl.Problem(cp.Minimize(cp.sum(cp.exp(x)) + cp.norm1(x))).compile()
+    refusal = match(prog, "Composite")
+    assert not refusal and "exp" in refusal.reason and "Lipschitz" in refusal.reason
+
+
+def test_squared_hinge_prox_closed_form():
+    f = F.SquaredHinge()
+    v = np.array([-2.0, 0.0, 0.5, 3.0])
+    np.testing.assert_allclose(f.prox(v, 0.5), [-2.0, 0.0, 0.25, 1.5])
+    assert f.conj(np.array([-1.0, 0.0])) == INF and f.conj(np.array([2.0, 0.0])) == 1.0
 
 
 def test_logistic_prox_extreme_arguments():
