@@ -1,7 +1,8 @@
 """CUTEst plumbing that can be checked without sif2jax: the suite's skip message, the
 classification parser, the index built in a child process from a stand-in sif2jax
 package, kind/size filters, and the scipy NLP peer on numpy callables. The jax.export
-round trip runs only where jax is installed."""
+round trip (and the export child process, the cache reused without importing sif2jax, the
+scipy NLP peer on exported functions) runs only where jax is installed."""
 import json
 import os
 import subprocess
@@ -16,8 +17,14 @@ from solvelab.bench.cli import main
 from solvelab.bench.suite import get_suite
 
 FAKE_SIF2JAX = textwrap.dedent('''
-    """Stand-in for sif2jax (same class names and methods), numpy only."""
+    """Stand-in for sif2jax (same class names, methods and properties), numpy only; the
+    objectives also trace with JAX. Each import is logged to $FAKE_SIF2JAX_IMPORTS."""
+    import os
     import numpy as np
+
+    if os.environ.get("FAKE_SIF2JAX_IMPORTS"):
+        with open(os.environ["FAKE_SIF2JAX_IMPORTS"], "a") as fh:
+            fh.write(f"{os.getpid()}\\n")
 
     class AbstractProblem:
         @property
@@ -45,7 +52,8 @@ FAKE_SIF2JAX = textwrap.dedent('''
         args = None
         def objective(self, y, args):
             return 100 * (y[1] - y[0] ** 2) ** 2 + (1 - y[0]) ** 2
-        def expected_objective_value(self):
+        @property
+        def expected_objective_value(self):     # a property in sif2jax
             return np.array(0.0)
 
     class BIGQUAD(AbstractUnconstrainedMinimisation):
@@ -54,6 +62,7 @@ FAKE_SIF2JAX = textwrap.dedent('''
         args = None
         def objective(self, y, args):
             return float(y @ y)
+        @property
         def expected_objective_value(self):
             return None
 
@@ -64,6 +73,7 @@ FAKE_SIF2JAX = textwrap.dedent('''
         bounds = (np.array([-np.inf, -1.5]), np.array([np.inf, np.inf]))
         def objective(self, y, args):
             return 100 * (y[1] - y[0] ** 2) ** 2 + (1 - y[0]) ** 2
+        @property
         def expected_objective_value(self):
             return 0.0
 
@@ -75,7 +85,8 @@ FAKE_SIF2JAX = textwrap.dedent('''
         def objective(self, y, args):
             return (1 - y[0]) ** 2
         def constraint(self, y):
-            return np.array([10 * (y[1] - y[0] ** 2)]), None
+            return 10 * (y[1:2] - y[0:1] ** 2), None
+        @property
         def expected_objective_value(self):
             return 0.0
 
@@ -148,6 +159,9 @@ def test_index_is_built_in_a_child_process_and_filters(fake_sif2jax, tmp_path):
     assert sorted(insts) == ["HS1", "ROSENBR"]
     assert insts["ROSENBR"].family == "nlp" and insts["ROSENBR"].reference == 0.0
     assert insts["HS1"].meta["classification"] == "SBR2-AN-2-0"
+    # one --suite-option for both, as the CLI's help writes it
+    suite = get_suite("cutest", kinds="unconstrained,bound-constrained,max_n=100")
+    assert sorted(i.name for i in suite.all_instances()) == ["HS1", "ROSENBR"]
 
 
 class _NumpyNLP(cutest.NLPFunctions):
@@ -183,17 +197,23 @@ def test_nlp_functions_and_scipy_peer():
     assert len(points) == run.iterations >= 3
 
 
-def test_export_round_trip_with_jax(fake_sif2jax, tmp_path, monkeypatch):
+def _needs_export():
     pytest.importorskip("jax")
-    monkeypatch.syspath_prepend(str(fake_sif2jax))
+    if cutest.export_unavailable():
+        pytest.skip(cutest.export_unavailable())
+
+
+def test_export_round_trip_with_jax(tmp_path):
+    """Pytree start points, bounds with a missing side, equality and inequality
+    constraints as pytrees: what jax.export writes is what load_exported gives back."""
+    _needs_export()
     import jax.numpy as jnp
 
     class Quad:
+        """classification QUR2-AN-2-0"""
         name = "QUAD"
         y0 = jnp.array([1.0, 2.0])
         args = None
-        bounds = None
-        __doc__ = "classification QUR2-AN-2-0"
 
         def objective(self, y, args):
             return jnp.sum((y - 3.0) ** 2)
@@ -204,10 +224,124 @@ def test_export_round_trip_with_jax(fake_sif2jax, tmp_path, monkeypatch):
         def num_constraints(self):
             return 0, 0, 0
 
+        @property
         def expected_objective_value(self):
-            return 0.0
+            return jnp.array(0.0)
+
+    class Con:
+        """min (a - 1)^2 + (b0 - 2)^2 + (b1 - 2)^2, a + b0 + b1 = 3, a - b1 >= -1, a >= 0.
+        classification QLR2-AN-3-2"""
+        name = "CON"
+        y0 = (jnp.array(0.5), jnp.array([0.0, 0.0]))
+        args = None
+        bounds = ((jnp.array(0.0), jnp.array([-jnp.inf, -jnp.inf])), None)
+
+        def objective(self, y, args):
+            a, b = y
+            return (a - 1.0) ** 2 + jnp.sum((b - 2.0) ** 2)
+
+        def constraint(self, y):
+            a, b = y
+            return {"sum": a + b[0] + b[1] - 3.0}, (a - b[1] + 1.0, self.sign * (a + 5.0))
+
+        def num_variables(self):
+            return 3
+
+        def num_constraints(self):
+            return 1, 1, 1
+
+        @property
+        def expected_objective_value(self):
+            return jnp.array(4.0 / 3.0)
+
+        @property
+        def expected_result(self):
+            return (jnp.array(1.0 / 3.0), jnp.array([4.0 / 3.0, 4.0 / 3.0]))
+
+    class Flipped(Con):
+        """An inequality with pycutest's sign (<= 0), as some sif2jax 0.0.8 problems have."""
+        name = "FLIPPED"
+        sign = -1.0
+
+    Con.sign = 1.0
 
     cutest.export_problem(Quad(), tmp_path / "exp")
     nlp = cutest.load_exported("QUAD", tmp_path / "exp")
     assert nlp.source == "export cache" and nlp.f([1.0, 2.0]) == pytest.approx(5.0)
     assert np.allclose(nlp.grad([1.0, 2.0]), [-4.0, -2.0])
+    assert nlp.expected_objective == 0.0 and nlp.m_eq == nlp.m_ineq == 0
+    assert np.all(np.isinf(nlp.lo)) and np.all(np.isinf(nlp.hi))
+
+    cutest.export_problem(Con(), tmp_path / "exp")
+    nlp = cutest.load_exported("CON", tmp_path / "exp")
+    assert (nlp.m_eq, nlp.m_ineq) == (1, 2) and nlp.meta["warnings"] == []
+    assert np.allclose(nlp.x0, [0.5, 0.0, 0.0]) and nlp.x0.dtype == np.float64
+    assert np.allclose(nlp.lo, [0.0, -np.inf, -np.inf]) and np.all(np.isinf(nlp.hi))
+    x = np.array([1.0, 0.5, 0.25])
+    assert nlp.f(x) == pytest.approx(0.0 + 1.5 ** 2 + 1.75 ** 2)
+    assert np.allclose(nlp.c_eq(x), [-1.25]) and np.allclose(nlp.jac_eq(x), [[1.0, 1.0, 1.0]])
+    assert np.allclose(nlp.c_ineq(x), [1.75, 6.0])
+    assert np.allclose(nlp.jac_ineq(x), [[1.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
+    assert nlp.expected_objective == pytest.approx(4.0 / 3.0)
+    cutest.export_problem(Flipped(), tmp_path / "exp")
+    warnings = cutest.load_exported("FLIPPED", tmp_path / "exp").meta["warnings"]
+    assert len(warnings) == 1 and "c(x) <= 0" in warnings[0]
+
+    from solvelab.bench.peer import get_peer
+    from solvelab.bench.suite import Instance
+    run = get_peer("scipy-nlp").solve(Instance("CON", "nlp", "n=3"), {"nlp": nlp}, tol=1e-8, time_limit=30,
+                                      max_iter=None, record=lambda **kw: None)
+    # optimum: (1, 2, 2) projected on the plane, (1/3, 4/3, 4/3): a - b1 = -1 holds, a >= 0
+    assert run.message.startswith("SLSQP") and nlp.infeasibility(run.x) < 1e-8
+    assert nlp.f(run.x) == pytest.approx(4.0 / 3.0, rel=1e-6)
+
+
+def _imports(path):
+    return len(path.read_text().split()) if path.exists() else 0
+
+
+def test_index_export_cache_and_harness_import_sif2jax_once_each(fake_sif2jax, tmp_path, monkeypatch, capsys):
+    """The index and the exports come from one child process each; the harness, its
+    workers and a second run import no sif2jax; one-time costs are in config.json."""
+    _needs_export()
+    log = tmp_path / "imports.log"
+    monkeypatch.setenv("FAKE_SIF2JAX_IMPORTS", str(log))
+    monkeypatch.setenv("PYTHONPATH", str(fake_sif2jax) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.setattr(cutest, "unavailable", lambda: None)   # the fake is on the children's path only
+
+    entries, spent = cutest.load_index()
+    assert spent > 0 and _imports(log) == 1 and "ROSENBR" in {e["name"] for e in entries}
+    assert cutest.load_index() == (entries, 0.0) and _imports(log) == 1
+
+    assert cutest.ensure_exported(["ROSENBR", "HS1", "HS6", "BIGQUAD"]) > 0 and _imports(log) == 2
+    assert all(cutest.is_exported(n) for n in ("ROSENBR", "HS1", "HS6"))
+    assert "BIGQUAD" in "".join(p.name for p in cutest.cache_dir().iterdir())   # float(tracer) fails
+    assert not cutest.is_exported("BIGQUAD") and cutest.export_failed("BIGQUAD")
+    assert cutest.ensure_exported(["ROSENBR", "HS1", "HS6", "BIGQUAD"]) == 0.0 and _imports(log) == 2
+
+    nlp = cutest.load_nlp("HS1")
+    assert nlp.source == "export cache" and nlp.expected_objective == 0.0
+    assert np.allclose(nlp.lo, [-np.inf, -1.5]) and nlp.x0.tolist() == [-2.0, 1.0]
+    assert "sif2jax" not in sys.modules and _imports(log) == 2
+
+    # the whole harness, twice, with a worker process; neither run imports sif2jax
+    out = tmp_path / "run1"
+    args = ["cutest", "--instances", "ROSENBR,[H]S1,[H]S6", "--backends", "none", "--peers", "scipy-nlp",
+            "--time-limit", "60", "--no-progress", "--suite-option", "max_n=10"]
+    assert main(args + ["--out", str(out)]) == 0
+    assert _imports(log) == 2
+    recs = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    by = {r["instance"]: r for r in recs}
+    assert sorted(by) == ["HS1", "HS6", "ROSENBR"]
+    for r in recs:
+        assert r["status"] == "converged", r
+        assert r["objective"] == pytest.approx(0.0, abs=1e-6) and r["infeasibility"] < 1e-6
+    config = json.loads((out / "config.json").read_text())
+    assert config["one_time"] == {}          # index and exports were cached already
+    assert "HS6" in (out / "report.md").read_text()
+
+    cutest.cache_dir().joinpath("HS6").rename(cutest.cache_dir() / "HS6.old")   # a new problem to export
+    assert main(args + ["--out", str(tmp_path / "run2")]) == 0
+    assert _imports(log) == 3                 # the export child only
+    config = json.loads((tmp_path / "run2" / "config.json").read_text())
+    assert list(config["one_time"]) == ["jax.export of new problems (sif2jax import)"]

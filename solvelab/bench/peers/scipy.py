@@ -114,7 +114,11 @@ class ScipyLbfgsbPeer(Peer):
 class ScipyNlpPeer(Peer):
     """General NLPs (family ``nlp``, e.g. the CUTEst suite): L-BFGS-B without general
     constraints, SLSQP with them (trust-constr beyond ``SLSQP_MAX_N`` variables). The
-    instance's data carry ``nlp`` (``solvelab.bench.cutest.NLPFunctions``)."""
+    instance's data carry ``nlp`` (``solvelab.bench.cutest.NLPFunctions``). L-BFGS-B runs
+    with ``ftol=0`` and ``gtol=tol/1e4`` (the harness judges the point, not the stop);
+    more equality constraints than variables (over-determined nonlinear equations) is a
+    skip. Statuses: converged (also for SLSQP/L-BFGS-B's other stops: the point is judged),
+    max_iter, time_limit."""
     name = "scipy-nlp"
     description = "scipy.optimize L-BFGS-B / SLSQP / trust-constr on NLPs (CUTEst)"
     package = "scipy"
@@ -122,10 +126,26 @@ class ScipyNlpPeer(Peer):
     families = ("nlp",)
     SLSQP_MAX_N = 500
 
+    @staticmethod
+    def _too_many_equalities(n, m_eq):
+        if n is not None and m_eq and m_eq > n:
+            return (f"{m_eq} equality constraints on {n} variables: SLSQP and trust-constr need at most "
+                    f"as many as variables (an over-determined system, e.g. nonlinear equations)")
+        return None
+
+    def supports(self, instance):
+        meta = instance.meta or {}
+        return super().supports(instance) or self._too_many_equalities(meta.get("n"), meta.get("m_eq"))
+
     def solve(self, instance, data, *, tol, time_limit, max_iter, record):
         from scipy.optimize import Bounds, minimize
+
+        from ..peer import PeerSkip
         nlp = data["nlp"]
         n = nlp.x0.size
+        why = self._too_many_equalities(n, nlp.m_eq)
+        if why:
+            raise PeerSkip(why)
         bounds = Bounds(nlp.lo, nlp.hi) if np.isfinite(nlp.lo).any() or np.isfinite(nlp.hi).any() else None
         cons = []
         if nlp.m_eq:
@@ -135,7 +155,10 @@ class ScipyNlpPeer(Peer):
         method = "L-BFGS-B" if not cons else ("SLSQP" if n <= self.SLSQP_MAX_N else "trust-constr")
         options = {"maxiter": int(max_iter or 10000)}
         if method == "L-BFGS-B":
-            options.update(ftol=tol * 1e-2, gtol=tol * 1e-2, maxfun=10**7)
+            # no relative-reduction stop (ftol): on CUTEst's badly scaled problems (PALMER*,
+            # HEART6LS, COOLHANSLS, KOEBHELB ...) it stops L-BFGS-B far from the optimum;
+            # the projected gradient, the line search, the budget or the clock stop it
+            options.update(ftol=0.0, gtol=tol * 1e-4, maxfun=10**7)
         elif method == "SLSQP":
             options.update(ftol=tol * 1e-2)
         else:
