@@ -49,7 +49,7 @@ from ..ir.certificate import certify, check_primal_infeasibility, check_unbounde
 from ..kernels import factor as _factor
 from ..kernels.anderson import Anderson
 from . import registry
-from .base import Backend, RawSolution, SolveOptions
+from .base import Backend, RawSolution, SolveOptions, callback_stops
 
 _EXTRA = ("rho", "sigma", "alpha", "adaptive_rho", "max_rho_updates", "eq_rho_scale", "system", "scaling", "anderson")
 
@@ -455,12 +455,9 @@ class AdmmBackend(Backend):
                         break
                 x_prev_check = xu.copy()
                 y_prev_check = [y.copy() for y in duals]
-                if options.callback is not None:
-                    info = dict(rec)
-                    info["x"] = xu
-                    if options.callback(info):
-                        status, message = "stopped", f"stopped by the callback at iteration {it}"
-                        break
+                if callback_stops(options, rec, xu):
+                    status, message = "stopped", f"stopped by the callback at iteration {it}"
+                    break
                 if it >= max_iter:
                     status = "max_iter"
                     break

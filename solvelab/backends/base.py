@@ -36,6 +36,17 @@ class SolveOptions:
     extra: dict = field(default_factory=dict)
 
 
+def callback_stops(options: SolveOptions, record: dict, x=None) -> bool:
+    """Whether the user's callback, given this history record (and the current x, when the
+    backend has one), asks to stop. The callback gets a copy, so it cannot alter the history."""
+    if options.callback is None:
+        return False
+    info = dict(record)
+    if x is not None:
+        info["x"] = x
+    return bool(options.callback(info))
+
+
 @dataclass
 class RawSolution:
     """What a backend found. ``status`` is the backend's own verdict:

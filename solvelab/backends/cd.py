@@ -45,7 +45,7 @@ import numpy as np
 from ..errors import InvalidDataError
 from ..ir.glm_form import L_PHI, _pen_value, kkt_distances
 from . import registry
-from .base import Backend, RawSolution, SolveOptions
+from .base import Backend, RawSolution, SolveOptions, callback_stops
 
 _EXTRA = ("selection", "ws_strategy", "screening", "anderson", "ws_start", "seed", "gram", "gram_max")
 _COMPILED: set = set()
@@ -425,12 +425,9 @@ class CDBackend(Backend):
             if cert <= tol:
                 status = "converged"
                 break
-            if options.callback is not None:
-                info = dict(rec)
-                info["x"] = x
-                if options.callback(info):
-                    status, message = "stopped", f"stopped by the callback after {epochs} epochs"
-                    break
+            if callback_stops(options, rec, x):
+                status, message = "stopped", f"stopped by the callback after {epochs} epochs"
+                break
             if epochs >= max_epochs or outer >= max_epochs:
                 status = "max_iter"
                 break
@@ -720,12 +717,9 @@ class CDBackend(Backend):
             if cert <= tol:
                 status = "converged"
                 break
-            if options.callback is not None:
-                info = dict(rec)
-                info["x"] = x
-                if options.callback(info):
-                    status, message = "stopped", f"stopped by the callback after {epochs} epochs"
-                    break
+            if callback_stops(options, rec, x):
+                status, message = "stopped", f"stopped by the callback after {epochs} epochs"
+                break
             if epochs >= max_epochs:
                 break
             if deadline is not None and time.perf_counter() >= deadline:

@@ -44,7 +44,7 @@ import numpy as np
 
 from ..ir.certificate import certify
 from . import registry
-from .base import Backend, RawSolution, SolveOptions
+from .base import Backend, RawSolution, SolveOptions, callback_stops
 
 _EXTRA = ("restart", "L0_factor", "L_decrease", "check_factor")
 
@@ -294,12 +294,9 @@ class FistaBackend(Backend):
                 if cert_val is not None and math.isfinite(cert_val) and cert_val <= tol:
                     status = "converged"
                     break
-                if options.callback is not None:
-                    info = dict(rec)
-                    info["x"] = x
-                    if options.callback(info):
-                        status, message = "stopped", f"stopped by the callback at iteration {it}"
-                        break
+                if callback_stops(options, rec, x):
+                    status, message = "stopped", f"stopped by the callback at iteration {it}"
+                    break
                 if it >= max_iter:
                     status = "max_iter"
                     break

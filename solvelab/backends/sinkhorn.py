@@ -39,7 +39,7 @@ import numpy as np
 from ..errors import InvalidDataError
 from ..kernels import ot as K
 from . import registry
-from .base import Backend, RawSolution, SolveOptions
+from .base import Backend, RawSolution, SolveOptions, callback_stops
 
 _EXTRA = ("threads", "stabilize", "tau", "eps_scaling", "scaling_factor", "stage_tol", "sparse_plan",
           "sparse_threshold")
@@ -395,10 +395,7 @@ class SinkhornBackend(Backend):
             print(f"{'iter':>7} {'time':>9} {'eps':>10} {'marg. viol':>12} {'absorb':>6}")
 
         def on_check(rec, st):
-            if options.callback is None:
-                return False
-            info = dict(rec)
-            return bool(options.callback(info))
+            return callback_stops(options, rec)
 
         if warm:
             extra = dict(extra, eps_scaling=False)

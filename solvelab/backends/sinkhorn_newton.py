@@ -58,7 +58,7 @@ import scipy.sparse as sp
 from ..errors import InvalidDataError
 from ..kernels import ot as K
 from . import registry
-from .base import Backend, RawSolution, SolveOptions
+from .base import Backend, RawSolution, SolveOptions, callback_stops
 from .sinkhorn import (Reduced, SinkhornState, check_extra, finish_plan, run_sinkhorn, thread_option,
                        warm_potentials)
 
@@ -254,7 +254,7 @@ class SinkhornNewtonBackend(Backend):
 
         def on_check(rec, st):
             rec["stage"] = "sinkhorn"
-            return bool(options.callback(dict(rec))) if options.callback is not None else False
+            return callback_stops(options, rec)
 
         # ---- stage 1: Sinkhorn warm-up ----
         wextra = dict(extra, eps_scaling=False) if warm else extra
@@ -296,7 +296,7 @@ class SinkhornNewtonBackend(Backend):
                 if err <= tol and gap <= tol:
                     status = "converged"
                     break
-                if options.callback is not None and options.callback(dict(rec)):
+                if callback_stops(options, rec):
                     status, message = "stopped", f"stopped by the callback at iteration {it}"
                     break
                 if it >= max_iter:
