@@ -221,10 +221,6 @@ class AdmmBackend(Backend):
 
     # ------------------------------------------------------------------------------
     def _options(self, extra):
-        unknown = set(extra) - set(_EXTRA)
-        if unknown:
-            raise InvalidDataError(f"backend 'admm' does not know option(s) {sorted(unknown)}; "
-                                   f"it accepts {', '.join(_EXTRA)}")
         o = {"rho": float(extra.get("rho", 0.1)), "sigma": float(extra.get("sigma", 1e-6)),
              "alpha": float(extra.get("alpha", 1.6)), "adaptive_rho": bool(extra.get("adaptive_rho", True)),
              "max_rho_updates": int(extra.get("max_rho_updates", 30)),
@@ -242,7 +238,7 @@ class AdmmBackend(Backend):
 
     def solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
         t_setup0 = time.perf_counter()
-        o = self._options(dict(options.extra or {}))
+        o = self._options(self.checked_extra(options))
         prog = view.program
         terms = prog.terms
         n = prog.n

@@ -81,3 +81,15 @@ class Backend:
     def accepts_extra(self) -> tuple:
         """Names of backend-specific options (for error messages and docs)."""
         return ()
+
+    def checked_extra(self, options: SolveOptions) -> dict:
+        """``options.extra`` as a dict, after refusing any option this backend does not
+        accept (the error names the backend and lists what it accepts)."""
+        extra = dict(options.extra or {})
+        allowed = tuple(self.accepts_extra())
+        unknown = set(extra) - set(allowed)
+        if unknown:
+            from ..errors import InvalidDataError
+            raise InvalidDataError(f"backend {self.name!r} does not know option(s) {sorted(unknown)}; "
+                                   f"it accepts {', '.join(allowed)}")
+        return extra

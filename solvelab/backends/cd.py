@@ -314,11 +314,7 @@ class CDBackend(Backend):
 
     # ------------------------------------------------------------------------------------
     def _options(self, options):
-        extra = dict(options.extra or {})
-        unknown = set(extra) - set(_EXTRA)
-        if unknown:
-            raise InvalidDataError(f"backend 'cd' does not know option(s) {sorted(unknown)}; "
-                                   f"it accepts {', '.join(_EXTRA)}")
+        extra = self.checked_extra(options)
         sel = extra.get("selection", "cyclic")
         if sel not in ("cyclic", "random", "greedy"):
             raise InvalidDataError(f"cd: selection must be 'cyclic', 'random' or 'greedy', got {sel!r}")

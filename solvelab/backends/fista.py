@@ -178,12 +178,7 @@ class FistaBackend(Backend):
 
     def solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
         t_setup0 = time.perf_counter()
-        extra = dict(options.extra or {})
-        unknown = set(extra) - set(_EXTRA)
-        if unknown:
-            from ..errors import InvalidDataError
-            raise InvalidDataError(f"backend 'fista' does not know option(s) {sorted(unknown)}; "
-                                   f"it accepts {', '.join(_EXTRA)}")
+        extra = self.checked_extra(options)
         restart = extra.get("restart", "gradient")
         if restart not in ("gradient", "function", "none"):
             from ..errors import InvalidDataError

@@ -66,14 +66,6 @@ def warm_potentials(red, options, state):
     return None, None, False
 
 
-def check_extra(name: str, extra: dict, allowed) -> dict:
-    unknown = set(extra) - set(allowed)
-    if unknown:
-        raise InvalidDataError(f"backend {name!r} does not know option(s) {sorted(unknown)}; "
-                               f"it accepts {', '.join(allowed)}")
-    return extra
-
-
 def max_abs_finite(C) -> float:
     """max |C_ij| over the finite entries (1.0 if there are none), without a copy of C
     when every entry is finite."""
@@ -379,7 +371,7 @@ class SinkhornBackend(Backend):
 
     def _solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
         t_setup = time.perf_counter()
-        extra = check_extra(self.name, dict(options.extra or {}), _EXTRA)
+        extra = self.checked_extra(options)
         compile_time = K.warm_up()
         red = Reduced(view)
         F, G, warm = warm_potentials(red, options, state)

@@ -59,7 +59,7 @@ from ..errors import InvalidDataError
 from ..kernels import ot as K
 from . import registry
 from .base import Backend, RawSolution, SolveOptions, callback_stops
-from .sinkhorn import (Reduced, SinkhornState, check_extra, finish_plan, run_sinkhorn, thread_option,
+from .sinkhorn import (Reduced, SinkhornState, finish_plan, run_sinkhorn, thread_option,
                        warm_potentials)
 
 _EXTRA = ("threads", "switch_iters", "warmup_tol", "sparsity", "dense_fraction", "levenberg", "linear_solver", "cg_max_iter", "stabilize", "tau", "eps_scaling",
@@ -220,7 +220,7 @@ class SinkhornNewtonBackend(Backend):
 
     def _solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
         t_setup = time.perf_counter()
-        extra = check_extra(self.name, dict(options.extra or {}), _EXTRA)
+        extra = self.checked_extra(options)
         warmup_tol = float(extra.get("warmup_tol", 1e-2))
         sparsity = float(extra.get("sparsity", 1e-12))
         if not 0.0 < sparsity < 1.0:
