@@ -156,7 +156,12 @@ def finish(program, raw, backend_name: str, tol: float, view=None) -> Result:
     form_certify = getattr(view, "certify", None)
     if not callable(form_certify):  # a general backend on a structured program: the structure's certificate
         form_certify = forms.own_certificate(program)
-    cert = form_certify(x, raw.duals) if callable(form_certify) else certify(program, x, raw.duals)
+    if callable(form_certify):
+        cert = form_certify(x, raw.duals)
+    else:
+        if callable(raw.duals):
+            raw.duals = raw.duals()
+        cert = certify(program, x, raw.duals)
     objective = program.user_objective(x)
     if status is None:
         if cert.meets(tol):

@@ -88,7 +88,7 @@ class Result:
 
     ``x`` is the flat solution vector over the program's variables; ``values`` maps each
     user variable (by name) to its value in the user's shape. ``duals`` holds one dual
-    vector per program term. ``history`` is a list of dicts (iteration, time, objective,
+    vector per program term (computed on first access where the backend deferred them). ``history`` is a list of dicts (iteration, time, objective,
     residuals) recorded every ``check_every`` iterations. ``timings`` separates compile,
     setup (factorizations, JIT) and solve seconds.
     """
@@ -115,3 +115,19 @@ class Result:
         return (f"Result(backend={self.backend!r}, status={self.status.value}, "
                 f"objective={self.objective:.10g}, certificate={cert}, "
                 f"iterations={self.iterations}, time={self.timings.get('total', float('nan')):.3g}s)")
+
+
+def _get_duals(self):
+    d = self.__dict__.get("_duals")
+    if callable(d):
+        d = d()
+        self.__dict__["_duals"] = d
+    return d
+
+
+def _set_duals(self, value):
+    self.__dict__["_duals"] = value
+
+
+# a property set after the dataclass is built: __init__ keeps its ``duals=`` keyword
+Result.duals = property(_get_duals, _set_duals, doc="one dual vector per program term (computed on first access when deferred)")

@@ -53,7 +53,9 @@ class RawSolution:
     'converged', 'max_iter', 'time_limit', 'infeasible', 'unbounded', 'numerical_error'.
 
     ``duals`` (one vector per program term, y_i in ∂(w_i f_i)(A_i x - b_i) at the
-    solution) feed the certificate; ``ray`` holds the infeasibility (list of dual
+    solution) feed the certificate; they may be given as a zero-argument callable that
+    computes them, when the form's own certificate does not read them (the engine calls
+    it only if something does, and ``Result.duals`` on first access); ``ray`` holds the infeasibility (list of dual
     vectors, one per term) or unboundedness (primal direction) certificate.
     """
     x: np.ndarray | None

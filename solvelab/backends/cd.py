@@ -43,7 +43,7 @@ import time
 import numpy as np
 
 from ..errors import InvalidDataError
-from ..ir.glm_form import L_PHI, _pen_value, kkt_distances
+from ..ir.glm_form import L_PHI, Evaluation, _pen_value, kkt_distances
 from . import registry
 from .base import Backend, RawSolution, SolveOptions, callback_stops
 
@@ -87,8 +87,12 @@ def _tiny_calls():
         "datafit_all": lambda: K.datafit_all(u, s, b, 1.0, 1, 0.0, np.zeros(3), np.zeros(3)),
         "datafit_conj_sum": lambda: K.datafit_conj_sum(u, 1.0, s, b, 1.0, 0, 0.0),
         "gram_csr": lambda: K.gram_csr(Sr.data, Sr.indices, Sr.indptr, s, 2),
-        "cd_gram_epochs": lambda: K.cd_gram_epochs(np.eye(2), np.zeros(2), np.zeros(2), 1.0, w1, r, lo, hi, 0, 3.0,
-                                                   0.0, 1, 0, 0),
+        "cd_gram_solve": lambda: K.cd_gram_solve(np.eye(2), np.zeros(2), np.zeros(2), 1.0, w1, r, lo, hi, 0, 3.0,
+                                                 0.0, 1, 0, 0, 1e-6, 2, np.zeros(3, dtype=np.int64)),
+        "glm_eval_dense": lambda: K.glm_eval_dense(A, x, u, s, b, 1.0, 0, 0.0, 0, w1, r, lo, hi, 3.0, True, 0.0,
+                                                   np.zeros(3), np.zeros(2), np.zeros(2), np.zeros(7)),
+        "glm_eval_csc": lambda: K.glm_eval_csc(data, ind, ptr, x, u, s, b, 1.0, 0, 0.0, 0, w1, r, lo, hi, 3.0, True,
+                                               0.0, np.zeros(3), np.zeros(2), np.zeros(2), np.zeros(7)),
         "bcd_epochs_dense": lambda: K.bcd_epochs_dense(A, s, b, 1.0, 0, 0.0, u, x, gptr, gidx, gw, np.ones(1), blocks,
                                                        0, w1, r, lo, hi, 3.0, 1),
         "bcd_epochs_csc": lambda: K.bcd_epochs_csc(data, ind, ptr, s, b, 1.0, 0, 0.0, u, x, gptr, gidx, gw, np.ones(1),
@@ -128,7 +132,9 @@ def kernels_needed(view, D, opt) -> list:
         return names
     if view.dkind == 4:
         # Poisson: proximal Newton only (values and conjugates in NumPy)
-        return names + ["datafit_all", "cd_gram_epochs"] + (["gram_csr"] if st == "csc" else [])
+        return names + ["datafit_all", "cd_gram_solve"] + (["gram_csr"] if st == "csc" else [])
+    if view.lin is None:
+        names.append(f"glm_eval_{st}")
     if view.dkind != 0:
         names += ["datafit_all", "datafit_conj_sum"]
     gram = opt["gram"]
@@ -137,7 +143,7 @@ def kernels_needed(view, D, opt) -> list:
     if gram:
         # gram_csr: Newton weights, or working-set Gram matrices of a CSC least-squares
         # problem with too many columns for one full Gram matrix (built by SciPy, once)
-        names += ["cd_gram_epochs"] + (["gram_csr"] if st == "csc" and (view.dkind != 0 or big) else [])
+        names += ["cd_gram_solve"] + (["gram_csr"] if st == "csc" and (view.dkind != 0 or big) else [])
     if big:
         names.append(f"cd_epochs_{st}")
         if view.dkind != 0 and opt["anderson"]:
@@ -171,6 +177,7 @@ class _Data:
         D = self.D
         self.fast = bool(view.dkind == 0 and D.m > 0 and np.all(D.s == 1.0))
         self.Atb = None          # A^T b, computed on the first column sweep that needs it
+        self.fused = None        # whether evaluate() may use the compiled pass (set on first use)
 
     def epochs(self, view, u, x, ws, L, n_epochs, mode, seed):
         D, K = self.D, self.K
@@ -189,6 +196,34 @@ class _Data:
         if self.dense:
             return K.bcd_epochs_dense(self.A, *args)
         return K.bcd_epochs_csc(self.data, self.ind, self.ptr, *args)
+
+    def evaluate(self, view, x, u, want_gap=True):
+        """The outer check of a solve: ``view.evaluate`` (NumPy, several dozen small array
+        operations) or, for the common forms (no groups, no Poisson, data present), the
+        same quantities from one compiled pass (``glm_eval_*``)."""
+        D, K = self.D, self.K
+        if self.fused is None:
+            self.fused = bool(D.m > 0 and not view.groups and view.lin is None and view.dkind != 4)
+            self.gap_ok = bool(view.gap_available())
+            self.const = float(view.program.constant)
+        if not self.fused:
+            return view.evaluate(x, u, D, want_gap=want_gap, fast=self.fast_eval(view))
+        n = view.n
+        d, g, scores, out = np.empty(D.m), np.empty(n), np.empty(n), np.empty(7)
+        args = (x, u, D.s, D.b, view.c, view.dkind, view.dpar, view.pkind, view.w1, view.r, view.lo, view.hi,
+                view.gamma, bool(want_gap and self.gap_ok), self.const, d, g, scores, out)
+        if self.dense:
+            K.glm_eval_dense(self.A, *args)
+        else:
+            K.glm_eval_csc(self.data, self.ind, self.ptr, *args)
+        P, kkt, gap_abs, dual, scale, rel, viol = (float(v) for v in out)
+        if math.isnan(rel):
+            gap_abs = dual = rel = None
+            if math.isnan(scale):
+                scale = None
+        else:
+            dual += self.const
+        return Evaluation(P + self.const, g, d, scores, kkt, gap_abs, dual, scale, rel, viol)
 
     def fast_eval(self, view):
         """Compiled per-sample sums for ``SparseGLM.evaluate`` (value + derivative in one
@@ -373,6 +408,15 @@ class CDBackend(Backend):
         ws = np.arange(n, dtype=np.int64)
         best_val = None
         tighten = 1.0
+        # least squares whose full Gram matrix is (or will be) kept: a sweep over every
+        # coordinate costs O(p^2), less than one gradient A^T d, so working sets only add
+        # outer iterations (each a full gradient and gap)
+        whole_gram = bool(view.dkind == 0 and opt["gram"] and D.m > 0 and n <= opt["gram_max"]
+                          and (not KD.dense or n <= D.m))
+        if whole_gram and n * n <= D.nnz:
+            # sweeps cost less than the outer check: aim below the target at once rather
+            # than learn the gap / KKT ratio over extra outer iterations
+            tighten = 0.05
         newton_cap = bool(opt["gram"] and view.dkind not in (0, 4) and D.m > 0
                           and (not KD.dense or opt["gram_max"] <= D.m))
         if verbose:
@@ -383,7 +427,7 @@ class CDBackend(Backend):
             print(f"{'outer':>6} {'epochs':>7} {'time':>9} {'objective':>16} {'gap':>10} {'kkt':>10} "
                   f"{'ws':>6} {'screened':>8}")
         while True:
-            ev = view.evaluate(x, u, D, want_gap=True, fast=KD.fast_eval(view))
+            ev = KD.evaluate(view, x, u)
             if not (math.isfinite(ev.primal) and np.all(np.isfinite(ev.grad))):
                 status, message = "numerical_error", f"NaN or Inf after {epochs} epochs"
                 break
@@ -411,6 +455,7 @@ class CDBackend(Backend):
                 status, message = "time_limit", f"time limit of {options.time_limit:g} s reached after {epochs} epochs"
                 break
             outer += 1
+            grad_now = ev.grad            # A^T d at the current u (None once u moves)
             # -- gap-safe screening --------------------------------------------------------
             if can_screen and ev.gap_abs is not None:
                 radius = math.sqrt(2.0 * ev.gap_abs * alpha_inv)
@@ -420,12 +465,13 @@ class CDBackend(Backend):
                     moved = newly[x[newly] != 0]
                     if moved.size:
                         KD.add_cols(moved.astype(np.int64), -x[moved], u)
+                        grad_now = None
                         x[moved] = 0.0
                     screened |= test
             # -- working set ---------------------------------------------------------------
             gscale = max(1.0, float(np.max(np.abs(ev.grad), initial=0.0)))
             kkt_abs = float(np.max(ev.kkt_scores[~screened], initial=0.0))
-            if opt["ws_strategy"] == "full":
+            if opt["ws_strategy"] == "full" or whole_gram:
                 ws = np.nonzero(~screened)[0].astype(np.int64)
             else:
                 support = (x != 0) & ~screened
@@ -457,7 +503,7 @@ class CDBackend(Backend):
             tol_in = max(min(0.3 * kkt_abs, outside), 0.3 * tol * gscale * tighten)
             epochs_before = epochs
             epochs = self._inner(view, KD, D, x, u, ws, L, opt, K_and, tol_in, epochs, max_epochs, deadline,
-                                 counters := [0, 0])
+                                 counters := [0, 0], grad_now)
             and_tried += counters[0]
             and_ok += counters[1]
             if epochs == epochs_before:
@@ -479,20 +525,22 @@ class CDBackend(Backend):
                 "ws_size": int(ws.size), "anderson_tried": and_tried, "anderson_accepted": and_ok,
                 "jit_time": jit_time, "warm_start": warm, "certificate": best_val, "solve_time": solve_time,
                 "form": view.describe(), "storage": "dense" if KD.dense else "csc"}
-        duals = view.duals(x_ret) if x_ret is not None else None
+        # the per-term duals cost a pass over the data through the generic operators; the
+        # SparseGLM certificate does not read them, so they are computed when asked for
+        duals = (lambda xr=x_ret.copy(): view.duals(xr)) if x_ret is not None else None
         return RawSolution(x=None if x_ret is None else x_ret.copy(), status=status, iterations=epochs,
                            duals=duals, history=history, setup_time=setup_time, info=info, message=message)
 
     # ------------------------------------------------------------------------------------
     @staticmethod
-    def _inner(view, KD, D, x, u, ws, L, opt, K_and, tol_in, epochs, max_epochs, deadline, counters):
+    def _inner(view, KD, D, x, u, ws, L, opt, K_and, tol_in, epochs, max_epochs, deadline, counters, grad=None):
         """Sweeps on the working set until its KKT score is below tol_in."""
         if (KD.use_gram(view, ws, opt) and view.dkind != 0) or (view.dkind == 4 and D.m > 0):
             return CDBackend._inner_newton(view, KD, D, x, u, ws, L, opt, tol_in, epochs, max_epochs,
                                            deadline)
         if KD.use_gram(view, ws, opt):
             return CDBackend._inner_gram(view, KD, D, x, u, ws, L, opt, K_and, tol_in, epochs, max_epochs,
-                                         deadline, counters)
+                                         deadline, counters, grad)
         mode, seed = opt["mode"], opt["seed"]
         last = []
         check = 10
@@ -529,48 +577,31 @@ class CDBackend(Backend):
         return epochs
 
     @staticmethod
-    def _inner_gram(view, KD, D, x, u, ws, L, opt, K_and, tol_in, epochs, max_epochs, deadline, counters):
+    def _inner_gram(view, KD, D, x, u, ws, L, opt, K_and, tol_in, epochs, max_epochs, deadline, counters,
+                    grad=None):
         """Least squares on a small working set: CD on its Gram matrix (O(k) per step)."""
         K = _kernels()
         mode, seed = opt["mode"], opt["seed"]
         G = KD.gram_ws(ws, opt, KD.state)
         c2 = 2.0 * view.c
-        gw = KD.grad_cols(view.deriv(D, u), ws) / c2          # G x_ws - q, exactly, from u
+        # G x_ws - q, exactly, from u (read off the outer gradient when it is current)
+        gw = (grad[ws] if grad is not None else KD.grad_cols(view.deriv(D, u), ws)) / c2
         x0 = x[ws].copy()
         xw = x0.copy()
         w1, r, lo, hi = view.w1[ws], view.r[ws], view.lo[ws], view.hi[ws]
         Lfloor = 0.0
         if view.pkind:
             Lfloor = 1.001 / (view.gamma if view.pkind == 1 else view.gamma - 1.0)
-        last = []
-        inner = 0
-
+        stats = np.zeros(3, dtype=np.int64)
+        # compiled in chunks, so that the deadline is still looked at now and then
         while epochs < max_epochs:
-            K.cd_gram_epochs(G, gw, xw, c2, w1, r, lo, hi, view.pkind, view.gamma, Lfloor, 1, mode, seed + epochs)
-            epochs += 1
-            inner += 1
-            if K_and:
-                last.append(xw.copy())
-                if len(last) == K_and + 1:
-                    counters[0] += 1
-                    xa = K.anderson_extrapolate(np.asarray(last))
-                    last = []
-                    if xa is not None:
-                        xa = np.clip(xa, lo, hi)
-                        dlt = xa - xw
-                        Gd = G @ dlt
-                        # f(xw + d) - f(xw) = c (2 gw.d + d^T G d) on the datafit
-                        df = view.c * (2.0 * float(np.sum(gw * dlt)) + float(np.sum(dlt * Gd)))
-                        dp = float(np.sum(_pen_value(view.pkind, xa, w1, r, view.gamma))
-                                   - np.sum(_pen_value(view.pkind, xw, w1, r, view.gamma)))
-                        if df + dp < 0:
-                            counters[1] += 1
-                            xw = xa
-                            gw = gw + Gd
-            sc = kkt_distances(view.pkind, xw, c2 * gw, w1, r, lo, hi, view.gamma)
-            if float(np.max(sc, initial=0.0)) <= tol_in:
-                break
-            if deadline is not None and inner % 10 == 0 and time.perf_counter() >= deadline:
+            chunk = min(max_epochs - epochs, 5000)
+            met = K.cd_gram_solve(G, gw, xw, c2, w1, r, lo, hi, view.pkind, view.gamma, Lfloor, chunk, mode,
+                                  seed + epochs, tol_in, K_and, stats)
+            epochs += int(stats[0])
+            counters[0] += int(stats[1])
+            counters[1] += int(stats[2])
+            if met or (deadline is not None and time.perf_counter() >= deadline):
                 break
         x[ws] = xw
         KD.add_cols(ws, xw - x0, u)
@@ -590,6 +621,7 @@ class CDBackend(Backend):
             Lfloor = 1.001 / (view.gamma if view.pkind == 1 else view.gamma - 1.0)
         d, h = np.empty(D.m), np.empty(D.m)
         d2, h2 = np.empty(D.m), np.empty(D.m)
+        stats = np.zeros(3, dtype=np.int64)
         f_data = None
         for _newton in range(50):
             if f_data is None:
@@ -613,16 +645,9 @@ class CDBackend(Backend):
             # chunks of sweeps between checks; an inexact model (the old cap of 20 sweeps)
             # made the Newton steps crawl on correlated columns.
             model_tol = 0.01 * kkt_now
-            chunk = 2
-            for _ in range(100):
-                nep = min(chunk, max_epochs - epochs)
-                K.cd_gram_epochs(H, gw, xn, 1.0, w1, r, lo, hi, view.pkind, view.gamma, Lfloor, nep, mode,
-                                 seed + epochs)
-                epochs += nep
-                msc = kkt_distances(view.pkind, xn, gw, w1, r, lo, hi, view.gamma)
-                if float(np.max(msc, initial=0.0)) <= model_tol or epochs >= max_epochs:
-                    break
-                chunk = min(2 * chunk, 16)
+            K.cd_gram_solve(H, gw, xn, 1.0, w1, r, lo, hi, view.pkind, view.gamma, Lfloor,
+                            min(1600, max_epochs - epochs), mode, seed + epochs, model_tol, 0, stats)
+            epochs += int(stats[0])
             delta = xn - xw
             if not np.any(delta):
                 break

@@ -405,10 +405,10 @@ def test_only_the_kernels_a_problem_needs_are_compiled():
     opt = cdmod.CDBackend()._options(SolveOptions())
     view = match(sl.problems.lasso(A, b, 0.1).compile(), "SparseGLM")
     names = cdmod.kernels_needed(view, view.data(), opt)
-    assert set(names) == {"col_sqnorms_csc", "grad_cols_csc", "add_cols_csc", "cd_gram_epochs"}
+    assert set(names) == {"col_sqnorms_csc", "grad_cols_csc", "add_cols_csc", "cd_gram_solve", "glm_eval_csc"}
     lview = match(sl.problems.sparse_logreg(A, np.sign(b), 0.01).compile(), "SparseGLM")
     lnames = cdmod.kernels_needed(lview, lview.data(), opt)
-    assert {"datafit_all", "datafit_conj_sum", "gram_csr", "cd_gram_epochs"} <= set(lnames)
+    assert {"datafit_all", "datafit_conj_sum", "gram_csr", "cd_gram_solve", "glm_eval_csc"} <= set(lnames)
     assert not any("dense" in k or "bcd" in k or k == "cd_epochs_csc" for k in lnames)
     big = dict(opt, gram_max=10)
     assert "cd_epochs_csc" in cdmod.kernels_needed(view, view.data(), big)
@@ -575,3 +575,67 @@ def test_poisson_kernel_scalars_and_path():
     assert all(r.status is Status.OPTIMAL for r in path)
     norms = [np.abs(r.x).sum() for r in path]
     assert norms[0] <= 1e-12 and all(b >= a - 1e-9 for a, b in zip(norms, norms[1:]))
+
+
+def _fused_cases():
+    A, b, rng = _data(7, m=60, p=25)
+    As = sp.csc_matrix(np.where(np.abs(A) > 0.8, A, 0.0))
+    y = np.sign(b)
+    x = cp.Variable(25)
+    cases = {
+        "lasso dense": sl.problems.lasso(A, b, 0.05),
+        "lasso csc": sl.problems.lasso(As, b, 0.05),
+        "enet": sl.problems.elastic_net(A, b, 0.05, l1_ratio=0.5),
+        "logreg csc": sl.problems.sparse_logreg(As, y, 0.01),
+        "mcp": sl.problems.mcp_regression(A, b, 0.05),
+        "huber+nonneg": sl.Problem(cp.Minimize(cp.sum(cp.huber(A @ x - b, 1.0)) / 60 + 0.1 * cp.norm1(x)),
+                                   [x >= 0]),
+        "sq hinge+box": sl.Problem(cp.Minimize(cp.sum_squares(cp.pos(1 - cp.multiply(y, A @ x))) / 60
+                                               + 0.1 * cp.norm1(x)), [x <= 0.3]),
+    }
+    return cases, rng
+
+
+@pytest.mark.parametrize("name", ["lasso dense", "lasso csc", "enet", "logreg csc", "mcp", "huber+nonneg",
+                                  "sq hinge+box"])
+def test_compiled_outer_check_equals_the_numpy_evaluation(name):
+    """The backend's one-pass compiled evaluation (objective, gradient, KKT scores, gap at
+    the rescaled dual point) gives what SparseGLM.evaluate (the engine's certificate) gives."""
+    from solvelab.backends import cd as cdmod
+    cases, rng = _fused_cases()
+    view = match(cases[name].compile(), "SparseGLM")
+    assert view, view.reason
+    D = view.data()
+    KD = cdmod._Data(D)
+    KD.prepare(view)
+    cdmod.compile_kernels([f"glm_eval_{'dense' if D.dense is not None else 'csc'}"])
+    for trial in range(3):
+        xx = np.where(rng.random(view.n) < 0.4, 0.3 * rng.standard_normal(view.n), 0.0)
+        xx = np.clip(xx, view.lo, view.hi)
+        u = D.matvec(xx)
+        ref = view.evaluate(xx, u, D)
+        got = KD.evaluate(view, xx, u)
+        assert KD.fused
+        assert got.primal == pytest.approx(ref.primal, rel=1e-12, abs=1e-14)
+        np.testing.assert_allclose(got.grad, ref.grad, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(got.kkt_scores, ref.kkt_scores, rtol=1e-12, atol=1e-14)
+        assert got.kkt == pytest.approx(ref.kkt, rel=1e-12, abs=1e-15)
+        assert (got.rel_gap is None) == (ref.rel_gap is None)
+        if ref.rel_gap is not None:
+            assert got.dual == pytest.approx(ref.dual, rel=1e-10, abs=1e-13)
+            assert got.rel_gap == pytest.approx(ref.rel_gap, rel=1e-8, abs=1e-13)
+            assert got.scale == pytest.approx(ref.scale, rel=1e-12)
+
+
+def test_duals_are_computed_on_first_access_and_match_the_form():
+    A, b, _ = _data(8, m=40, p=30)
+    prob = sl.problems.lasso(A, b, 0.05)
+    res = prob.solve(backend="cd", tol=TOL)
+    assert res.status is Status.OPTIMAL
+    view = match(prob.compile(), "SparseGLM")
+    expected = view.duals(res.x)
+    got = res.duals
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14)
+    assert res.duals is got                     # computed once
