@@ -664,23 +664,26 @@ class SparseGLM:
         gap_abs = dual = scale = rel = None
         if want_gap and self.gap_available():
             scale = 1.0
-            ing = np.zeros(self.n, dtype=bool)
-            for idx, w in self.groups:
-                ing[idx] = True
-                ng = np.linalg.norm(g[idx])
-                if ng > w:
-                    scale = min(scale, w / ng)
-            need = (~ing) & (self.r == 0)
-            v = -g
-            up = need & (v > self.w1) & ~np.isfinite(self.hi)
-            dn = need & (v < -self.w1) & ~np.isfinite(self.lo)
-            if np.any(up):
-                scale = min(scale, float(np.min(self.w1[up] / v[up])))
-            if np.any(dn):
-                scale = min(scale, float(np.min(self.w1[dn] / -v[dn])))
+            w1, r, lo, hi = self.w1, self.r, self.lo, self.hi
+            if self.groups:
+                ing = np.zeros(self.n, dtype=bool)
+                for idx, w in self.groups:
+                    ing[idx] = True
+                    ng = np.linalg.norm(g[idx])
+                    if ng > w:
+                        scale = min(scale, w / ng)
+                out = ~ing
+                gg, w1, r, lo, hi = g[out], w1[out], r[out], lo[out], hi[out]
+            else:
+                gg = g
+            # coordinates whose dual constraint |g_j| <= w1_j binds (no ridge, unbounded side)
+            ratio = np.abs(gg)
+            side = np.where(gg < 0, hi, lo)          # -g > w1 needs hi = inf; -g < -w1, lo = -inf
+            bind = (r == 0) & (ratio > w1) & ~np.isfinite(side)
+            if np.any(bind):
+                scale = min(scale, float(np.min(w1[bind] / ratio[bind])))
             dual = -(fast[1](d, scale) if fast is not None and D.m else self._conj_datafit(D, d, scale))
-            vv = -scale * g
-            dual -= _pen_conj(vv[~ing], self.w1[~ing], self.r[~ing], self.lo[~ing], self.hi[~ing])
+            dual -= _pen_conj(-scale * gg, w1, r, lo, hi)
             if np.isfinite(dual):
                 gap_abs = max(P - dual, 0.0)
                 Pc = P + float(self.program.constant)
