@@ -69,7 +69,6 @@ def _tiny_calls():
     L, w1, r = np.ones(2), np.ones(2) * 0.1, np.zeros(2)
     lo, hi = np.full(2, -np.inf), np.full(2, np.inf)
     out = np.zeros(2)
-    Sr = S.tocsr()
     gptr, gidx, gw = np.array([0, 2], dtype=np.int64), ws, np.ones(1)
     blocks = np.zeros(1, dtype=np.int64)
     return {
@@ -86,7 +85,7 @@ def _tiny_calls():
         "datafit_value": lambda: K.datafit_value(u, s, b, 1.0, 0, 0.0),
         "datafit_all": lambda: K.datafit_all(u, s, b, 1.0, 1, 0.0, np.zeros(3), np.zeros(3)),
         "datafit_conj_sum": lambda: K.datafit_conj_sum(u, 1.0, s, b, 1.0, 0, 0.0),
-        "gram_csr": lambda: K.gram_csr(Sr.data, Sr.indices, Sr.indptr, s, 2),
+        "gram_csr": lambda: K.gram_csr(*K.csc_cols_to_csr(data, ind, ptr, ws, 3), s, 2),
         "cd_gram_solve": lambda: K.cd_gram_solve(np.eye(2), np.zeros(2), np.zeros(2), 1.0, w1, r, lo, hi, 0, 3.0,
                                                  0.0, 1, 0, 0, 1e-6, 2, np.zeros(3, dtype=np.int64)),
         "glm_eval_dense": lambda: K.glm_eval_dense(A, x, u, s, b, 1.0, 0, 0.0, 0, w1, r, lo, hi, 3.0, True, 0.0,
@@ -273,6 +272,10 @@ class _Data:
             return np.ascontiguousarray(hit[1][np.ix_(ws, ws)])
         return self.gram(ws)
 
+    def csr_cols(self, ws):
+        """The working-set columns as CSR arrays (data, indices, indptr), for ``gram``."""
+        return self.K.csc_cols_to_csr(self.data, self.ind, self.ptr, ws, self.D.m)
+
     def gram(self, ws, weights=None, B=None):
         """G = A_ws^T diag(w)^2 A_ws (w = s, or ``weights``) as a dense C-ordered array.
         ``B``: the working-set columns as CSR, when the caller keeps them."""
@@ -282,8 +285,8 @@ class _Data:
             Aw = self.A[:, ws] * w[:, None]
             return np.ascontiguousarray(Aw.T @ Aw)
         if B is None:
-            B = D.csc[:, ws].tocsr()
-        return self.K.gram_csr(B.data, B.indices, B.indptr, w, ws.size)
+            B = self.csr_cols(ws)
+        return self.K.gram_csr(B[0], B[1], B[2], w, ws.size)
 
     def grad_cols(self, d, cols):
         out = np.zeros(cols.shape[0])
@@ -614,7 +617,7 @@ class CDBackend(Backend):
         backtracking line search on the true objective. ``epochs`` counts model sweeps."""
         K = _kernels()
         mode, seed = opt["mode"], opt["seed"]
-        B = None if KD.dense else D.csc[:, ws].tocsr()
+        B = None if KD.dense else KD.csr_cols(ws)
         w1, r, lo, hi = view.w1[ws], view.r[ws], view.lo[ws], view.hi[ws]
         Lfloor = 0.0
         if view.pkind:

@@ -1049,3 +1049,31 @@ def glm_eval_csc(data, indices, indptr, x, u, s, b, c, dkind, dpar, pkind, w1, r
             acc += data[q] * d[indices[q]]
         g[j] = acc
     _eval_tail(x, u, g, d, s, b, c, dkind, dpar, pkind, w1, r, lo, hi, gamma, want_gap, const, scores, out)
+
+
+@njit(cache=True)
+def csc_cols_to_csr(data, indices, indptr, cols, m):
+    """The columns ``cols`` of a CSC matrix (m rows) as CSR arrays (data, indices,
+    indptr) with column numbers 0..len(cols)-1: what ``A[:, cols].tocsr()`` gives, in two
+    passes over those columns and no intermediate matrix (the working-set Hessians of
+    proximal Newton are built row by row from it)."""
+    counts = np.zeros(m + 1, dtype=np.int64)
+    for k in range(cols.shape[0]):
+        j = cols[k]
+        for q in range(indptr[j], indptr[j + 1]):
+            counts[indices[q] + 1] += 1
+    for i in range(m):
+        counts[i + 1] += counts[i]
+    nnz = counts[m]
+    out_data = np.empty(nnz)
+    out_ind = np.empty(nnz, dtype=np.int32)
+    fill = counts[:m].copy()
+    for k in range(cols.shape[0]):
+        j = cols[k]
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            pos = fill[i]
+            out_data[pos] = data[q]
+            out_ind[pos] = k
+            fill[i] = pos + 1
+    return out_data, out_ind, counts
