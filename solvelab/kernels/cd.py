@@ -780,85 +780,61 @@ def _gram_greedy_epoch(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor):
 
 
 @njit(cache=True)
-def _small_solve_ones(M):
-    """z with M z = 1 by Gaussian elimination with partial pivoting (M is K x K, K small);
-    returns an empty array when M is singular or the result is not finite."""
-    K = M.shape[0]
-    A = M.copy()
-    z = np.ones(K)
-    for col in range(K):
-        piv = col
-        for i in range(col + 1, K):
-            if abs(A[i, col]) > abs(A[piv, col]):
-                piv = i
-        if A[piv, col] == 0.0 or not np.isfinite(A[piv, col]):
-            return np.empty(0)
-        if piv != col:
-            for j in range(K):
-                t = A[col, j]
-                A[col, j] = A[piv, j]
-                A[piv, j] = t
-            t = z[col]
-            z[col] = z[piv]
-            z[piv] = t
-        for i in range(col + 1, K):
-            f = A[i, col] / A[col, col]
-            if f != 0.0:
-                for j in range(col, K):
-                    A[i, j] -= f * A[col, j]
-                z[i] -= f * z[col]
-    for i in range(K - 1, -1, -1):
-        acc = z[i]
-        for j in range(i + 1, K):
-            acc -= A[i, j] * z[j]
-        z[i] = acc / A[i, i]
-    for i in range(K):
-        if not np.isfinite(z[i]):
-            return np.empty(0)
-    return z
-
-
-@njit(cache=True)
-def _anderson_point(buf, reg):
+def _anderson_into(buf, reg, M, z, out):
     """Offline Anderson extrapolation of the K+1 iterates in the rows of buf (the
-    compiled twin of ``anderson_extrapolate``); empty array when singular."""
+    compiled twin of ``anderson_extrapolate``) into ``out``; M (K x K) and z (K) are
+    work arrays. Solves (U U^T + reg tr I) z = 1 by Cholesky (the matrix is positive
+    definite unless the iterates stalled). Returns False when it is not usable.
+    Written with plain loops and no allocation: it keeps the first-call compile short."""
     K1, k = buf.shape
     K = K1 - 1
-    U = np.empty((K, k))
-    for a in range(K):
-        for t in range(k):
-            U[a, t] = buf[a + 1, t] - buf[a, t]
-    M = np.empty((K, K))
     tr = 0.0
     for a in range(K):
-        for c_ in range(a, K):
+        for c_ in range(a + 1):
             acc = 0.0
             for t in range(k):
-                acc += U[a, t] * U[c_, t]
+                acc += (buf[a + 1, t] - buf[a, t]) * (buf[c_ + 1, t] - buf[c_, t])
             M[a, c_] = acc
-            M[c_, a] = acc
         tr += M[a, a]
-    if tr <= 0.0:
-        tr = 1e-300
+    if not tr > 0.0 or not np.isfinite(tr):
+        return False
     for a in range(K):
         M[a, a] += reg * tr
-    z = _small_solve_ones(M)
-    if z.shape[0] == 0:
-        return z
+    # Cholesky M = L L^T in the lower triangle
+    for a in range(K):
+        for c_ in range(a + 1):
+            acc = M[a, c_]
+            for q in range(c_):
+                acc -= M[a, q] * M[c_, q]
+            if a == c_:
+                if not acc > 0.0:
+                    return False
+                M[a, a] = math.sqrt(acc)
+            else:
+                M[a, c_] = acc / M[c_, c_]
+    for a in range(K):                       # L y = 1
+        acc = 1.0
+        for q in range(a):
+            acc -= M[a, q] * z[q]
+        z[a] = acc / M[a, a]
+    for a in range(K - 1, -1, -1):           # L^T z = y
+        acc = z[a]
+        for q in range(a + 1, K):
+            acc -= M[q, a] * z[q]
+        z[a] = acc / M[a, a]
     sz = 0.0
     for a in range(K):
         sz += z[a]
     if sz == 0.0 or not np.isfinite(sz):
-        return np.empty(0)
-    out = np.zeros(k)
-    for a in range(K):
-        ca = z[a] / sz
-        for t in range(k):
-            out[t] += ca * buf[a + 1, t]
+        return False
     for t in range(k):
+        acc = 0.0
+        for a in range(K):
+            acc += z[a] * buf[a + 1, t]
+        out[t] = acc / sz
         if not np.isfinite(out[t]):
-            return np.empty(0)
-    return out
+            return False
+    return True
 
 
 @njit(cache=True)
@@ -880,6 +856,11 @@ def cd_gram_solve(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epochs
     tolerance was met, else 0."""
     k = xw.shape[0]
     buf = np.empty((K_and + 1 if K_and > 0 else 1, k))
+    Mw = np.empty((max(K_and, 1), max(K_and, 1)))
+    zw = np.empty(max(K_and, 1))
+    xa = np.empty(k)
+    dlt = np.empty(k)
+    Gd = np.empty(k)
     nbuf = 0
     ws = np.arange(k)
     scores = np.zeros(k)
@@ -912,9 +893,7 @@ def cd_gram_solve(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epochs
             if nbuf == K_and + 1:
                 nbuf = 0
                 tried += 1
-                xa = _anderson_point(buf, 1e-10)
-                if xa.shape[0] == k:
-                    dlt = np.empty(k)
+                if _anderson_into(buf, 1e-10, Mw, zw, xa):
                     for t in range(k):
                         v = xa[t]
                         if v < lo[t]:
@@ -923,7 +902,13 @@ def cd_gram_solve(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epochs
                             v = hi[t]
                         xa[t] = v
                         dlt[t] = v - xw[t]
-                    Gd = G @ dlt
+                    for i in range(k):       # G dlt by hand: numba's np.dot costs seconds of compile
+                        Gd[i] = 0.0
+                    for t in range(k):
+                        dt = dlt[t]
+                        if dt != 0.0:
+                            for i in range(k):
+                                Gd[i] += G[t, i] * dt
                     df = 0.0
                     dq = 0.0
                     dp = 0.0
