@@ -85,7 +85,8 @@ def _tiny_calls():
         "datafit_value": lambda: K.datafit_value(u, s, b, 1.0, 0, 0.0),
         "datafit_all": lambda: K.datafit_all(u, s, b, 1.0, 1, 0.0, np.zeros(3), np.zeros(3)),
         "datafit_conj_sum": lambda: K.datafit_conj_sum(u, 1.0, s, b, 1.0, 0, 0.0),
-        "gram_csr": lambda: K.gram_csr(*K.csc_cols_to_csr(data, ind, ptr, ws, 3), s, 2),
+        "gram_csc": lambda: K.gram_csc(data, ind, ptr, ws, s, 3),
+        "gram_csr": lambda: K.gram_csc(data, ind, ptr, ws, s, 3),      # old name of the same kernel
         "cd_gram_solve": lambda: K.cd_gram_solve(np.eye(2), np.zeros(2), np.zeros(2), 1.0, w1, r, lo, hi, 0, 3.0,
                                                  0.0, 1, 0, 0, 1e-6, 2, np.zeros(3, dtype=np.int64)),
         "glm_eval_dense": lambda: K.glm_eval_dense(A, x, u, s, b, 1.0, 0, 0.0, 0, w1, r, lo, hi, 3.0, True, 0.0,
@@ -131,7 +132,7 @@ def kernels_needed(view, D, opt) -> list:
         return names
     if view.dkind == 4:
         # Poisson: proximal Newton only (values and conjugates in NumPy)
-        return names + ["datafit_all", "cd_gram_solve"] + (["gram_csr"] if st == "csc" else [])
+        return names + ["datafit_all", "cd_gram_solve"] + (["gram_csc"] if st == "csc" else [])
     if view.lin is None:
         names.append(f"glm_eval_{st}")
     if view.dkind != 0:
@@ -140,9 +141,9 @@ def kernels_needed(view, D, opt) -> list:
     # the column sweeps run when a working set exceeds gram_max (or, dense, the rows)
     big = (not gram) or D.p > opt["gram_max"] or (st == "dense" and D.p > D.m)
     if gram:
-        # gram_csr: Newton weights, or working-set Gram matrices of a CSC least-squares
+        # gram_csc: Newton weights, or working-set Gram matrices of a CSC least-squares
         # problem with too many columns for one full Gram matrix (built by SciPy, once)
-        names += ["cd_gram_solve"] + (["gram_csr"] if st == "csc" and (view.dkind != 0 or big) else [])
+        names += ["cd_gram_solve"] + (["gram_csc"] if st == "csc" and (view.dkind != 0 or big) else [])
     if big:
         names.append(f"cd_epochs_{st}")
         if view.dkind != 0 and opt["anderson"]:
@@ -272,21 +273,15 @@ class _Data:
             return np.ascontiguousarray(hit[1][np.ix_(ws, ws)])
         return self.gram(ws)
 
-    def csr_cols(self, ws):
-        """The working-set columns as CSR arrays (data, indices, indptr), for ``gram``."""
-        return self.K.csc_cols_to_csr(self.data, self.ind, self.ptr, ws, self.D.m)
-
     def gram(self, ws, weights=None, B=None):
         """G = A_ws^T diag(w)^2 A_ws (w = s, or ``weights``) as a dense C-ordered array.
-        ``B``: the working-set columns as CSR, when the caller keeps them."""
+        (``B`` is ignored: CSC data no longer needs a CSR copy of the columns.)"""
         D = self.D
         w = D.s if weights is None else weights
         if self.dense:
             Aw = self.A[:, ws] * w[:, None]
             return np.ascontiguousarray(Aw.T @ Aw)
-        if B is None:
-            B = self.csr_cols(ws)
-        return self.K.gram_csr(B[0], B[1], B[2], w, ws.size)
+        return self.K.gram_csc(self.data, self.ind, self.ptr, ws, w, D.m)
 
     def grad_cols(self, d, cols):
         out = np.zeros(cols.shape[0])
@@ -311,7 +306,7 @@ def _sparse_gram(M, s):
     """Dense, exactly symmetric Gram matrix M^T diag(s)^2 M of a CSC matrix by SciPy's
     sparse product: the full Gram matrix of a least-squares problem with at most
     ``gram_max`` columns, built once per problem, needs no compiled kernel (working-set
-    Gram matrices, rebuilt often, and the Newton ones use ``gram_csr``)."""
+    Gram matrices, rebuilt often, and the Newton ones use ``gram_csc``)."""
     if not np.all(s == 1.0):
         M = M.multiply(s[:, None]).tocsc()
     G = (M.T @ M).toarray()
@@ -617,7 +612,6 @@ class CDBackend(Backend):
         backtracking line search on the true objective. ``epochs`` counts model sweeps."""
         K = _kernels()
         mode, seed = opt["mode"], opt["seed"]
-        B = None if KD.dense else KD.csr_cols(ws)
         w1, r, lo, hi = view.w1[ws], view.r[ws], view.lo[ws], view.hi[ws]
         Lfloor = 0.0
         if view.pkind:
@@ -637,7 +631,7 @@ class CDBackend(Backend):
                 break
             if deadline is not None and time.perf_counter() >= deadline:
                 break
-            H = KD.gram(ws, np.sqrt(h), B)
+            H = KD.gram(ws, np.sqrt(h))
             # tiny ridge: keeps the 1-D models strictly convex where the curvature vanishes
             dg = np.diagonal(H).copy()
             H[np.diag_indices_from(H)] += 1e-12 * max(float(np.max(dg, initial=0.0)), 1e-300)

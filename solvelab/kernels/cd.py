@@ -689,19 +689,50 @@ def anderson_extrapolate(iterates: np.ndarray, reg: float = 1e-10):
 # ---------------------------------------------------------------------------------------
 
 @njit(cache=True)
-def gram_csr(data, indices, indptr, s, k):
-    """G = B^T diag(s)^2 B for a CSR matrix B with k columns (row by row: sum of the
-    squared row counts, cheap when rows are short)."""
+def gram_csc(data, indices, indptr, cols, w, m):
+    """G = A_cols^T diag(w)^2 A_cols for CSC data (row indices sorted in each column),
+    built row by row -- the cost is the sum of the squared row counts, cheap when rows
+    are short -- without a CSR copy of the columns: each column keeps a cursor, and the
+    columns whose next entry lies in row i wait in a linked list headed at row i. Extra
+    memory: one m-vector of list heads and O(k^2) for G."""
+    k = cols.shape[0]
+    head = np.full(m, -1, dtype=np.int64)
+    nxt = np.empty(k, dtype=np.int64)
+    cur = np.empty(k, dtype=np.int64)
+    for a in range(k):
+        q = indptr[cols[a]]
+        cur[a] = q
+        if q < indptr[cols[a] + 1]:
+            i = indices[q]
+            nxt[a] = head[i]
+            head[i] = a
     G = np.zeros((k, k))
-    m = indptr.shape[0] - 1
+    pos = np.empty(k, dtype=np.int64)
+    val = np.empty(k)
     for i in range(m):
-        si2 = s[i] * s[i]
-        a0, a1 = indptr[i], indptr[i + 1]
-        for p in range(a0, a1):
-            vp = data[p] * si2
-            cp_ = indices[p]
-            for q in range(p, a1):
-                G[cp_, indices[q]] += vp * data[q]
+        a = head[i]
+        if a < 0:
+            continue
+        cnt = 0
+        wi = w[i] * w[i]
+        while a >= 0:
+            pos[cnt] = a
+            val[cnt] = data[cur[a]]
+            cnt += 1
+            a = nxt[a]
+        for t in range(cnt):
+            pa = pos[t]
+            va = val[t] * wi
+            for u in range(t, cnt):
+                G[pa, pos[u]] += va * val[u]
+        for t in range(cnt):
+            a = pos[t]
+            q = cur[a] + 1
+            cur[a] = q
+            if q < indptr[cols[a] + 1]:
+                r = indices[q]
+                nxt[a] = head[r]
+                head[r] = a
     for a in range(k):
         for b_ in range(a + 1, k):
             v = G[a, b_] + G[b_, a]
@@ -1034,31 +1065,3 @@ def glm_eval_csc(data, indices, indptr, x, u, s, b, c, dkind, dpar, pkind, w1, r
             acc += data[q] * d[indices[q]]
         g[j] = acc
     _eval_tail(x, u, g, d, s, b, c, dkind, dpar, pkind, w1, r, lo, hi, gamma, want_gap, const, scores, out)
-
-
-@njit(cache=True)
-def csc_cols_to_csr(data, indices, indptr, cols, m):
-    """The columns ``cols`` of a CSC matrix (m rows) as CSR arrays (data, indices,
-    indptr) with column numbers 0..len(cols)-1: what ``A[:, cols].tocsr()`` gives, in two
-    passes over those columns and no intermediate matrix (the working-set Hessians of
-    proximal Newton are built row by row from it)."""
-    counts = np.zeros(m + 1, dtype=np.int64)
-    for k in range(cols.shape[0]):
-        j = cols[k]
-        for q in range(indptr[j], indptr[j + 1]):
-            counts[indices[q] + 1] += 1
-    for i in range(m):
-        counts[i + 1] += counts[i]
-    nnz = counts[m]
-    out_data = np.empty(nnz)
-    out_ind = np.empty(nnz, dtype=np.int32)
-    fill = counts[:m].copy()
-    for k in range(cols.shape[0]):
-        j = cols[k]
-        for q in range(indptr[j], indptr[j + 1]):
-            i = indices[q]
-            pos = fill[i]
-            out_data[pos] = data[q]
-            out_ind[pos] = k
-            fill[i] = pos + 1
-    return out_data, out_ind, counts
