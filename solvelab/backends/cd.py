@@ -141,9 +141,9 @@ def kernels_needed(view, D, opt) -> list:
     # the column sweeps run when a working set exceeds gram_max (or, dense, the rows)
     big = (not gram) or D.p > opt["gram_max"] or (st == "dense" and D.p > D.m)
     if gram:
-        # gram_csc: Newton weights, or working-set Gram matrices of a CSC least-squares
-        # problem with too many columns for one full Gram matrix (built by SciPy, once)
-        names += ["cd_gram_solve"] + (["gram_csc"] if st == "csc" and (view.dkind != 0 or big) else [])
+        # gram_csc: Newton weights, the full Gram matrix of a CSC least-squares problem, or
+        # its working-set Gram matrices when it has too many columns for a full one
+        names += ["cd_gram_solve"] + (["gram_csc"] if st == "csc" else [])
     if big:
         names.append(f"cd_epochs_{st}")
         if view.dkind != 0 and opt["anderson"]:
@@ -178,6 +178,7 @@ class _Data:
         self.fast = bool(view.dkind == 0 and D.m > 0 and np.all(D.s == 1.0))
         self.Atb = None          # A^T b, computed on the first column sweep that needs it
         self.fused = None        # whether evaluate() may use the compiled pass (set on first use)
+        self.d_buf = None
 
     def epochs(self, view, u, x, ws, L, n_epochs, mode, seed):
         D, K = self.D, self.K
@@ -209,7 +210,9 @@ class _Data:
         if not self.fused:
             return view.evaluate(x, u, D, want_gap=want_gap, fast=self.fast_eval(view))
         n = view.n
-        d, g, scores, out = np.empty(D.m), np.empty(n), np.empty(n), np.empty(7)
+        if self.d_buf is None:
+            self.d_buf = np.empty(D.m)   # reused: the solve reads only the latest evaluation
+        d, g, scores, out = self.d_buf, np.empty(n), np.empty(n), np.empty(7)
         args = (x, u, D.s, D.b, view.c, view.dkind, view.dpar, view.pkind, view.w1, view.r, view.lo, view.hi,
                 view.gamma, bool(want_gap and self.gap_ok), self.const, d, g, scores, out)
         if self.dense:
@@ -268,20 +271,26 @@ class _Data:
                     As = self.A * D.s[:, None] if not np.all(D.s == 1.0) else self.A
                     G = np.ascontiguousarray(As.T @ As)
                 else:
-                    G = _sparse_gram(D.csc, D.s)
+                    # the compiled row-wise product: SciPy's M.T @ M converts M to CSR (a
+                    # copy of the data) first
+                    G = self.K.gram_csc(self.data, self.ind, self.ptr, np.arange(D.p, dtype=np.int64), D.s * D.s,
+                                        D.m)
                 state["gram"] = hit = (D, G)
             return np.ascontiguousarray(hit[1][np.ix_(ws, ws)])
         return self.gram(ws)
 
-    def gram(self, ws, weights=None, B=None):
-        """G = A_ws^T diag(w)^2 A_ws (w = s, or ``weights``) as a dense C-ordered array.
-        (``B`` is ignored: CSC data no longer needs a CSR copy of the columns.)"""
+    def gram(self, ws, weights=None, B=None, sq_weights=None):
+        """G = A_ws^T diag(w)^2 A_ws (w = s, or ``weights``; or diag(``sq_weights``) for
+        w^2 directly) as a dense C-ordered array. (``B`` is ignored: CSC data no longer
+        needs a CSR copy of the columns.)"""
         D = self.D
-        w = D.s if weights is None else weights
+        if sq_weights is None:
+            w = D.s if weights is None else weights
+            sq_weights = w * w
         if self.dense:
-            Aw = self.A[:, ws] * w[:, None]
+            Aw = self.A[:, ws] * np.sqrt(sq_weights)[:, None]
             return np.ascontiguousarray(Aw.T @ Aw)
-        return self.K.gram_csc(self.data, self.ind, self.ptr, ws, w, D.m)
+        return self.K.gram_csc(self.data, self.ind, self.ptr, ws, sq_weights, D.m)
 
     def grad_cols(self, d, cols):
         out = np.zeros(cols.shape[0])
@@ -300,18 +309,6 @@ class _Data:
             self.K.add_cols_dense(self.A, cols, delta, u)
         else:
             self.K.add_cols_csc(self.data, self.ind, self.ptr, cols, delta, u)
-
-
-def _sparse_gram(M, s):
-    """Dense, exactly symmetric Gram matrix M^T diag(s)^2 M of a CSC matrix by SciPy's
-    sparse product: the full Gram matrix of a least-squares problem with at most
-    ``gram_max`` columns, built once per problem, needs no compiled kernel (working-set
-    Gram matrices, rebuilt often, and the Newton ones use ``gram_csc``)."""
-    if not np.all(s == 1.0):
-        M = M.multiply(s[:, None]).tocsc()
-    G = (M.T @ M).toarray()
-    G = 0.5 * (G + G.T)
-    return np.ascontiguousarray(G)
 
 
 class CDBackend(Backend):
@@ -618,6 +615,7 @@ class CDBackend(Backend):
             Lfloor = 1.001 / (view.gamma if view.pkind == 1 else view.gamma - 1.0)
         d, h = np.empty(D.m), np.empty(D.m)
         d2, h2 = np.empty(D.m), np.empty(D.m)
+        Ad, ut = np.empty(D.m), np.empty(D.m)      # step direction A delta, trial point (reused)
         stats = np.zeros(3, dtype=np.int64)
         f_data = None
         for _newton in range(50):
@@ -631,7 +629,7 @@ class CDBackend(Backend):
                 break
             if deadline is not None and time.perf_counter() >= deadline:
                 break
-            H = KD.gram(ws, np.sqrt(h))
+            H = KD.gram(ws, sq_weights=h)
             # tiny ridge: keeps the 1-D models strictly convex where the curvature vanishes
             dg = np.diagonal(H).copy()
             H[np.diag_indices_from(H)] += 1e-12 * max(float(np.max(dg, initial=0.0)), 1e-300)
@@ -648,7 +646,7 @@ class CDBackend(Backend):
             delta = xn - xw
             if not np.any(delta):
                 break
-            Ad = np.zeros(D.m)
+            Ad[:] = 0.0
             KD.add_cols(ws, delta, Ad)
             p_old = float(np.sum(_pen_value(view.pkind, xw, w1, r, view.gamma)))
             f_old = f_data + p_old
@@ -657,7 +655,8 @@ class CDBackend(Backend):
             accepted = False
             for _ls in range(30):
                 xt = np.clip(xw + t * delta, lo, hi)
-                ut = u + t * Ad
+                np.multiply(Ad, t, out=ut)
+                ut += u
                 # value, derivative and curvature in one pass: the next Newton step reuses them
                 f_dt = _datafit_all(view, K, D, ut, d2, h2)
                 f_new = f_dt + float(np.sum(_pen_value(view.pkind, xt, w1, r, view.gamma)))
@@ -672,7 +671,7 @@ class CDBackend(Backend):
                 fs = max(1.0, abs(f_old))
                 if abs(decrease) <= 1e-13 * fs:
                     xt = np.clip(xw + delta, lo, hi)
-                    ut = u + Ad
+                    np.add(u, Ad, out=ut)
                     f_dt = _datafit_all(view, K, D, ut, d2, h2)
                     f_new = f_dt + float(np.sum(_pen_value(view.pkind, xt, w1, r, view.gamma)))
                     accepted = f_new <= f_old + 1e-13 * fs

@@ -689,14 +689,14 @@ def anderson_extrapolate(iterates: np.ndarray, reg: float = 1e-10):
 # ---------------------------------------------------------------------------------------
 
 @njit(cache=True)
-def gram_csc(data, indices, indptr, cols, w, m):
-    """G = A_cols^T diag(w)^2 A_cols for CSC data (row indices sorted in each column),
+def gram_csc(data, indices, indptr, cols, w2, m):
+    """G = A_cols^T diag(w2) A_cols for CSC data (row indices sorted in each column),
     built row by row -- the cost is the sum of the squared row counts, cheap when rows
     are short -- without a CSR copy of the columns: each column keeps a cursor, and the
     columns whose next entry lies in row i wait in a linked list headed at row i. Extra
-    memory: one m-vector of list heads and O(k^2) for G."""
+    memory: one int32 m-vector of list heads and O(k^2) for G."""
     k = cols.shape[0]
-    head = np.full(m, -1, dtype=np.int64)
+    head = np.full(m, -1, dtype=np.int32)
     nxt = np.empty(k, dtype=np.int64)
     cur = np.empty(k, dtype=np.int64)
     for a in range(k):
@@ -714,7 +714,7 @@ def gram_csc(data, indices, indptr, cols, w, m):
         if a < 0:
             continue
         cnt = 0
-        wi = w[i] * w[i]
+        wi = w2[i]
         while a >= 0:
             pos[cnt] = a
             val[cnt] = data[cur[a]]

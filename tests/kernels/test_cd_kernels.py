@@ -132,7 +132,7 @@ def test_gram_mode_matches_column_mode():
     np.testing.assert_allclose(G, A.T @ A, atol=1e-12)
     cols = np.array([3, 0, 5], dtype=np.int64)          # any subset, any order, with weights
     w = np.linspace(0.5, 2.0, m)
-    np.testing.assert_allclose(K.gram_csc(S.data, S.indices, S.indptr, cols, w, m),
+    np.testing.assert_allclose(K.gram_csc(S.data, S.indices, S.indptr, cols, w ** 2, m),
                                (A[:, cols] * w[:, None] ** 2).T @ A[:, cols], atol=1e-12)
     w1, r = np.full(p, 0.02), np.zeros(p)
     lo, hi = np.full(p, -np.inf), np.full(p, np.inf)
