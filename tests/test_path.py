@@ -77,3 +77,41 @@ def test_path_errors():
         sl.path(prob, prob.lam, [])
     res = sl.path(prob, prob.lam, [0.2, 0.1])
     assert [r.status for r in res] == [Status.OPTIMAL, Status.OPTIMAL]
+
+
+@pytest.mark.parametrize("kind", ["mcp", "scad"])
+def test_nonconvex_penalty_level_is_a_parameter_and_paths_follow_it(kind):
+    """MCP / SCAD take lam as a Parameter named 'lam': a warm-started path gives, at each
+    value, a point as good as a cold solve there (a stationary point of the same
+    objective; nonconvex, so objectives are compared, with the same support)."""
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((80, 40))
+    xt = np.where(rng.random(40) < 0.15, 2 * rng.standard_normal(40), 0.0)
+    b = A @ xt + 0.1 * rng.standard_normal(80)
+    make = sl.problems.mcp_regression if kind == "mcp" else sl.problems.scad
+    prob = make(A, b, 0.5)
+    assert any(p.name() == "lam" for p in prob.parameters())
+    lams = np.geomspace(0.5, 0.02, 6)
+    res = sl.path(prob, "lam", lams, backend="cd", tol=1e-8)
+    assert all(r.status is Status.OPTIMAL for r in res)
+    for lam, r in zip(lams, res):
+        cold = make(A, b, lam).solve(backend="cd", tol=1e-8, warm_start=False)
+        assert cold.status is Status.OPTIMAL
+        assert r.objective <= cold.objective + 1e-6 * max(1.0, abs(cold.objective))
+        assert r.objective == pytest.approx(cold.objective, rel=1e-3)
+    # the objective reported follows the parameter (not the value it had when compiled)
+    prob.lam.value = 0.3
+    again = prob.solve(backend="cd", tol=1e-8)
+    assert again.objective == pytest.approx(make(A, b, 0.3).solve(backend="cd", tol=1e-8).objective, rel=1e-6)
+
+
+def test_nonconvex_penalty_parameter_without_value_is_a_clear_error():
+    import cvxpy as cp
+    from solvelab.errors import InvalidDataError
+    from solvelab.ir.glm_form import MCP
+    lam = cp.Parameter(nonneg=True, name="lam")
+    pen = MCP(lam, 3.0)
+    with pytest.raises(InvalidDataError, match="has no value"):
+        pen.value(np.ones(3))
+    with pytest.raises(InvalidDataError, match="lam >= 0"):
+        MCP(-1.0)

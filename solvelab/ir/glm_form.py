@@ -56,6 +56,31 @@ L_PHI = {0: 2.0, 1: 0.25, 2: 2.0, 3: 2.0, 4: float("inf")}   # exp: no global co
 # nonconvex penalties (functions of the IR, prox-friendly, separable)
 # ---------------------------------------------------------------------------------------
 
+def _penalty_level(lam, who):
+    """A penalty level: a number, an array, or a cvxpy Parameter (kept, read at each use,
+    so that ``sl.path`` can move it)."""
+    if hasattr(lam, "value") and hasattr(lam, "is_constant") and hasattr(lam, "name"):
+        if lam.value is not None:
+            _level_value(lam, who)
+        return lam
+    val = float(lam) if np.isscalar(lam) else np.asarray(lam, dtype=np.float64)
+    if not np.all(np.isfinite(val)) or np.any(np.asarray(val) < 0):
+        raise InvalidDataError(f"{who} needs a finite lam >= 0 (got lam={lam!r})")
+    return val
+
+
+def _level_value(lam, who):
+    if not (hasattr(lam, "value") and hasattr(lam, "name")):
+        return lam
+    v = lam.value
+    if v is None:
+        raise InvalidDataError(f"{who}: the Parameter {lam.name()!r} has no value; set .value before solving")
+    v = float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=np.float64)
+    if not np.all(np.isfinite(v)) or np.any(np.asarray(v) < 0):
+        raise InvalidDataError(f"{who} needs a finite lam >= 0 (Parameter {lam.name()!r} is {v!r})")
+    return v
+
+
 class MCP(F.Function):
     """Minimax concave penalty sum_i MCP(z_i; lam, gamma), gamma > 1 (not convex)."""
     name = "mcp"
@@ -63,10 +88,13 @@ class MCP(F.Function):
 
     def __init__(self, lam, gamma=3.0, dim=None):
         super().__init__(dim)
-        self.lam = float(lam) if np.isscalar(lam) else np.asarray(lam, dtype=np.float64)
         self.gamma = float(gamma)
-        if np.any(np.asarray(self.lam) < 0) or not self.gamma > 1:
-            raise InvalidDataError(f"MCP needs lam >= 0 and gamma > 1 (got lam={lam!r}, gamma={gamma!r})")
+        self._lam = _penalty_level(lam, "MCP")
+        if not self.gamma > 1:
+            raise InvalidDataError(f"MCP needs gamma > 1 (got gamma={gamma!r})")
+
+    lam = property(lambda self: _level_value(self._lam, "MCP"),
+                   doc="lam (read from its cvxpy Parameter, when it is one, at each use)")
 
     def value(self, z):
         return float(np.sum(_pen_value(1, np.asarray(z, dtype=np.float64), self.lam, 0.0, self.gamma)))
@@ -89,10 +117,13 @@ class SCAD(F.Function):
 
     def __init__(self, lam, gamma=3.7, dim=None):
         super().__init__(dim)
-        self.lam = float(lam) if np.isscalar(lam) else np.asarray(lam, dtype=np.float64)
         self.gamma = float(gamma)
-        if np.any(np.asarray(self.lam) < 0) or not self.gamma > 2:
-            raise InvalidDataError(f"SCAD needs lam >= 0 and a > 2 (got lam={lam!r}, a={gamma!r})")
+        self._lam = _penalty_level(lam, "SCAD")
+        if not self.gamma > 2:
+            raise InvalidDataError(f"SCAD needs a > 2 (got a={gamma!r})")
+
+    lam = property(lambda self: _level_value(self._lam, "SCAD"),
+                   doc="lam (read from its cvxpy Parameter, when it is one, at each use)")
 
     def value(self, z):
         return float(np.sum(_pen_value(2, np.asarray(z, dtype=np.float64), self.lam, 0.0, self.gamma)))

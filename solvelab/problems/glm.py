@@ -179,6 +179,16 @@ class PenalizedProblem(Problem):
         self._x = x
         self._penalty = penalty
 
+    def parameters(self):
+        """The CVXPY Parameters, and the penalty's level when it is one (so that
+        ``sl.path(problem, "lam", values)`` finds it)."""
+        import cvxpy as cp
+        out = list(super().parameters())
+        lam = getattr(self._penalty, "_lam", None)
+        if isinstance(lam, cp.Parameter) and not any(p.id == lam.id for p in out):
+            out.append(lam)
+        return out
+
     def compile(self):
         fresh = self._program is None
         prog = super().compile()
@@ -199,11 +209,10 @@ def _nonconvex(A, b, lam, gamma, kind, who):
     A, b, lam = _check(A, b, lam, who)
     n, p = A.shape
     x = cp.Variable(p, name="x")
-    pen = MCP(lam, gamma) if kind == "mcp" else SCAD(lam, gamma)
+    lam_p = cp.Parameter(nonneg=True, name="lam", value=lam)
+    pen = MCP(lam_p, gamma) if kind == "mcp" else SCAD(lam_p, gamma)
     prob = PenalizedProblem(cp.Minimize(cp.sum_squares(A @ x - b) / (2 * n)), x, pen)
-    prob.x = x
-    prob.lam = lam
-    return prob
+    return _finish(prob, x, lam_p)
 
 
 def mcp_regression(A, b, lam, gamma: float = 3.0) -> Problem:
