@@ -869,6 +869,44 @@ def _anderson_into(buf, reg, M, z, out):
 
 
 @njit(cache=True)
+def _anderson_step(buf, G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Mw, zw, xa, dlt, Gd):
+    """Try the Anderson point of the iterates in buf on the Gram model: clipped to the
+    bounds, kept (xw, gw updated in place) only when it lowers the model objective,
+    computed exactly from G and gw. Returns whether it was kept."""
+    k = xw.shape[0]
+    if not _anderson_into(buf, 1e-10, Mw, zw, xa):
+        return False
+    for t in range(k):
+        v = xa[t]
+        if v < lo[t]:
+            v = lo[t]
+        if v > hi[t]:
+            v = hi[t]
+        xa[t] = v
+        dlt[t] = v - xw[t]
+    for i in range(k):       # G dlt by hand: numba's np.dot costs seconds of compile
+        Gd[i] = 0.0
+    for t in range(k):
+        dt = dlt[t]
+        if dt != 0.0:
+            for i in range(k):
+                Gd[i] += G[t, i] * dt
+    df = 0.0
+    dq = 0.0
+    dp = 0.0
+    for t in range(k):
+        df += gw[t] * dlt[t]
+        dq += dlt[t] * Gd[t]
+        dp += pen_value(pkind, xa[t], w1[t], r[t], gamma) - pen_value(pkind, xw[t], w1[t], r[t], gamma)
+    if c2 * (df + 0.5 * dq) + dp < 0.0:
+        for t in range(k):
+            xw[t] = xa[t]
+            gw[t] += Gd[t]
+        return True
+    return False
+
+
+@njit(cache=True)
 def cd_gram_solve(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epochs, mode, seed, tol,
                   K_and, stats):
     """Coordinate sweeps on  c2/2 x^T G x - c2 q^T x + pen(x)  over a working set (G
@@ -924,35 +962,8 @@ def cd_gram_solve(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epochs
             if nbuf == K_and + 1:
                 nbuf = 0
                 tried += 1
-                if _anderson_into(buf, 1e-10, Mw, zw, xa):
-                    for t in range(k):
-                        v = xa[t]
-                        if v < lo[t]:
-                            v = lo[t]
-                        if v > hi[t]:
-                            v = hi[t]
-                        xa[t] = v
-                        dlt[t] = v - xw[t]
-                    for i in range(k):       # G dlt by hand: numba's np.dot costs seconds of compile
-                        Gd[i] = 0.0
-                    for t in range(k):
-                        dt = dlt[t]
-                        if dt != 0.0:
-                            for i in range(k):
-                                Gd[i] += G[t, i] * dt
-                    df = 0.0
-                    dq = 0.0
-                    dp = 0.0
-                    for t in range(k):
-                        df += gw[t] * dlt[t]
-                        dq += dlt[t] * Gd[t]
-                        dp += pen_value(pkind, xa[t], w1[t], r[t], gamma) - pen_value(pkind, xw[t], w1[t], r[t],
-                                                                                     gamma)
-                    if c2 * (df + 0.5 * dq) + dp < 0.0:
-                        kept += 1
-                        for t in range(k):
-                            xw[t] = xa[t]
-                            gw[t] += Gd[t]
+                if _anderson_step(buf, G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Mw, zw, xa, dlt, Gd):
+                    kept += 1
         worst = 0.0
         for t in range(k):
             sc = subdiff_dist(pkind, xw[t], c2 * gw[t], w1[t], r[t], lo[t], hi[t], gamma)

@@ -639,3 +639,13 @@ def test_duals_are_computed_on_first_access_and_match_the_form():
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14)
     assert res.duals is got                     # computed once
+
+
+def test_full_gram_by_column_chunks_equals_the_product():
+    from solvelab.backends.cd import _sparse_gram
+    A = sp.random(50, 37, density=0.3, format="csc", random_state=2)
+    s = np.linspace(0.5, 1.5, 50)
+    for ss in (np.ones(50), s):
+        ref = (A.T @ sp.diags(ss ** 2) @ A).toarray()
+        for chunk in (1, 7, 10 ** 9):
+            np.testing.assert_allclose(_sparse_gram(A, ss, chunk_nnz=chunk), ref, atol=1e-12)
