@@ -88,7 +88,10 @@ def _tiny_calls():
         "gram_csc": lambda: K.gram_csc(data, ind, ptr, ws, s, 3),
         "gram_csr": lambda: K.gram_csc(data, ind, ptr, ws, s, 3),      # old name of the same kernel
         "cd_gram_solve": lambda: K.cd_gram_solve(np.eye(2), np.zeros(2), np.zeros(2), 1.0, w1, r, lo, hi, 0, 3.0,
-                                                 0.0, 1, 0, 0, 1e-6, 2, np.zeros(3, dtype=np.int64)),
+                                                 0.0, 1, 1e-6, 2, np.zeros(3, dtype=np.int64)),
+        "cd_gram_solve_ordered": lambda: K.cd_gram_solve_ordered(np.eye(2), np.zeros(2), np.zeros(2), 1.0, w1, r, lo,
+                                                                 hi, 0, 3.0, 0.0, 1, 1, 0, 1e-6, 2,
+                                                                 np.zeros(3, dtype=np.int64)),
         "glm_eval_dense": lambda: K.glm_eval_dense(A, x, u, s, b, 1.0, 0, 0.0, 0, w1, r, lo, hi, 3.0, True, 0.0,
                                                    np.zeros(3), np.zeros(2), np.zeros(2), np.zeros(7)),
         "glm_eval_csc": lambda: K.glm_eval_csc(data, ind, ptr, x, u, s, b, 1.0, 0, 0.0, 0, w1, r, lo, hi, 3.0, True,
@@ -128,11 +131,12 @@ def kernels_needed(view, D, opt) -> list:
     if view.groups:
         return [f"col_sqnorms_{st}", f"bcd_epochs_{st}"]
     names = [f"col_sqnorms_{st}", f"grad_cols_{st}", f"add_cols_{st}"]
+    gram_solve = "cd_gram_solve" if opt["mode"] == 0 else "cd_gram_solve_ordered"
     if D.m == 0:
         return names
     if view.dkind == 4:
         # Poisson: proximal Newton only (values and conjugates in NumPy)
-        return names + ["datafit_all", "cd_gram_solve"] + (["gram_csc"] if st == "csc" else [])
+        return names + ["datafit_all", gram_solve] + (["gram_csc"] if st == "csc" else [])
     if _fused_eval_applies(view, D):
         names.append(f"glm_eval_{st}")
     if view.dkind != 0:
@@ -144,7 +148,7 @@ def kernels_needed(view, D, opt) -> list:
         # gram_csc: Newton weights, or the working-set Gram matrices of a CSC
         # least-squares problem with too many columns for one full Gram matrix (that
         # one is built by SciPy, in column chunks)
-        names += ["cd_gram_solve"] + (["gram_csc"] if st == "csc" and (view.dkind != 0 or big) else [])
+        names += [gram_solve] + (["gram_csc"] if st == "csc" and (view.dkind != 0 or big) else [])
     if big:
         names.append(f"cd_epochs_{st}")
         if view.dkind != 0 and opt["anderson"]:
@@ -628,8 +632,8 @@ class CDBackend(Backend):
         # compiled in chunks, so that the deadline is still looked at now and then
         while epochs < max_epochs:
             chunk = min(max_epochs - epochs, 5000)
-            met = K.cd_gram_solve(G, gw, xw, c2, w1, r, lo, hi, view.pkind, view.gamma, Lfloor, chunk, mode,
-                                  seed + epochs, tol_in, K_and, stats)
+            met = _gram_solve(K, G, gw, xw, c2, w1, r, lo, hi, view.pkind, view.gamma, Lfloor, chunk, mode,
+                              seed + epochs, tol_in, K_and, stats)
             epochs += int(stats[0])
             counters[0] += int(stats[1])
             counters[1] += int(stats[2])
@@ -677,8 +681,8 @@ class CDBackend(Backend):
             # chunks of sweeps between checks; an inexact model (the old cap of 20 sweeps)
             # made the Newton steps crawl on correlated columns.
             model_tol = 0.01 * kkt_now
-            K.cd_gram_solve(H, gw, xn, 1.0, w1, r, lo, hi, view.pkind, view.gamma, Lfloor,
-                            min(1600, max_epochs - epochs), mode, seed + epochs, model_tol, 0, stats)
+            _gram_solve(K, H, gw, xn, 1.0, w1, r, lo, hi, view.pkind, view.gamma, Lfloor,
+                        min(1600, max_epochs - epochs), mode, seed + epochs, model_tol, 0, stats)
             epochs += int(stats[0])
             delta = xn - xw
             if not np.any(delta):
@@ -723,6 +727,14 @@ class CDBackend(Backend):
     def _solve_blocks(self, view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_time, jit_time, warm):
         from .cd_blocks import solve_blocks
         return solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_time, jit_time, warm)
+
+
+def _gram_solve(K, G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epochs, mode, seed, tol, K_and, stats):
+    """The compiled Gram-model solve: cyclic, or random / greedy (a separate kernel)."""
+    if mode == 0:
+        return K.cd_gram_solve(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epochs, tol, K_and, stats)
+    return K.cd_gram_solve_ordered(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epochs, mode, seed, tol,
+                                   K_and, stats)
 
 
 def _datafit_all(view, K, D, u, d, h):

@@ -907,53 +907,107 @@ def _anderson_step(buf, G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Mw, zw, xa, 
 
 
 @njit(cache=True)
-def cd_gram_solve(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epochs, mode, seed, tol,
-                  K_and, stats):
-    """Coordinate sweeps on  c2/2 x^T G x - c2 q^T x + pen(x)  over a working set (G
-    symmetric, indexed by working-set position), with ``gw = G x - q`` kept up to date
+def _gram_sweep_cyclic(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor):
+    """One cyclic sweep of exact coordinate steps on the Gram model, gw = G x - q kept."""
+    k = xw.shape[0]
+    for t in range(k):
+        Lt = c2 * G[t, t]
+        if Lt < Lfloor:
+            Lt = Lfloor
+        old = xw[t]
+        xn = _coord_step(pkind, old, c2 * gw[t], Lt, w1[t], r[t], lo[t], hi[t], gamma)
+        if xn != old:
+            dx = xn - old
+            xw[t] = xn
+            for i in range(k):
+                gw[i] += G[t, i] * dx   # G is symmetric: read its contiguous row
+
+
+@njit(cache=True)
+def _gram_sweep_ordered(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, mode, seed, ep, ws, scores):
+    """One sweep in a random order (mode 1) or by exact greedy GS-L steps (mode 2)."""
+    if mode == 2:
+        _gram_greedy_epoch(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor)
+        return
+    k = xw.shape[0]
+    order = _order(ws, scores, mode, seed, ep)
+    for kk in range(k):
+        t = order[kk]
+        Lt = c2 * G[t, t]
+        if Lt < Lfloor:
+            Lt = Lfloor
+        old = xw[t]
+        xn = _coord_step(pkind, old, c2 * gw[t], Lt, w1[t], r[t], lo[t], hi[t], gamma)
+        if xn != old:
+            dx = xn - old
+            xw[t] = xn
+            for i in range(k):
+                gw[i] += G[t, i] * dx
+
+
+@njit(cache=True)
+def _gram_after_sweep(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, tol, K_and, buf, work, Mw, zw, xa, dlt, Gd):
+    """After a sweep: every K_and + 1 sweeps try Anderson (work[0] counts the buffered
+    iterates, work[1] / work[2] the extrapolations tried / kept); then True when the
+    working-set KKT residual is <= tol."""
+    k = xw.shape[0]
+    if K_and > 0:
+        nb = work[0]
+        for t in range(k):
+            buf[nb, t] = xw[t]
+        nb += 1
+        if nb == K_and + 1:
+            nb = 0
+            work[1] += 1
+            if _anderson_step(buf, G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Mw, zw, xa, dlt, Gd):
+                work[2] += 1
+        work[0] = nb
+    for t in range(k):
+        if subdiff_dist(pkind, xw[t], c2 * gw[t], w1[t], r[t], lo[t], hi[t], gamma) > tol:
+            return False
+    return True
+
+
+@njit(cache=True)
+def cd_gram_solve(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epochs, tol, K_and, stats):
+    """Cyclic coordinate sweeps on  c2/2 x^T G x - c2 q^T x + pen(x)  over a working set
+    (G symmetric, indexed by working-set position), with ``gw = G x - q`` kept up to date
     (O(k) per step instead of O(nnz of a column)) -- the quadratic model of least squares
     restricted to the working set, or the second-order model of a Newton step -- until
-    the largest KKT distance
-    of the working set, dist(-c2 gw_t, d pen_t(x_t)), is <= tol, or max_epochs sweeps.
+    the largest KKT distance of the working set, dist(-c2 gw_t, d pen_t(x_t)), is <= tol,
+    or max_epochs sweeps.
 
     Every K_and + 1 sweeps (K_and > 0) an Anderson extrapolation of the last iterates is
     tried and kept when it lowers the model objective (computed exactly from G and gw).
     The whole loop runs compiled: on small working sets the Python overhead of a sweep
-    (about 20 microseconds) was far more than the sweep itself.
-    ``stats`` (int64[3]) receives the sweeps done, the extrapolations tried and kept.
-    Mode 2 is exact greedy Gauss-Southwell-Lipschitz selection. Returns 1 when the
-    tolerance was met, else 0."""
+    (about 20 microseconds) was far more than the sweep itself. Random and greedy orders
+    are ``cd_gram_solve_ordered`` (a separate kernel: the default cyclic one then compiles
+    without the order machinery). ``stats`` (int64[3]) receives the sweeps done, the
+    extrapolations tried and kept. Returns 1 when the tolerance was met, else 0."""
+    # Written flat (sweep, Anderson and the KKT check inline, leaves called directly):
+    # every level of compiled callees is optimized again with its caller, and the layered
+    # version (``cd_gram_solve_ordered``) costs about twice the first-call compile time.
     k = xw.shape[0]
-    buf = np.empty((K_and + 1 if K_and > 0 else 1, k))
-    Mw = np.empty((max(K_and, 1), max(K_and, 1)))
-    zw = np.empty(max(K_and, 1))
-    xa = np.empty(k)
-    dlt = np.empty(k)
-    Gd = np.empty(k)
+    K1 = max(K_and, 1)
+    buf, Mw, zw = np.empty((K1 + 1, k)), np.empty((K1, K1)), np.empty(K1)
+    xa, Gd = np.empty(k), np.empty(k)
     nbuf = 0
-    ws = np.arange(k)
-    scores = np.zeros(k)
     tried = 0
     kept = 0
     ep = 0
     met = 0
     while ep < max_epochs:
-        if mode == 2:
-            _gram_greedy_epoch(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor)
-        else:
-            order = _order(ws, scores, mode, seed, ep)
-            for kk in range(k):
-                t = order[kk]
-                Lt = c2 * G[t, t]
-                if Lt < Lfloor:
-                    Lt = Lfloor
-                old = xw[t]
-                xn = _coord_step(pkind, old, c2 * gw[t], Lt, w1[t], r[t], lo[t], hi[t], gamma)
-                if xn != old:
-                    dx = xn - old
-                    xw[t] = xn
-                    for i in range(k):
-                        gw[i] += G[t, i] * dx
+        for t in range(k):
+            Lt = c2 * G[t, t]
+            if Lt < Lfloor:
+                Lt = Lfloor
+            old = xw[t]
+            xn = _coord_step(pkind, old, c2 * gw[t], Lt, w1[t], r[t], lo[t], hi[t], gamma)
+            if xn != old:
+                dx = xn - old
+                xw[t] = xn
+                for i in range(k):
+                    gw[i] += G[t, i] * dx   # G is symmetric: read its contiguous row
         ep += 1
         if K_and > 0:
             for t in range(k):
@@ -962,19 +1016,66 @@ def cd_gram_solve(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epochs
             if nbuf == K_and + 1:
                 nbuf = 0
                 tried += 1
-                if _anderson_step(buf, G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Mw, zw, xa, dlt, Gd):
-                    kept += 1
-        worst = 0.0
+                if _anderson_into(buf, 1e-10, Mw, zw, xa):
+                    # clip, then keep only if the model objective decreases (exactly, from G)
+                    for i in range(k):
+                        Gd[i] = 0.0
+                    change = 0.0
+                    for t in range(k):
+                        v = min(max(xa[t], lo[t]), hi[t])
+                        xa[t] = v
+                        dt = v - xw[t]
+                        if dt != 0.0:
+                            change += c2 * gw[t] * dt + (pen_value(pkind, v, w1[t], r[t], gamma)
+                                                         - pen_value(pkind, xw[t], w1[t], r[t], gamma))
+                            for i in range(k):
+                                Gd[i] += G[t, i] * dt
+                    quad = 0.0
+                    for t in range(k):
+                        quad += (xa[t] - xw[t]) * Gd[t]
+                    if change + 0.5 * c2 * quad < 0.0:
+                        kept += 1
+                        for t in range(k):
+                            xw[t] = xa[t]
+                            gw[t] += Gd[t]
+        ok = True
         for t in range(k):
-            sc = subdiff_dist(pkind, xw[t], c2 * gw[t], w1[t], r[t], lo[t], hi[t], gamma)
-            if sc > worst:
-                worst = sc
-        if worst <= tol:
+            if subdiff_dist(pkind, xw[t], c2 * gw[t], w1[t], r[t], lo[t], hi[t], gamma) > tol:
+                ok = False
+                break
+        if ok:
             met = 1
             break
     stats[0] = ep
     stats[1] = tried
     stats[2] = kept
+    return met
+
+
+@njit(cache=True)
+def cd_gram_solve_ordered(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epochs, mode, seed, tol, K_and,
+                          stats):
+    """``cd_gram_solve`` with a random order per sweep (mode 1, seeded by seed + sweep) or
+    exact greedy Gauss-Southwell-Lipschitz selection (mode 2)."""
+    k = xw.shape[0]
+    K1 = max(K_and, 1)
+    buf, Mw, zw = np.empty((K1 + 1, k)), np.empty((K1, K1)), np.empty(K1)
+    xa, dlt, Gd = np.empty(k), np.empty(k), np.empty(k)
+    work = np.zeros(3, dtype=np.int64)
+    ws = np.arange(k)
+    scores = np.zeros(k)
+    ep = 0
+    met = 0
+    while ep < max_epochs:
+        _gram_sweep_ordered(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, mode, seed, ep, ws, scores)
+        ep += 1
+        if _gram_after_sweep(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, tol, K_and, buf, work, Mw, zw, xa, dlt,
+                             Gd):
+            met = 1
+            break
+    stats[0] = ep
+    stats[1] = work[1]
+    stats[2] = work[2]
     return met
 
 

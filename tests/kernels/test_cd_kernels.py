@@ -144,8 +144,7 @@ def test_gram_mode_matches_column_mode():
     gw = -(A.T @ b)
     stats = np.zeros(3, dtype=np.int64)
     # tol < 0: never met, so exactly 6 sweeps (no Anderson)
-    met = K.cd_gram_solve(np.ascontiguousarray(G), gw, x2, 2 * c, w1, r, lo, hi, 0, 0.0, 0.0, 6, 0, 0, -1.0, 0,
-                          stats)
+    met = K.cd_gram_solve(np.ascontiguousarray(G), gw, x2, 2 * c, w1, r, lo, hi, 0, 0.0, 0.0, 6, -1.0, 0, stats)
     assert met == 0 and stats[0] == 6
     np.testing.assert_allclose(x1, x2, atol=1e-10)
     np.testing.assert_allclose(gw, G @ x2 - A.T @ b, atol=1e-10)
@@ -171,7 +170,11 @@ def test_gram_solve_meets_its_tolerance_with_every_selection_and_anderson():
         for K_and in (0, 5):
             x, gw = np.zeros(p), -q.copy()
             stats = np.zeros(3, dtype=np.int64)
-            met = K.cd_gram_solve(G, gw, x, 1.0, w1, r, lo, hi, 0, 0.0, 0.0, 100000, mode, 3, 1e-12, K_and, stats)
+            if mode == 0:
+                met = K.cd_gram_solve(G, gw, x, 1.0, w1, r, lo, hi, 0, 0.0, 0.0, 100000, 1e-12, K_and, stats)
+            else:
+                met = K.cd_gram_solve_ordered(G, gw, x, 1.0, w1, r, lo, hi, 0, 0.0, 0.0, 100000, mode, 3, 1e-12, K_and,
+                                              stats)
             assert met == 1
             np.testing.assert_allclose(gw, G @ x - q, atol=1e-12)
             kkt = np.zeros(p)
