@@ -92,10 +92,9 @@ def _tiny_calls():
         "cd_gram_solve_ordered": lambda: K.cd_gram_solve_ordered(np.eye(2), np.zeros(2), np.zeros(2), 1.0, w1, r, lo,
                                                                  hi, 0, 3.0, 0.0, 1, 1, 0, 1e-6, 2,
                                                                  np.zeros(3, dtype=np.int64)),
-        "glm_eval_dense": lambda: K.glm_eval_dense(A, x, u, s, b, 1.0, 0, 0.0, 0, w1, r, lo, hi, 3.0, True, 0.0,
-                                                   np.zeros(3), np.zeros(2), np.zeros(2), np.zeros(7)),
-        "glm_eval_csc": lambda: K.glm_eval_csc(data, ind, ptr, x, u, s, b, 1.0, 0, 0.0, 0, w1, r, lo, hi, 3.0, True,
-                                               0.0, np.zeros(3), np.zeros(2), np.zeros(2), np.zeros(7)),
+        "glm_eval": lambda: (K.datafit_deriv(u, s, b, 1.0, 0, 0.0, np.zeros(3)),
+                             K.glm_eval(x, u, np.zeros(2), np.zeros(3), s, b, 1.0, 0, 0.0, 0, w1, r, lo, hi, 3.0, True,
+                                        0.0, np.zeros(2), np.zeros(7))),
         "bcd_epochs_dense": lambda: K.bcd_epochs_dense(A, s, b, 1.0, 0, 0.0, u, x, gptr, gidx, gw, np.ones(1), blocks,
                                                        0, w1, r, lo, hi, 3.0, 1),
         "bcd_epochs_csc": lambda: K.bcd_epochs_csc(data, ind, ptr, s, b, 1.0, 0, 0.0, u, x, gptr, gidx, gw, np.ones(1),
@@ -138,7 +137,7 @@ def kernels_needed(view, D, opt) -> list:
         # Poisson: proximal Newton only (values and conjugates in NumPy)
         return names + ["datafit_all", gram_solve] + (["gram_csc"] if st == "csc" else [])
     if _fused_eval_applies(view, D):
-        names.append(f"glm_eval_{st}")
+        names.append("glm_eval")
     if view.dkind != 0:
         names += ["datafit_all", "datafit_conj_sum"]
     gram = opt["gram"]
@@ -223,6 +222,7 @@ class _Data:
         self.Atb = None          # A^T b, computed on the first column sweep that needs it
         self.fused = None        # whether evaluate() may use the compiled pass (set on first use)
         self.d_buf = None
+        self.all_cols = None
 
     def epochs(self, view, u, x, ws, L, n_epochs, mode, seed):
         D, K = self.D, self.K
@@ -245,7 +245,7 @@ class _Data:
     def evaluate(self, view, x, u, want_gap=True):
         """The outer check of a solve: ``view.evaluate`` (NumPy, several dozen small array
         operations) or, for the common forms (no groups, no Poisson, data present), the
-        same quantities from one compiled pass (``glm_eval_*``)."""
+        same quantities from one compiled pass (``datafit_deriv``, ``grad_cols``, ``glm_eval``)."""
         D, K = self.D, self.K
         if self.fused is None:
             self.fused = _fused_eval_applies(view, D)
@@ -257,12 +257,15 @@ class _Data:
         if self.d_buf is None:
             self.d_buf = np.empty(D.m)   # reused: the solve reads only the latest evaluation
         d, g, scores, out = self.d_buf, np.empty(n), np.empty(n), np.empty(7)
-        args = (x, u, D.s, D.b, view.c, view.dkind, view.dpar, view.pkind, view.w1, view.r, view.lo, view.hi,
-                view.gamma, bool(want_gap and self.gap_ok), self.const, d, g, scores, out)
+        K.datafit_deriv(u, D.s, D.b, view.c, view.dkind, view.dpar, d)
+        if self.all_cols is None:
+            self.all_cols = np.arange(n, dtype=np.int64)
         if self.dense:
-            K.glm_eval_dense(self.A, *args)
+            K.grad_cols_dense(self.A, d, self.all_cols, g)
         else:
-            K.glm_eval_csc(self.data, self.ind, self.ptr, *args)
+            K.grad_cols_csc(self.data, self.ind, self.ptr, d, self.all_cols, g)
+        K.glm_eval(x, u, g, d, D.s, D.b, view.c, view.dkind, view.dpar, view.pkind, view.w1, view.r, view.lo,
+                   view.hi, view.gamma, bool(want_gap and self.gap_ok), self.const, scores, out)
         P, kkt, gap_abs, dual, scale, rel, viol = (float(v) for v in out)
         if math.isnan(rel):
             gap_abs = dual = rel = None

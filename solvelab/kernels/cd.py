@@ -1084,10 +1084,14 @@ def cd_gram_solve_ordered(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, ma
 # ---------------------------------------------------------------------------------------
 
 @njit(cache=True)
-def _eval_tail(x, u, g, d, s, b, c, dkind, dpar, pkind, w1, r, lo, hi, gamma, want_gap, const, scores,
-               out):
-    """Everything after g = A^T d (see ``glm_eval_dense``); fills out (float64[7]) with
-    primal, kkt, gap_abs, dual, scale, rel_gap, violation (NaN where not available)."""
+def glm_eval(x, u, g, d, s, b, c, dkind, dpar, pkind, w1, r, lo, hi, gamma, want_gap, const, scores, out):
+    """The backend's outer check in one compiled pass, given d (the datafit derivative
+    at u, ``datafit_deriv``) and g = A^T d (``grad_cols_*``): the objective, the KKT
+    scores and (want_gap) the duality gap at the rescaled dual point -- the formulas of
+    ``SparseGLM.evaluate``, which the engine still runs, in NumPy, on the returned point.
+    Fills out (float64[7]): primal, kkt, gap_abs, dual, scale, rel_gap, violation (NaN
+    where not available). Loops written inline: nested compiled callees multiply the
+    first-call compile time."""
     n = x.shape[0]
     P = 0.0
     for i in range(u.shape[0]):
@@ -1130,7 +1134,17 @@ def _eval_tail(x, u, g, d, s, b, c, dkind, dpar, pkind, w1, r, lo, hi, gamma, wa
             scale = min(scale, w1[j] / v)
         elif v < -w1[j] and not np.isfinite(lo[j]):
             scale = min(scale, w1[j] / -v)
-    dual = -datafit_conj_sum(d, scale, s, b, c, dkind, dpar)
+    # dual = -sum_i h_i^*(scale d_i) - sum_j pen_j^*(-scale g_j)
+    dual = 0.0
+    for i in range(d.shape[0]):
+        v = scale * d[i]
+        if s[i] == 0.0:
+            if v != 0.0:
+                dual = -np.inf
+                break
+            dual += c * phi_value(dkind, -b[i], dpar)
+            continue
+        dual -= v * b[i] / s[i] + c * phi_conj(dkind, v / (c * s[i]), dpar)
     for j in range(n):
         dual -= pen_conj(-scale * g[j], w1[j], r[j], lo[j], hi[j])
     out[4] = scale
@@ -1141,39 +1155,3 @@ def _eval_tail(x, u, g, d, s, b, c, dkind, dpar, pkind, w1, r, lo, hi, gamma, wa
         out[2] = gap
         out[3] = dual
         out[5] = gap / max(1.0, abs(P + const), abs(dual + const))
-
-
-@njit(cache=True)
-def _value_deriv(u, s, b, c, dkind, dpar, d):
-    for i in range(u.shape[0]):
-        d[i] = c * s[i] * phi_deriv(dkind, s[i] * u[i] - b[i], dpar)
-
-
-@njit(cache=True)
-def glm_eval_dense(A, x, u, s, b, c, dkind, dpar, pkind, w1, r, lo, hi, gamma, want_gap, const, d, g,
-                   scores, out):
-    """One compiled pass for the backend's outer check: d = datafit derivative at u,
-    g = A^T d, the objective, KKT scores and (want_gap) the duality gap at the rescaled
-    dual point -- the same formulas as ``SparseGLM.evaluate`` (which the engine still
-    runs, in NumPy, on the returned point)."""
-    _value_deriv(u, s, b, c, dkind, dpar, d)
-    m, p = A.shape
-    for j in range(p):
-        acc = 0.0
-        for i in range(m):
-            acc += A[i, j] * d[i]
-        g[j] = acc
-    _eval_tail(x, u, g, d, s, b, c, dkind, dpar, pkind, w1, r, lo, hi, gamma, want_gap, const, scores, out)
-
-
-@njit(cache=True)
-def glm_eval_csc(data, indices, indptr, x, u, s, b, c, dkind, dpar, pkind, w1, r, lo, hi, gamma, want_gap,
-                 const, d, g, scores, out):
-    """``glm_eval_dense`` on CSC data."""
-    _value_deriv(u, s, b, c, dkind, dpar, d)
-    for j in range(indptr.shape[0] - 1):
-        acc = 0.0
-        for q in range(indptr[j], indptr[j + 1]):
-            acc += data[q] * d[indices[q]]
-        g[j] = acc
-    _eval_tail(x, u, g, d, s, b, c, dkind, dpar, pkind, w1, r, lo, hi, gamma, want_gap, const, scores, out)
