@@ -353,11 +353,40 @@ def _worker_main(conn, preload, t_spawn):
 # In the parent
 # ----------------------------------------------------------------------------------------
 
+def series(task: Task) -> tuple:
+    """The repeats of one (instance, solver, tol, time limit) share a series."""
+    return (task.instance, task.kind, task.solver, float(task.tol), float(task.time_limit))
+
+
+def drop_repeats(pending, task: Task, rec: dict) -> list:
+    """After a run that reached the time limit, the queued repeats of its series would
+    only reach it again: remove them from ``pending`` (a deque) and return a 'skipped'
+    record for each (they count as unsolved, like the run itself)."""
+    if rec.get("status") != "time_limit":
+        return []
+    key = series(task)
+    dropped = [t for t in pending if series(t) == key and t.repeat > task.repeat]
+    if not dropped:
+        return []
+    keep = [t for t in pending if not (series(t) == key and t.repeat > task.repeat)]
+    pending.clear()
+    pending.extend(keep)
+    out = []
+    for t in dropped:
+        r = base_record(t)
+        r.update(status="skipped", message=f"not repeated: repeat {task.repeat} reached the time limit "
+                                           f"of {float(task.time_limit):g} s")
+        out.append((t, r))
+    return out
+
+
 class Executor:
     """Runs tasks and reports events through ``on_event(kind, **payload)``.
 
     Events: ``done`` (task, record) once per task; ``tick`` (running: list of (task,
     seconds)) while waiting; ``worker_ready`` (seconds of its one-time imports).
+    Repeats queued after a run that reached the time limit are not run: each gets a
+    'skipped' record (``drop_repeats``).
     """
 
     def run(self, tasks, on_event) -> None:  # pragma: no cover - interface
@@ -396,6 +425,7 @@ class LocalExecutor(Executor):
         self.ctx = mp.get_context("spawn")
         self.slots = [_Slot() for _ in range(self.workers)]
         self.startup_times: list[float] = []
+        self._pending = collections.deque()
 
     # -- worker lifetime --
     def _start(self, slot: _Slot):
@@ -446,6 +476,8 @@ class LocalExecutor(Executor):
         task = slot.task
         slot.task, slot.deadline, slot.t_solve, slot.progress = None, None, None, []
         on_event("done", task=task, record=rec)
+        for t, r in drop_repeats(self._pending, task, rec):
+            on_event("done", task=t, record=r)
 
     def _fail(self, slot: _Slot, status: str, message: str, killed: bool, on_event):
         task = slot.task
@@ -460,7 +492,7 @@ class LocalExecutor(Executor):
         self._finish(slot, rec, on_event)
 
     def run(self, tasks, on_event) -> None:
-        pending = collections.deque(tasks)
+        pending = self._pending = collections.deque(tasks)
         try:
             while pending or any(s.task is not None for s in self.slots):
                 now = time.perf_counter()
@@ -533,8 +565,13 @@ class InlineExecutor(Executor):
     For debugging (``--workers 0``): tracebacks and pdb work as usual."""
 
     def run(self, tasks, on_event) -> None:
-        for task in tasks:
-            on_event("done", task=task, record=execute(task, None))
+        pending = collections.deque(tasks)
+        while pending:
+            task = pending.popleft()
+            rec = execute(task, None)
+            on_event("done", task=task, record=rec)
+            for t, r in drop_repeats(pending, task, rec):
+                on_event("done", task=t, record=r)
 
 
 def machine_info() -> dict:

@@ -131,3 +131,34 @@ def test_two_workers_run_instances_in_parallel(tmp_path):
         assert recs[(inst, "_sleep")]["killed"] is True
     config = json.loads((out / "config.json").read_text())
     assert config["workers"] == 2 and len(config["worker_startup"]) >= 2   # killed workers are replaced
+
+
+def test_drop_repeats_removes_only_the_later_repeats_of_that_series():
+    import collections
+
+    from solvelab.bench.runner import Task, drop_repeats
+    t = [Task(suite="selftest", instance="x", kind="peer", solver="s", repeat=r, tol=1e-6, time_limit=1.0)
+         for r in range(3)]
+    other = Task(suite="selftest", instance="x", kind="peer", solver="other", repeat=1, tol=1e-6, time_limit=1.0)
+    pending = collections.deque(t[1:] + [other])
+    assert drop_repeats(pending, t[0], {"status": "converged"}) == [] and len(pending) == 3
+    got = drop_repeats(pending, t[0], {"status": "time_limit"})
+    assert [x.repeat for x, _ in got] == [1, 2] and all(r["status"] == "skipped" for _, r in got)
+    assert list(pending) == [other]
+
+
+def test_repeats_after_a_time_limit_are_skipped_not_rerun(tmp_path):
+    """A run that reached the time limit is not repeated (it would only reach it again):
+    the later repeats of that series get 'skipped' records; other solvers still repeat."""
+    out = tmp_path / "r"
+    limit = 1.0
+    t0 = time.perf_counter()
+    _run(out, "_sleep,_exact", time_limit=limit, repeat=3)
+    elapsed = time.perf_counter() - t0
+    recs = load_records(out)
+    sleep = sorted((r for r in recs if r["solver"] == "_sleep"), key=lambda r: r["repeat"])
+    assert [r["status"] for r in sleep] == ["time_limit", "skipped", "skipped"]
+    assert "reached the time limit" in sleep[1]["message"]
+    exact = [r for r in recs if r["solver"] == "_exact"]
+    assert sorted(r["repeat"] for r in exact) == [0, 1, 2] and all(r["status"] == "converged" for r in exact)
+    assert elapsed < 3 * limit + 25         # one kill, not three
