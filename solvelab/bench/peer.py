@@ -76,6 +76,8 @@ class Peer:
     imports: tuple = ()          # modules imported before the clock starts (import time is not solve time)
     warmup: bool = False
     hidden: bool = False          # test-only peers: not listed, not run by default
+    reference_only: str = ""      # why the peer solves a different problem (then it is shown
+    #                               per instance but kept out of solved counts, ratios and profiles)
 
     def available(self) -> str | None:
         """None when the peer can run here, else why not (with an install hint)."""

@@ -157,6 +157,8 @@ def judge(records: list[dict]) -> list[dict]:
                 r["judged_by"] = None
             r["solved"] = (r.get("status") not in ("skipped", "error", "crashed") and not r.get("killed")
                            and _peer_ok(r.get("objective"), r.get("infeasibility"), ref, tol))
+            if r.get("reference_only"):
+                r["judged_by"], r["solved"] = "reference only", False
             if r["solved"]:
                 t = None
                 for h in r.get("history") or ():
@@ -207,7 +209,7 @@ def _label(kind, solver):
 def summary(rows: list[dict]) -> list[dict]:
     """Per solver: runs, solved, skipped, failed, SGM of time to tolerance."""
     out = []
-    first = [r for r in rows if r.get("repeat", 0) == 0]
+    first = [r for r in rows if r.get("repeat", 0) == 0 and not r.get("reference_only")]
     for kind, solver in _solvers(first):
         rs = [r for r in first if r["kind"] == kind and r["solver"] == solver]
         ran = [r for r in rs if r.get("status") != "skipped"]
@@ -226,7 +228,8 @@ def summary(rows: list[dict]) -> list[dict]:
 
 def time_matrix(rows: list[dict]):
     """(instances, solvers, T) over the instances where at least one solver ran."""
-    first = [r for r in rows if r.get("repeat", 0) == 0 and r.get("status") != "skipped"]
+    first = [r for r in rows if r.get("repeat", 0) == 0 and r.get("status") != "skipped"
+             and not r.get("reference_only")]
     solvers = _solvers(first)
     insts = list(OrderedDict((r["instance"], None) for r in first))
     T = np.full((len(insts), len(solvers)), np.inf)
@@ -355,6 +358,8 @@ def render_markdown(rows, config, figs) -> str:
                 continue
             group = reps[(r["kind"], r["solver"])]
             note = ("killed at the hard limit; " if r.get("killed") else "") + (r.get("message") or "")
+            if r.get("reference_only"):
+                note = "reference only: " + r["reference_only"] + ("; " + note if note else "")
             if len(group) > 1:  # repeats: one row, the median time to tolerance
                 bad = [str(x.get("status")) for x in group if not x["solved"]]
                 if bad:
@@ -364,7 +369,7 @@ def render_markdown(rows, config, figs) -> str:
             if len(note) > 140:
                 note = note[:137] + "..."
             name = _label(r["kind"], r["solver"])
-            solved = r.get("solved_all_repeats", r["solved"])
+            solved = "ref." if r.get("reference_only") else r.get("solved_all_repeats", r["solved"])
             L.append(f"| {name} | {r.get('status')} | {_fmt(solved)} | {_fmt(_agg_time(r))} | "
                      f"{_fmt(r.get('ratio'), '.2f')} | {_fmt(r.get('time_compile'))} | {_fmt(r.get('time_jit'))} | "
                      f"{_fmt(r.get('iterations'))} | {_fmt(r.get('certificate'), '.1e')} | "

@@ -276,6 +276,8 @@ def _run_peer(task, inst, data, rec, send):
     from .peer import PeerSkip, get_peer
     peer = get_peer(task.solver)
     rec["version"] = peer.version()
+    if peer.reference_only:
+        rec["reference_only"] = peer.reference_only
     reason = peer.available() or peer.supports(inst)
     if reason:
         rec.update(status="skipped", message=reason)

@@ -33,3 +33,23 @@ def test_shifted_geometric_mean():
     assert math.isclose(shifted_geomean([1.0, 10.0], shift=0.0), math.sqrt(10.0))
     assert math.isclose(shifted_geomean([1.0, 10.0], shift=1.0), math.sqrt(22.0) - 1.0)
     assert math.isnan(shifted_geomean([]))
+
+
+def test_reference_only_peer_is_shown_but_not_judged_or_profiled():
+    """A peer that solves a different problem (ot.emd next to entropic OT) is kept out of
+    the solved counts, the ratios and the profile, and its row says why."""
+    from solvelab.bench.report import judge, render_markdown, summary, time_matrix
+    base = {"suite": "s", "instance": "i", "tol": 1e-6, "time_limit": 10.0, "repeat": 0, "reference_given": 1.0}
+    rows = [dict(base, kind="backend", solver="b", status="optimal", objective=1.0, time=2.0),
+            dict(base, kind="peer", solver="p", status="converged", objective=1.0, time=1.0),
+            dict(base, kind="peer", solver="exact", status="converged", objective=1.0, time=0.5,
+                 reference_only="solves the unregularized problem")]
+    judged = judge(rows)
+    ref = next(r for r in judged if r["solver"] == "exact")
+    assert ref["solved"] is False and ref["judged_by"] == "reference only" and ref["ratio"] is None
+    assert next(r for r in judged if r["solver"] == "p")["ratio"] == 1.0        # not 2.0 against emd's 0.5 s
+    assert [s["solver"] for s in summary(judged)] == ["b", "p"]
+    _, solvers, _ = time_matrix(judged)
+    assert ("peer", "exact") not in solvers
+    text = render_markdown(judged, {}, {})
+    assert "reference only: solves the unregularized problem" in text

@@ -96,6 +96,8 @@ class PotSinkhornStabilized(_PotSinkhorn):
 class PotEmd(Peer):
     name = "pot-emd"
     description = "POT ot.emd: exact (unregularized) OT by network simplex; exact cost in info"
+    reference_only = ("ot.emd solves the unregularized problem: its plan is not the entropic optimum, so "
+                      "it is shown for its exact cost and time, not judged against the entropic reference")
     package = "ot"
     distribution = "POT"
     families = ("entropic_ot",)
