@@ -297,7 +297,7 @@ def kkt_scores(x, g, pkind, w1, r, lo, hi, gamma, out):
 @njit(cache=True)
 def col_sqnorms_dense(A, s):
     m, p = A.shape
-    out = np.zeros(p)
+    out = np.empty(p)          # every entry is written (np.empty compiles faster than np.zeros)
     for j in range(p):
         acc = 0.0
         for i in range(m):
@@ -310,7 +310,7 @@ def col_sqnorms_dense(A, s):
 @njit(cache=True)
 def col_sqnorms_csc(data, indices, indptr, s):
     p = indptr.shape[0] - 1
-    out = np.zeros(p)
+    out = np.empty(p)
     for j in range(p):
         acc = 0.0
         for k in range(indptr[j], indptr[j + 1]):
@@ -696,7 +696,10 @@ def gram_csc(data, indices, indptr, cols, w2, m):
     columns whose next entry lies in row i wait in a linked list headed at row i. Extra
     memory: one int32 m-vector of list heads and O(k^2) for G."""
     k = cols.shape[0]
-    head = np.full(m, -1, dtype=np.int32)
+    # np.empty + loops rather than np.full / np.zeros: they halve this kernel's compile time
+    head = np.empty(m, dtype=np.int32)
+    for i in range(m):
+        head[i] = -1
     nxt = np.empty(k, dtype=np.int64)
     cur = np.empty(k, dtype=np.int64)
     for a in range(k):
@@ -706,7 +709,10 @@ def gram_csc(data, indices, indptr, cols, w2, m):
             i = indices[q]
             nxt[a] = head[i]
             head[i] = a
-    G = np.zeros((k, k))
+    G = np.empty((k, k))
+    for a in range(k):
+        for b_ in range(k):
+            G[a, b_] = 0.0
     pos = np.empty(k, dtype=np.int64)
     val = np.empty(k)
     for i in range(m):

@@ -405,7 +405,7 @@ def test_only_the_kernels_a_problem_needs_are_compiled():
     opt = cdmod.CDBackend()._options(SolveOptions())
     view = match(sl.problems.lasso(A, b, 0.1).compile(), "SparseGLM")
     names = cdmod.kernels_needed(view, view.data(), opt)
-    assert set(names) == {"col_sqnorms_csc", "grad_cols_csc", "add_cols_csc", "cd_gram_solve", "glm_eval"}
+    assert set(names) == {"col_sqnorms_csc", "grad_cols_csc", "add_cols_csc", "cd_gram_solve", "glm_eval", "gram_csc"}
     lview = match(sl.problems.sparse_logreg(A, np.sign(b), 0.01).compile(), "SparseGLM")
     lnames = cdmod.kernels_needed(lview, lview.data(), opt)
     assert {"datafit_all", "datafit_conj_sum", "gram_csc", "cd_gram_solve", "glm_eval"} <= set(lnames)
@@ -639,13 +639,3 @@ def test_duals_are_computed_on_first_access_and_match_the_form():
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14)
     assert res.duals is got                     # computed once
-
-
-def test_full_gram_by_column_chunks_equals_the_product():
-    from solvelab.backends.cd import _sparse_gram
-    A = sp.random(50, 37, density=0.3, format="csc", random_state=2)
-    s = np.linspace(0.5, 1.5, 50)
-    for ss in (np.ones(50), s):
-        ref = (A.T @ sp.diags(ss ** 2) @ A).toarray()
-        for chunk in (1, 7, 10 ** 9):
-            np.testing.assert_allclose(_sparse_gram(A, ss, chunk_nnz=chunk), ref, atol=1e-12)
