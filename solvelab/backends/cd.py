@@ -661,7 +661,7 @@ class CDBackend(Backend):
             # made the Newton steps crawl on correlated columns.
             model_tol = 0.01 * kkt_now
             _gram_solve(K, H, gw, xn, 1.0, w1, r, lo, hi, view.pkind, view.gamma, Lfloor,
-                        min(1600, max_epochs - epochs), mode, seed + epochs, model_tol, 0, stats)
+                        min(1600, max_epochs - epochs), mode, seed + epochs, model_tol, opt["anderson"], stats)
             epochs += int(stats[0])
             delta = xn - xw
             if not np.any(delta):
