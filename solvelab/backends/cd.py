@@ -638,6 +638,7 @@ class CDBackend(Backend):
         Ad, ut = np.empty(D.m), np.empty(D.m)      # step direction A delta, trial point (reused)
         stats = np.zeros(3, dtype=np.int64)
         f_data = None
+        h_floor = 0.01 * view.c * L_PHI[view.dkind] * D.s * D.s if view.dkind in (2, 3) else None
         for _newton in range(50):
             if f_data is None:
                 f_data = _datafit_all(view, K, D, u, d, h)
@@ -649,7 +650,12 @@ class CDBackend(Backend):
                 break
             if deadline is not None and time.perf_counter() >= deadline:
                 break
-            H = KD.gram(ws, sq_weights=h)
+            # Huber and the squared hinge have zero curvature outside their quadratic
+            # zone: a column whose samples all sit there has a flat model, so the Newton
+            # step runs off along it and the line search cuts it to nothing (seen: steps
+            # of 1e-8, stalled). A curvature floor of 1% of the global bound keeps the
+            # model honest for samples a step may carry back into the zone.
+            H = KD.gram(ws, sq_weights=h if h_floor is None else np.maximum(h, h_floor))
             # tiny ridge: keeps the 1-D models strictly convex where the curvature vanishes
             dg = np.diagonal(H).copy()
             H[np.diag_indices_from(H)] += 1e-12 * max(float(np.max(dg, initial=0.0)), 1e-300)
