@@ -86,7 +86,6 @@ def _tiny_calls():
         "datafit_all": lambda: K.datafit_all(u, s, b, 1.0, 1, 0.0, np.zeros(3), np.zeros(3)),
         "datafit_conj_sum": lambda: K.datafit_conj_sum(u, 1.0, s, b, 1.0, 0, 0.0),
         "gram_csc": lambda: K.gram_csc(data, ind, ptr, ws, s, 3),
-        "gram_csr": lambda: K.gram_csc(data, ind, ptr, ws, s, 3),      # old name of the same kernel
         "cd_gram_solve": lambda: K.cd_gram_solve(np.eye(2), np.zeros(2), np.zeros(2), 1.0, w1, r, lo, hi, 0, 3.0,
                                                  0.0, 1, 1e-6, 2, np.zeros(3, dtype=np.int64)),
         "cd_gram_solve_ordered": lambda: K.cd_gram_solve_ordered(np.eye(2), np.zeros(2), np.zeros(2), 1.0, w1, r, lo,
@@ -117,9 +116,11 @@ def compile_kernels(names=None) -> float:
 
 
 def warmup() -> float:
-    """Compile (or load from the on-disk cache) every kernel; returns the seconds spent.
-    A solve does not need this: it compiles only the kernels its problem uses."""
-    return compile_kernels(None)
+    """Compile (or load from the on-disk cache) every kernel, the block-CD ones of groups
+    included; returns the seconds spent. A solve does not need this: it compiles only the
+    kernels its problem uses."""
+    from .cd_blocks import _compile_mine
+    return compile_kernels(None) + _compile_mine()
 
 
 def kernels_needed(view, D, opt) -> list:
@@ -493,10 +494,12 @@ class CDBackend(Backend):
                 n_free = int(np.sum(~screened))
                 n_supp = int(support.sum())
                 ws_size = min(n_free, max(2 * n_supp, opt["ws_start"]))
-                if newton_cap:
+                if newton_cap and n_supp < opt["gram_max"]:
                     # keep proximal Newton (Gram of at most gram_max columns) as long as the
-                    # support fits: column sweeps on a non-quadratic datafit are far slower
-                    ws_size = min(ws_size, max(opt["gram_max"], n_supp))
+                    # support fits: column sweeps on a non-quadratic datafit are far slower.
+                    # Once the support alone fills gram_max the cap is dropped: a working set
+                    # of just the support could never take in a violated coordinate (stall)
+                    ws_size = min(ws_size, opt["gram_max"])
                 score = ev.kkt_scores.copy()
                 score[support] = np.inf
                 score[screened] = -1.0

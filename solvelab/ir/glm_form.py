@@ -639,9 +639,25 @@ class SparseGLM:
 
     def penalty_value(self, x: np.ndarray) -> float:
         val = float(np.sum(_pen_value(self.pkind, x, self.w1, self.r, self.gamma)))
-        for idx, w in self.groups:
-            val += w * float(np.linalg.norm(x[idx]))
+        if self.groups:
+            gi, gp, gw, _ = self.group_index()
+            val += float(np.dot(gw, np.sqrt(np.add.reduceat(x[gi] ** 2, gp[:-1]))))
         return val
+
+    def group_index(self):
+        """(gi, gp, gw, sizes): the grouped coordinates group after group, the group
+        pointers into gi, the weights and sizes -- so that per-group sums are one
+        ``np.add.reduceat`` instead of a Python loop over (possibly thousands of) groups."""
+        hit = self.__dict__.get("_group_index")
+        if hit is None:
+            sizes = np.array([len(idx) for idx, _ in self.groups], dtype=np.int64)
+            gi = (np.concatenate([np.asarray(idx, dtype=np.int64) for idx, _ in self.groups])
+                  if self.groups else np.zeros(0, dtype=np.int64))
+            gp = np.zeros(sizes.size + 1, dtype=np.int64)
+            np.cumsum(sizes, out=gp[1:])
+            gw = np.array([w for _, w in self.groups], dtype=np.float64)
+            hit = self.__dict__["_group_index"] = (gi, gp, gw, sizes)
+        return hit
 
     def objective(self, x: np.ndarray, u: np.ndarray | None = None) -> float:
         D = self.data()
@@ -655,10 +671,11 @@ class SparseGLM:
         if self.pkind != 0 or self.data_term is None:
             return self.pkind == 0 and self.data_term is None
         ing = np.zeros(self.n, dtype=bool)
-        for idx, w in self.groups:
-            if w <= 0:
+        if self.groups:
+            gi, _, gw, _ = self.group_index()
+            if np.any(gw <= 0):
                 return False
-            ing[idx] = True
+            ing[gi] = True
         free = (~ing) & (self.r == 0) & (self.w1 == 0) & ~(np.isfinite(self.lo) & np.isfinite(self.hi))
         return not np.any(free)
 
@@ -680,14 +697,17 @@ class SparseGLM:
         g = D.rmatvec(d) if D.m else np.zeros(self.n)
         P = fval + self.penalty_value(x)
         scores = kkt_distances(self.pkind, x, g, self.w1, self.r, self.lo, self.hi, self.gamma)
-        for idx, w in self.groups:
-            xg, gg = x[idx], g[idx]
-            nx = np.linalg.norm(xg)
-            if nx > 0:
-                dist = np.linalg.norm(gg + w * xg / nx)
-            else:
-                dist = max(np.linalg.norm(gg) - w, 0.0)
-            scores[idx] = dist / np.sqrt(len(idx))
+        ng = None
+        if self.groups:
+            # dist(-g_G, w_G d||x_G||) / sqrt(|G|) for every group at once
+            gi, gp, gw, sizes = self.group_index()
+            xg, gg = x[gi], g[gi]
+            nx = np.sqrt(np.add.reduceat(xg * xg, gp[:-1]))
+            ng = np.sqrt(np.add.reduceat(gg * gg, gp[:-1]))
+            inv = np.where(nx > 0, gw / np.where(nx > 0, nx, 1.0), 0.0)
+            dist_nz = np.sqrt(np.add.reduceat((gg + np.repeat(inv, sizes) * xg) ** 2, gp[:-1]))
+            dist = np.where(nx > 0, dist_nz, np.maximum(ng - gw, 0.0))
+            scores[gi] = np.repeat(dist / np.sqrt(sizes), sizes)
         gscale = max(1.0, float(np.max(np.abs(g), initial=0.0)))
         kkt = float(np.max(scores, initial=0.0)) / gscale
         violation = float(np.max(np.maximum(self.lo - x, 0.0), initial=0.0)
@@ -697,13 +717,12 @@ class SparseGLM:
             scale = 1.0
             w1, r, lo, hi = self.w1, self.r, self.lo, self.hi
             if self.groups:
-                ing = np.zeros(self.n, dtype=bool)
-                for idx, w in self.groups:
-                    ing[idx] = True
-                    ng = np.linalg.norm(g[idx])
-                    if ng > w:
-                        scale = min(scale, w / ng)
-                out = ~ing
+                gi, _, gw, _ = self.group_index()
+                over = ng > gw
+                if np.any(over):
+                    scale = min(scale, float(np.min(gw[over] / ng[over])))
+                out = np.ones(self.n, dtype=bool)
+                out[gi] = False
                 gg, w1, r, lo, hi = g[out], w1[out], r[out], lo[out], hi[out]
             else:
                 gg = g

@@ -652,3 +652,17 @@ def test_huber_newton_does_not_stall_on_the_flat_side_of_the_kink():
         res = inst.make_problem(data).solve(backend="cd", tol=1e-6, anderson=anderson)
         assert res.status is Status.OPTIMAL
         assert res.iterations < 500, res.iterations
+
+
+def test_small_gram_max_does_not_stall_a_logistic_solve():
+    """With the support as large as gram_max, the working set used to be the support alone
+    (no violated coordinate could enter): 'max_iter, stalled'. Now it grows past the cap."""
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((100, 40))
+    y = np.sign(A @ np.where(rng.random(40) < 0.3, 1.0, 0) + 0.3 * rng.standard_normal(100))
+    x = cp.Variable(40)
+    prob = sl.Problem(cp.Minimize(cp.sum(cp.logistic(-cp.multiply(y, A @ x))) / 100 + 0.01 * cp.norm1(x)))
+    ref = prob.solve(backend="cd", tol=1e-8, warm_start=False)
+    res = prob.solve(backend="cd", gram_max=4, tol=1e-8, warm_start=False)
+    assert ref.status is Status.OPTIMAL and res.status is Status.OPTIMAL
+    assert res.objective == pytest.approx(ref.objective, rel=1e-7)
