@@ -368,7 +368,12 @@ class GLMData:
         return np.asarray(self.matrix @ x).ravel()
 
     def rmatvec(self, d):
-        return np.asarray(self.matrix.T @ d).ravel()
+        if self.dense is not None:
+            return np.asarray(d @ self.dense).ravel()
+        T = self.__dict__.get("_csr_T")        # CSR view of the same arrays, built once
+        if T is None:
+            T = self.__dict__["_csr_T"] = self.csc.T
+        return np.asarray(T @ d).ravel()
 
     @property
     def nnz(self) -> int:
@@ -665,6 +670,14 @@ class SparseGLM:
             u = D.matvec(x) if D.m else np.zeros(0)
         return self.datafit_value(D, u) + self.penalty_value(x) + float(self.program.constant)
 
+    def _plain_l1(self) -> bool:
+        """No ridge and no bounds on any ungrouped coordinate (cached)."""
+        hit = self.__dict__.get("_plain_l1_flag")
+        if hit is None:
+            hit = self.__dict__["_plain_l1_flag"] = bool(np.all(self.r == 0) and np.all(np.isinf(self.lo))
+                                                          and np.all(np.isinf(self.hi)))
+        return hit
+
     def gap_available(self) -> bool:
         """The rescaled-dual gap applies: convex penalty, and every coordinate that needs
         rescaling (no ridge, an unbounded side) carries a positive l1 (or group) weight."""
@@ -733,7 +746,12 @@ class SparseGLM:
             if np.any(bind):
                 scale = min(scale, float(np.min(w1[bind] / ratio[bind])))
             dual = -(fast[1](d, scale) if fast is not None and D.m else self._conj_datafit(D, d, scale))
-            dual -= _pen_conj(-scale * gg, w1, r, lo, hi)
+            if self._plain_l1():
+                # conjugate of sum w1 |x|: 0 inside the box |v| <= w1, +inf outside
+                ok = np.all(np.abs(scale * gg) <= w1 * (1 + 1e-12))
+                dual = dual if ok else -np.inf
+            else:
+                dual -= _pen_conj(-scale * gg, w1, r, lo, hi)
             if np.isfinite(dual):
                 gap_abs = max(P - dual, 0.0)
                 Pc = P + float(self.program.constant)
@@ -755,6 +773,11 @@ class SparseGLM:
 
     def _conj_plain(self, D, d, scale):
         s, b, c = D.s, D.b, self.c
+        if D.__dict__.get("_unit_s") is None:
+            D.__dict__["_unit_s"] = bool(np.all(s == 1.0))
+        if D._unit_s:                          # the common case, without the masks below
+            v = scale * d
+            return float(np.dot(v, b)) + c * _phi_conj(self.dkind, v / c, self.dpar)
         zero = s == 0
         if np.any(zero & (d != 0)):
             return np.inf
