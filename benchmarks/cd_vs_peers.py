@@ -11,7 +11,7 @@ interaction_only=True) on the sparse matrix). ``--clarabel`` adds CVXPY + Clarab
 instances with fewer than 2e5 nonzeros.
 
 How each time is measured (wall clock, single process, the median of ``--repeat`` runs,
-default 3; on a shared machine the numbers are noisy):
+default 5; on a shared machine the numbers are noisy):
   * cd: ``solve(backend='cd', tol=1e-6, warm_start=False)`` on an already compiled
     problem (Numba kernels compiled/loaded beforehand; that JIT time is reported apart).
     cd stops when both the relative gap and the relative KKT residual are <= 1e-6.
@@ -129,8 +129,8 @@ def main(argv=None):
     ap.add_argument("--divs", default="10,100,1000")
     ap.add_argument("--big", action="store_true", help="add the a9a degree-2 interaction instance")
     ap.add_argument("--clarabel", action="store_true", help="add CVXPY+Clarabel on small instances")
-    ap.add_argument("--repeat", type=int, default=3,
-                    help="median of this many timed runs for every solver (default 3)")
+    ap.add_argument("--repeat", type=int, default=5,
+                    help="median of this many timed runs for every solver (default 5)")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
 

@@ -680,7 +680,14 @@ class SparseGLM:
 
     def gap_available(self) -> bool:
         """The rescaled-dual gap applies: convex penalty, and every coordinate that needs
-        rescaling (no ridge, an unbounded side) carries a positive l1 (or group) weight."""
+        rescaling (no ridge, an unbounded side) carries a positive l1 (or group) weight.
+        (Cached: a view's arrays do not change after it is built.)"""
+        hit = self.__dict__.get("_gap_available")
+        if hit is None:
+            hit = self.__dict__["_gap_available"] = self._gap_available()
+        return hit
+
+    def _gap_available(self) -> bool:
         if self.pkind != 0 or self.data_term is None:
             return self.pkind == 0 and self.data_term is None
         ing = np.zeros(self.n, dtype=bool)
