@@ -364,6 +364,15 @@ class CDBackend(Backend):
                 "gram": bool(extra.get("gram", True)), "gram_max": int(extra.get("gram_max", 1024))}
 
     def solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
+        if view.data().dense is not None:
+            # dense data: the Gram / Hessian products are small BLAS calls, which
+            # multi-threaded OpenBLAS turns into waits on a busy machine (see kernels.threads)
+            from ..kernels.threads import threads
+            with threads(blas=1):
+                return self._solve(view, options, state)
+        return self._solve(view, options, state)
+
+    def _solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
         t_setup0 = time.perf_counter()
         opt = self._options(options)
         D = view.data()

@@ -666,3 +666,24 @@ def test_small_gram_max_does_not_stall_a_logistic_solve():
     res = prob.solve(backend="cd", gram_max=4, tol=1e-8, warm_start=False)
     assert ref.status is Status.OPTIMAL and res.status is Status.OPTIMAL
     assert res.objective == pytest.approx(ref.objective, rel=1e-7)
+
+
+def test_dense_solves_run_with_one_blas_thread():
+    """cd limits BLAS to one thread on dense data (small Gram / Hessian products, which
+    multi-threaded OpenBLAS turned into waits on a busy machine) and restores it after."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    blas = [i for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
+    if not blas:
+        pytest.skip("no BLAS library visible to threadpoolctl")
+    A, b, _ = _data(9, m=60, p=30)
+    y = np.sign(b)
+    seen = []
+
+    def cb(info):
+        seen.append(max(i["num_threads"] for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"))
+        return False
+
+    res = sl.problems.sparse_logreg(A, y, 0.01).solve(backend="cd", callback=cb)
+    assert res.status is Status.OPTIMAL and seen and set(seen) == {1}
+    after = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
+    assert after == [i["num_threads"] for i in blas]
