@@ -84,7 +84,6 @@ def _tiny_calls():
         "col_sqnorms_csc": lambda: K.col_sqnorms_csc(data, ind, ptr, s),
         "datafit_value": lambda: K.datafit_value(u, s, b, 1.0, 0, 0.0),
         "datafit_all": lambda: K.datafit_all(u, s, b, 1.0, 1, 0.0, np.zeros(3), np.zeros(3)),
-        "datafit_conj_sum": lambda: K.datafit_conj_sum(u, 1.0, s, b, 1.0, 0, 0.0),
         "gram_csc": lambda: K.gram_csc(data, ind, ptr, ws, s, 3),
         "cd_gram_solve": lambda: K.cd_gram_solve(np.eye(2), np.zeros(2), np.zeros(2), 1.0, w1, r, lo, hi, 0, 3.0,
                                                  0.0, 1, 1e-6, 2, np.zeros(3, dtype=np.int64)),
@@ -140,7 +139,7 @@ def kernels_needed(view, D, opt) -> list:
     if _fused_eval_applies(view, D):
         names.append("glm_eval")
     if view.dkind != 0:
-        names += ["datafit_all", "datafit_conj_sum"]
+        names += ["datafit_all"]
     gram = opt["gram"]
     # the column sweeps run when a working set exceeds gram_max (or, dense, the rows)
     big = (not gram) or D.p > opt["gram_max"] or (st == "dense" and D.p > D.m)
@@ -252,8 +251,10 @@ class _Data:
         return Evaluation(P + self.const, g, d, scores, kkt, gap_abs, dual, scale, rel, viol)
 
     def fast_eval(self, view):
-        """Compiled per-sample sums for ``SparseGLM.evaluate`` (value + derivative in one
-        pass, and the conjugate sum of the dual point)."""
+        """Compiled per-sample sums for ``SparseGLM.evaluate``: value and derivative in
+        one pass (the kernel proximal Newton compiles anyway). The conjugate sum stays in
+        NumPy: compiled, it saved 7% (a9a logistic, 441 vs 476 us) for 0.35 s of first-call
+        compile."""
         D, K = self.D, self.K
         if D.m == 0 or view.dkind in (0, 4):
             return None          # least squares, Poisson: a few NumPy vector operations
@@ -262,10 +263,7 @@ class _Data:
         def value_deriv(u):
             val = K.datafit_all(u, D.s, D.b, view.c, view.dkind, view.dpar, d, h)
             return val, d.copy()
-
-        def conj_sum(dd, scale):
-            return K.datafit_conj_sum(dd, scale, D.s, D.b, view.c, view.dkind, view.dpar)
-        return value_deriv, conj_sum
+        return value_deriv, None
 
     def datafit_value(self, view, u) -> float:
         if self.D.m == 0:

@@ -704,8 +704,9 @@ class SparseGLM:
         """Objective, gradient, KKT scores and (where available) the rescaled-dual gap.
 
         ``fast``: optional pair of callables (value_and_deriv(u) -> (value, d),
-        conj_sum(d, scale) -> float) a backend may pass to compute the per-sample sums
-        in compiled code; the certificate itself always uses the NumPy formulas here."""
+        conj_sum(d, scale) -> float, or None for the NumPy sum) a backend may pass to
+        compute the per-sample sums in compiled code; the certificate itself always uses
+        the NumPy formulas here."""
         D = self.data() if D is None else D
         x = np.asarray(x, dtype=np.float64)
         if u is None:
@@ -752,7 +753,8 @@ class SparseGLM:
             bind = (r == 0) & (ratio > w1) & ~np.isfinite(side)
             if np.any(bind):
                 scale = min(scale, float(np.min(w1[bind] / ratio[bind])))
-            dual = -(fast[1](d, scale) if fast is not None and D.m else self._conj_datafit(D, d, scale))
+            conj = fast[1] if fast is not None and D.m else None
+            dual = -(conj(d, scale) if conj is not None else self._conj_datafit(D, d, scale))
             if self._plain_l1():
                 # conjugate of sum w1 |x|: 0 inside the box |v| <= w1, +inf outside
                 ok = np.all(np.abs(scale * gg) <= w1 * (1 + 1e-12))

@@ -261,21 +261,6 @@ def datafit_deriv(u, s, b, c, dkind, dpar, out):
 
 
 @njit(cache=True)
-def datafit_conj_sum(d, scale, s, b, c, dkind, dpar):
-    """sum_i h_i^*(scale * d_i) with h_i(u) = c phi(s_i u - b_i) and d_i = h_i'(u_i)."""
-    out = 0.0
-    for i in range(d.shape[0]):
-        v = scale * d[i]
-        if s[i] == 0.0:
-            if v != 0.0:
-                return np.inf
-            out -= c * phi_value(dkind, -b[i], dpar)
-            continue
-        out += v * b[i] / s[i] + c * phi_conj(dkind, v / (c * s[i]), dpar)
-    return out
-
-
-@njit(cache=True)
 def penalty_value(x, pkind, w1, r, gamma):
     out = 0.0
     for j in range(x.shape[0]):
