@@ -27,6 +27,8 @@ Three tables, printed as markdown:
 
     .venv/bin/python benchmarks/ot_vs_pot.py            # 32x32 and 64x64, ~10 min on 2 cores
     .venv/bin/python benchmarks/ot_vs_pot.py --quick    # 32x32 only, ~1 min
+    .venv/bin/python benchmarks/ot_vs_pot.py --tables 1 --dotmark none --clouds 3000,5000
+                                                        # the large point clouds (slow: POT hits the limit)
 
 DOTmark files are found through --data-dir, SOLVELAB_DATA or ../shared/data; when they
 are absent the DOTmark rows are skipped with the reason. On a shared machine the times
@@ -303,6 +305,12 @@ def main(argv=None):
     ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per run (default 60)")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--tables", default="1,2,3", help="which tables (default 1,2,3)")
+    ap.add_argument("--dotmark", default=None,
+                    help="DOTmark resolutions for tables 1 and 3, e.g. '32,64' (default: 32 with --quick, "
+                         "else 32,64; 'none' for no DOTmark rows)")
+    ap.add_argument("--clouds", default="1000",
+                    help="point-cloud sizes for table 1, e.g. '3000,5000' (default 1000; the bench suite "
+                         "has 1000, 3000, 5000)")
     args = ap.parse_args(argv)
 
     def log(msg):
@@ -319,7 +327,12 @@ def main(argv=None):
     import ot
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs (shared with other jobs: times are noisy); "
           f"POT {ot.__version__}, numpy {np.__version__}")
-    resolutions = (32,) if args.quick else (32, 64)
+    if args.dotmark is None:
+        resolutions = (32,) if args.quick else (32, 64)
+    elif args.dotmark.strip().lower() in ("", "none"):
+        resolutions = ()
+    else:
+        resolutions = tuple(int(r) for r in args.dotmark.split(","))
     tables = set(args.tables.split(","))
     instances = []
     for R in resolutions:
@@ -328,7 +341,8 @@ def main(argv=None):
             print(f"DOTmark {R}x{R} skipped: {err}")
         else:
             instances.append((f"DOTmark ClassicImages {R}x{R}", inst))
-    instances.append(("clouds n=1000", cloud(1000)))
+    for n in (int(s) for s in args.clouds.split(",") if s.strip()):
+        instances.append((f"clouds n={n}", cloud(n)))
     if "1" in tables:
         table1(instances, args.time_limit, log)
     if "2" in tables:

@@ -174,6 +174,119 @@ def test_option_validation():
         prob.solve(backend=BACKEND, bogus=True)
 
 
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "10"])
+def test_topk_validation(bad):
+    a, b, C = _inst(10)
+    with pytest.raises(InvalidDataError, match="topk"):
+        entropic_ot(a, b, C, 0.1).solve(backend=BACKEND, topk=bad)
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan")])
+def test_warmup_scaling_validation(bad):
+    a, b, C = _inst(10)
+    with pytest.raises(InvalidDataError, match="warmup_scaling"):
+        entropic_ot(a, b, C, 0.1).solve(backend=BACKEND, warmup_scaling=bad)
+
+
+@pytest.mark.parametrize("rel_eps", [0.05, 0.005])
+def test_topk_sparsified_hessian_matches_pot(rel_eps):
+    """Top-k per row: the Hessian keeps at most ~k entries per row, the plan is still POT's."""
+    a, b, C = _inst(14, 40, 30)
+    eps = rel_eps * C.max()
+    k = 4
+    res = entropic_ot(a, b, C, eps).solve(backend=BACKEND, tol=1e-11, topk=k, switch_iters=0)
+    assert res.status is Status.OPTIMAL, res.message
+    assert res.info["newton_iterations"] >= 1 and res.info["newton_path"] == "sparse"
+    assert max(res.info["hessian_nnz"]) <= k * C.shape[0] + 5  # ties may add a few
+    np.testing.assert_allclose(res.values["P"], _pot_plan(a, b, C, eps), rtol=0, atol=1e-8)
+    _recheck(res, a, b, C, eps, 1e-11)
+
+
+def test_topk_at_least_row_length_is_the_threshold_rule():
+    a, b, C = _inst(15, 20, 12)
+    eps = 0.01 * C.max()
+    r1 = entropic_ot(a, b, C, eps).solve(backend=BACKEND, tol=1e-11, topk=50, switch_iters=0)
+    assert r1.status is Status.OPTIMAL
+    np.testing.assert_allclose(r1.values["P"], _pot_plan(a, b, C, eps), rtol=0, atol=1e-8)
+
+
+def test_kernel_newton_path_on_a_wide_plan():
+    """eps = 1e-2 max C on a grid: the plan is dense, so Newton runs on the semi-dual with
+    BLAS mat-vecs on one kernel; few iterations, POT's plan, exact costs from the kernel."""
+    d = 12
+    rng = np.random.default_rng(16)
+    a = rng.random(d * d) + 0.05
+    b = rng.random(d * d) + 0.05
+    a /= a.sum()
+    b /= b.sum()
+    C = grid_cost(d)
+    eps = 1e-2 * C.max()
+    rn = entropic_ot(a, b, C, eps).solve(backend=BACKEND, tol=1e-10, switch_iters=0)
+    rs = entropic_ot(a, b, C, eps).solve(backend="sinkhorn", tol=1e-10)
+    assert rn.status is Status.OPTIMAL, rn.message
+    assert rn.info["newton_path"] == "kernel"
+    assert rn.info["newton_iterations"] >= 1
+    assert rn.iterations * 10 <= rs.iterations, (rn.iterations, rs.iterations)
+    Pp = _pot_plan(a, b, C, eps)
+    np.testing.assert_allclose(rn.values["P"], Pp, rtol=0, atol=1e-9)
+    assert rn.info["transport_cost"] == pytest.approx(float(np.sum(C * Pp)), rel=1e-9)
+    assert rn.info["entropic_cost"] == pytest.approx(_obj(Pp, C, eps), rel=1e-9, abs=1e-12)
+    _recheck(rn, a, b, C, eps, 1e-10)
+
+
+def test_kernel_newton_with_zeros_and_forbidden_pairs():
+    a, b, C = _inst(17, 25, 20, zeros=True)
+    C = C.copy()
+    C[2, :4] = np.inf
+    eps = 0.01 * np.max(C[np.isfinite(C)])
+    res = entropic_ot(a, b, C, eps).solve(backend=BACKEND, tol=1e-11, switch_iters=0)
+    assert res.status is Status.OPTIMAL, res.message
+    P = res.values["P"]
+    assert np.all(P[a == 0] == 0) and np.all(P[:, b == 0] == 0) and np.all(P[2, :4] == 0)
+    Cb = np.where(np.isfinite(C), C, 1e6)
+    np.testing.assert_allclose(P, _pot_plan(a, b, Cb, eps), atol=1e-8)
+
+
+def test_fast_kernels_agree_with_reference_kernels():
+    from solvelab.kernels import ot as K
+    rng = np.random.default_rng(18)
+    n, m = 70, 130
+    C = rng.random((n, m)) * 50.0
+    C[3, 5] = np.inf
+    C[7, :] += 2000.0  # a row far away: entries flushed to exact zeros
+    f, g = rng.normal(size=n), rng.normal(size=m)
+    inv = 1.0 / 0.7
+    ref = np.empty((n, m))
+    K.gibbs(C, f, g, inv, ref)
+    out = np.empty((n, m))
+    K.gibbs_fast(C, f, g, inv, out)
+    np.testing.assert_allclose(out, ref, rtol=1e-15, atol=0)
+    assert np.array_equal(out == 0, ref == 0)
+    fmin = np.empty(n)
+    K.gibbs_fast(C, fmin, g, inv, out, rowmin=True)
+    assert np.allclose(out.max(axis=1), 1.0)
+    np.testing.assert_allclose(fmin, np.min(np.where(np.isfinite(C), C - g, np.inf), axis=1))
+    # the final plan, fused: from C, and from a kernel with scalings
+    PT = np.empty((m, n))
+    K.gibbs_transposed(np.ascontiguousarray(C.T), f, g, inv, PT)
+    parts_ref = np.zeros((2, 5))
+    K.plan_objective_parts(np.ascontiguousarray(C.T), PT, parts_ref)
+    PT2 = np.empty((m, n))
+    parts = np.zeros((K.n_tiles(m), 3))
+    K.plan_transposed_stats(C, f, g, inv, PT2, parts)
+    np.testing.assert_allclose(PT2, PT, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(parts.sum(0), parts_ref.sum(0)[:3], rtol=1e-12)
+    f0, g0 = f - 0.3, g + 0.1
+    Kmat = np.empty((n, m))
+    K.gibbs(C, f0, g0, inv, Kmat)
+    u, v = np.exp((f - f0) * inv), np.exp((g - g0) * inv)
+    PT3 = np.empty((m, n))
+    parts3 = np.zeros((K.n_tiles(m), 3))
+    K.plan_from_kernel_transposed(Kmat, C, f, g, u, v, inv, PT3, parts3)
+    np.testing.assert_allclose(PT3, PT, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(parts3.sum(0), parts_ref.sum(0)[:3], rtol=1e-12)
+
+
 def test_max_iter_is_not_optimal():
     a, b, C = _inst(11)
     res = entropic_ot(a, b, C, 1e-3 * C.max()).solve(backend=BACKEND, tol=1e-12, max_iter=3)

@@ -32,7 +32,7 @@ from ..peer import Peer, PeerRun, register_peer
 
 
 def _one_blas_thread():
-    """One BLAS thread, as solvelab's OT backends use (``solvelab.kernels.ot.threads``):
+    """One BLAS thread, as solvelab's OT backends use (``solvelab.kernels.threads``):
     on a shared machine spin-waiting OpenBLAS threads slow Sinkhorn 10x or more, so the
     comparison is made under the same threading."""
     from ...kernels.ot import threads
