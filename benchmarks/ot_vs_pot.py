@@ -309,8 +309,8 @@ def main(argv=None):
                     help="DOTmark resolutions for tables 1 and 3, e.g. '32,64' (default: 32 with --quick, "
                          "else 32,64; 'none' for no DOTmark rows)")
     ap.add_argument("--clouds", default="1000",
-                    help="point-cloud sizes for table 1, e.g. '3000,5000' (default 1000; the bench suite "
-                         "has 1000, 3000, 5000)")
+                    help="point-cloud sizes for table 1, e.g. '3000,5000' (default 1000; 'none' for no "
+                         "clouds; the bench suite has 1000, 3000, 5000)")
     args = ap.parse_args(argv)
 
     def log(msg):
@@ -341,7 +341,8 @@ def main(argv=None):
             print(f"DOTmark {R}x{R} skipped: {err}")
         else:
             instances.append((f"DOTmark ClassicImages {R}x{R}", inst))
-    for n in (int(s) for s in args.clouds.split(",") if s.strip()):
+    sizes = "" if args.clouds.strip().lower() == "none" else args.clouds
+    for n in (int(s) for s in sizes.split(",") if s.strip()):
         instances.append((f"clouds n={n}", cloud(n)))
     if "1" in tables:
         table1(instances, args.time_limit, log)
