@@ -451,31 +451,11 @@ class CDBackend(Backend):
                   f"{'ws':>6} {'screened':>8}")
         while True:
             ev = KD.evaluate(view, x, u)
-            if not (math.isfinite(ev.primal) and np.all(np.isfinite(ev.grad))):
-                status, message = "numerical_error", f"NaN or Inf after {epochs} epochs"
-                break
-            cert = ev.value
-            best_val = cert
-            elapsed = time.perf_counter() - t0
-            rec = {"iteration": epochs, "outer": outer, "time": elapsed, "objective": view.program.sign * ev.primal,
-                   "certificate": cert, "kkt": ev.kkt, "gap": ev.rel_gap, "ws_size": int(min(ws_size, n)),
-                   "screened": int(screened.sum())}
-            history.append(rec)
-            if verbose:
-                gs = f"{ev.rel_gap:10.2e}" if ev.rel_gap is not None else f"{'n/a':>10}"
-                print(f"{outer:6d} {epochs:7d} {elapsed:9.4f} {rec['objective']:16.9e} {gs} {ev.kkt:10.2e} "
-                      f"{rec['ws_size']:6d} {rec['screened']:8d}")
-            if cert <= tol:
-                status = "converged"
-                break
-            if callback_stops(options, rec, x):
-                status, message = "stopped", f"stopped by the callback after {epochs} epochs"
-                break
-            if epochs >= max_epochs or outer >= max_epochs:
-                status = "max_iter"
-                break
-            if deadline is not None and time.perf_counter() >= deadline:
-                status, message = "time_limit", f"time limit of {options.time_limit:g} s reached after {epochs} epochs"
+            best_val = ev.value
+            stop = outer_step(view, ev, x, epochs, outer, t0, int(min(ws_size, n)), int(screened.sum()), history,
+                              options, tol, max_epochs, deadline)
+            if stop is not None:
+                status, message = stop
                 break
             outer += 1
             grad_now = ev.grad            # A^T d at the current u (None once u moves)
@@ -578,18 +558,9 @@ class CDBackend(Backend):
                 last.append(x[ws].copy())
                 if len(last) == K_and + 1:
                     counters[0] += 1
-                    xa = _kernels().anderson_extrapolate(np.asarray(last))
+                    counters[1] += try_anderson(KD, view, x, u, ws, view.lo[ws], view.hi[ws], last,
+                                                lambda xs: float(np.sum(_pen(view, xs, ws))))
                     last = []
-                    if xa is not None:
-                        xa = np.clip(xa, view.lo[ws], view.hi[ws])
-                        ua = u.copy()
-                        KD.add_cols(ws, xa - x[ws], ua)
-                        f_old = KD.datafit_value(view, u) + float(np.sum(_pen(view, x[ws], ws)))
-                        f_new = KD.datafit_value(view, ua) + float(np.sum(_pen(view, xa, ws)))
-                        if f_new < f_old:
-                            counters[1] += 1
-                            x[ws] = xa
-                            u[:] = ua
             if inner % check == 0:
                 d = view.deriv(D, u)
                 g = KD.grad_cols(d, ws)
@@ -722,6 +693,49 @@ class CDBackend(Backend):
     def _solve_blocks(self, view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_time, jit_time, warm):
         from .cd_blocks import solve_blocks
         return solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_time, jit_time, warm)
+
+
+def try_anderson(KD, view, x, u, cols, lo, hi, iterates, penalty) -> int:
+    """Column sweeps' Anderson step (shared with the block path): the extrapolation of the
+    iterates of x[cols], clipped to [lo, hi], is kept -- x and u = A x updated in place --
+    only when it lowers datafit + ``penalty(x_cols)``. Returns 1 when kept, else 0."""
+    xa = _kernels().anderson_extrapolate(np.asarray(iterates))
+    if xa is None:
+        return 0
+    xa = np.clip(xa, lo, hi)
+    ua = u.copy()
+    KD.add_cols(cols, xa - x[cols], ua)
+    if KD.datafit_value(view, ua) + penalty(xa) < KD.datafit_value(view, u) + penalty(x[cols]):
+        x[cols] = xa
+        u[:] = ua
+        return 1
+    return 0
+
+
+def outer_step(view, ev, x, epochs, outer, t0, ws_size, screened, history, options, tol, max_epochs, deadline):
+    """The bookkeeping of one outer iteration (shared with the block path): a history
+    record (and its verbose line), then the stopping tests -- NaN, the certificate ``tol``,
+    the callback, the iteration budget, the time limit. Returns (status, message) to stop,
+    or None to go on."""
+    if not (math.isfinite(ev.primal) and np.all(np.isfinite(ev.grad))):
+        return "numerical_error", f"NaN or Inf after {epochs} epochs"
+    elapsed = time.perf_counter() - t0
+    rec = {"iteration": epochs, "outer": outer, "time": elapsed, "objective": view.program.sign * ev.primal,
+           "certificate": ev.value, "kkt": ev.kkt, "gap": ev.rel_gap, "ws_size": ws_size, "screened": screened}
+    history.append(rec)
+    if options.verbose:
+        gs = f"{ev.rel_gap:10.2e}" if ev.rel_gap is not None else f"{'n/a':>10}"
+        print(f"{outer:6d} {epochs:7d} {elapsed:9.4f} {rec['objective']:16.9e} {gs} {ev.kkt:10.2e} "
+              f"{ws_size:6d} {screened:8d}")
+    if ev.value <= tol:
+        return "converged", ""
+    if callback_stops(options, rec, x):
+        return "stopped", f"stopped by the callback after {epochs} epochs"
+    if epochs >= max_epochs or outer >= max_epochs:
+        return "max_iter", ""
+    if deadline is not None and time.perf_counter() >= deadline:
+        return "time_limit", f"time limit of {options.time_limit:g} s reached after {epochs} epochs"
+    return None
 
 
 def _gram_solve(K, G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epochs, mode, seed, tol, K_and, stats):

@@ -46,7 +46,8 @@ import time
 import numpy as np
 
 from ..ir.glm_form import L_PHI
-from .base import RawSolution, callback_stops
+from .base import RawSolution
+from .cd import outer_step, try_anderson
 
 _MINE_COMPILED: set = set()
 
@@ -239,31 +240,11 @@ def solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_ti
     fast = KD.fast_eval(view)
     while True:
         ev = view.evaluate(x, u, D, want_gap=True, fast=fast)
-        if not (math.isfinite(ev.primal) and np.all(np.isfinite(ev.grad))):
-            status, message = "numerical_error", f"NaN or Inf after {epochs} epochs"
-            break
-        cert = ev.value
-        best_val = cert
-        elapsed = time.perf_counter() - t0
-        rec = {"iteration": epochs, "outer": outer, "time": elapsed, "objective": view.program.sign * ev.primal,
-               "certificate": cert, "kkt": ev.kkt, "gap": ev.rel_gap, "ws_size": int(ws_blocks.size),
-               "screened": int(screened.sum())}
-        history.append(rec)
-        if verbose:
-            gs = f"{ev.rel_gap:10.2e}" if ev.rel_gap is not None else f"{'n/a':>10}"
-            print(f"{outer:6d} {epochs:7d} {elapsed:9.4f} {rec['objective']:16.9e} {gs} {ev.kkt:10.2e} "
-                  f"{rec['ws_size']:6d} {rec['screened']:8d}")
-        if cert <= tol:
-            status = "converged"
-            break
-        if callback_stops(options, rec, x):
-            status, message = "stopped", f"stopped by the callback after {epochs} epochs"
-            break
-        if epochs >= max_epochs or outer >= max_epochs:
-            status = "max_iter"
-            break
-        if deadline is not None and time.perf_counter() >= deadline:
-            status, message = "time_limit", f"time limit of {options.time_limit:g} s reached after {epochs} epochs"
+        best_val = ev.value
+        stop = outer_step(view, ev, x, epochs, outer, t0, int(ws_blocks.size), int(screened.sum()), history,
+                          options, tol, max_epochs, deadline)
+        if stop is not None:
+            status, message = stop
             break
         outer += 1
         # -- gap-safe screening of blocks ---------------------------------------------------
@@ -393,18 +374,8 @@ def _inner_cols(view, KD, D, x, u, W, LG, K_and, tol_in, epochs, max_epochs, dea
             last.append(x[cols].copy())
             if len(last) == K_and + 1:
                 counters[0] += 1
-                xa = _kernels_cd().anderson_extrapolate(np.asarray(last))
+                counters[1] += try_anderson(KD, view, x, u, cols, W.lo, W.hi, last, lambda xs: W.pen(view, xs))
                 last = []
-                if xa is not None:
-                    xa = np.clip(xa, W.lo, W.hi)
-                    ua = u.copy()
-                    KD.add_cols(cols, xa - x[cols], ua)
-                    f_old = KD.datafit_value(view, u) + W.pen(view, x[cols])
-                    f_new = KD.datafit_value(view, ua) + W.pen(view, xa)
-                    if f_new < f_old:
-                        counters[1] += 1
-                        x[cols] = xa
-                        u[:] = ua
         if inner % check == 0:
             g = KD.grad_cols(view.deriv(D, u), cols)
             top, _ = W.scores(view, x[cols], g)

@@ -898,23 +898,6 @@ def _anderson_step(buf, G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Mw, zw, xa, 
 
 
 @njit(cache=True)
-def _gram_sweep_cyclic(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor):
-    """One cyclic sweep of exact coordinate steps on the Gram model, gw = G x - q kept."""
-    k = xw.shape[0]
-    for t in range(k):
-        Lt = c2 * G[t, t]
-        if Lt < Lfloor:
-            Lt = Lfloor
-        old = xw[t]
-        xn = _coord_step(pkind, old, c2 * gw[t], Lt, w1[t], r[t], lo[t], hi[t], gamma)
-        if xn != old:
-            dx = xn - old
-            xw[t] = xn
-            for i in range(k):
-                gw[i] += G[t, i] * dx   # G is symmetric: read its contiguous row
-
-
-@njit(cache=True)
 def _gram_sweep_ordered(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, mode, seed, ep, ws, scores):
     """One sweep in a random order (mode 1) or by exact greedy GS-L steps (mode 2)."""
     if mode == 2:
