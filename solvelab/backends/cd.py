@@ -643,9 +643,9 @@ class CDBackend(Backend):
             gw = g.copy()                                  # model gradient H (x_new - x) + g
             xn = xw.copy()
             # The model sweeps cost O(k^2) each, far less than the Hessian and gradient of a
-            # Newton step (O(nnz) and more): solve the model well (KKT down by 100x), in
-            # chunks of sweeps between checks; an inexact model (the old cap of 20 sweeps)
-            # made the Newton steps crawl on correlated columns.
+            # Newton step (O(nnz) and more): solve the model well (KKT down by 100x, in one
+            # compiled call); an inexact model (the old cap of 20 sweeps) made the Newton
+            # steps crawl on correlated columns.
             model_tol = 0.01 * kkt_now
             _gram_solve(K, H, gw, xn, 1.0, w1, r, lo, hi, view.pkind, view.gamma, Lfloor,
                         min(1600, max_epochs - epochs), mode, seed + epochs, model_tol, opt["anderson"], stats)
@@ -658,32 +658,11 @@ class CDBackend(Backend):
             p_old = float(np.sum(_pen_value(view.pkind, xw, w1, r, view.gamma)))
             f_old = f_data + p_old
             decrease = float(np.sum(g * delta)) + float(np.sum(_pen_value(view.pkind, xn, w1, r, view.gamma))) - p_old
-            t = 1.0
-            accepted = False
-            for _ls in range(30):
-                xt = np.clip(xw + t * delta, lo, hi)
-                np.multiply(Ad, t, out=ut)
-                ut += u
-                # value, derivative and curvature in one pass: the next Newton step reuses them
-                f_dt = _datafit_all(view, K, D, ut, d2, h2)
-                f_new = f_dt + float(np.sum(_pen_value(view.pkind, xt, w1, r, view.gamma)))
-                if f_new <= f_old + 1e-4 * t * min(decrease, 0.0) or f_new < f_old and decrease >= 0:
-                    accepted = True
-                    break
-                t *= 0.5
-            if not accepted:
-                # near the solution the predicted decrease falls below the rounding of f:
-                # Armijo cannot see it, but the (very accurate) full Newton step is safe
-                # when it does not raise f beyond rounding
-                fs = max(1.0, abs(f_old))
-                if abs(decrease) <= 1e-13 * fs:
-                    xt = np.clip(xw + delta, lo, hi)
-                    np.add(u, Ad, out=ut)
-                    f_dt = _datafit_all(view, K, D, ut, d2, h2)
-                    f_new = f_dt + float(np.sum(_pen_value(view.pkind, xt, w1, r, view.gamma)))
-                    accepted = f_new <= f_old + 1e-13 * fs
-                if not accepted:
-                    break
+            step = newton_line_search(view, K, D, u, Ad, ut, d2, h2, xw, delta, lo, hi, f_old, decrease,
+                                      lambda xs: float(np.sum(_pen_value(view.pkind, xs, w1, r, view.gamma))))
+            if step is None:
+                break
+            _, xt, f_dt = step
             x[ws] = xt
             u[:] = ut
             d, d2, h, h2, f_data = d2, d, h2, h, f_dt
@@ -693,6 +672,34 @@ class CDBackend(Backend):
     def _solve_blocks(self, view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_time, jit_time, warm):
         from .cd_blocks import solve_blocks
         return solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_time, jit_time, warm)
+
+
+def newton_line_search(view, K, D, u, Ad, ut, d2, h2, xw, delta, lo, hi, f_old, decrease, penalty):
+    """Backtracking (Armijo) along a proximal-Newton step (shared with the block path):
+    trial points xw + t delta clipped to [lo, hi], with ut = u + t A delta and the datafit's
+    value, derivative (into d2) and curvature (into h2) at ut in one pass -- the next Newton
+    step reuses them. Returns (t, x_new, datafit value) or None when no step is accepted."""
+    t = 1.0
+    for _ls in range(30):
+        xt = np.clip(xw + t * delta, lo, hi)
+        np.multiply(Ad, t, out=ut)
+        ut += u
+        f_dt = _datafit_all(view, K, D, ut, d2, h2)
+        f_new = f_dt + penalty(xt)
+        if f_new <= f_old + 1e-4 * t * min(decrease, 0.0) or f_new < f_old and decrease >= 0:
+            return t, xt, f_dt
+        t *= 0.5
+    # near the solution the predicted decrease falls below the rounding of f: Armijo cannot
+    # see it, but the (very accurate) full Newton step is safe when it does not raise f
+    # beyond rounding
+    fs = max(1.0, abs(f_old))
+    if abs(decrease) <= 1e-13 * fs:
+        xt = np.clip(xw + delta, lo, hi)
+        np.add(u, Ad, out=ut)
+        f_dt = _datafit_all(view, K, D, ut, d2, h2)
+        if f_dt + penalty(xt) <= f_old + 1e-13 * fs:
+            return 1.0, xt, f_dt
+    return None
 
 
 def try_anderson(KD, view, x, u, cols, lo, hi, iterates, penalty) -> int:

@@ -47,7 +47,7 @@ import numpy as np
 
 from ..ir.glm_form import L_PHI
 from .base import RawSolution
-from .cd import outer_step, try_anderson
+from .cd import _datafit_all, newton_line_search, outer_step, try_anderson
 
 _MINE_COMPILED: set = set()
 
@@ -436,10 +436,6 @@ def _inner_gram(view, KD, D, x, u, W, LG, opt, K_and, tol_in, epochs, max_epochs
     return epochs
 
 
-def _datafit_all(view, K, D, u, d, h):
-    return K.datafit_all(u, D.s, D.b, view.c, view.dkind, view.dpar, d, h)
-
-
 def _inner_newton(view, KD, D, x, u, W, opt, tol_in, epochs, max_epochs, deadline):
     """Proximal Newton on the working set (non-quadratic datafits): block CD on the
     second-order model (weighted Gram matrix of the working-set columns, block constants
@@ -450,6 +446,7 @@ def _inner_newton(view, KD, D, x, u, W, opt, tol_in, epochs, max_epochs, deadlin
     pk, gam = int(view.pkind), float(view.gamma)
     d, h = np.empty(D.m), np.empty(D.m)
     d2, h2 = np.empty(D.m), np.empty(D.m)
+    Ad, ut = np.empty(D.m), np.empty(D.m)      # step direction A delta, trial point (reused)
     sc_buf = np.empty(W.blocks.size)
     f_data = None
     h_floor = 0.01 * view.c * L_PHI[view.dkind] * D.s * D.s if view.dkind in (2, 3) else None
@@ -485,32 +482,16 @@ def _inner_newton(view, KD, D, x, u, W, opt, tol_in, epochs, max_epochs, deadlin
         delta = xn - xw
         if not np.any(delta):
             break
-        Ad = np.zeros(D.m)
+        Ad[:] = 0.0
         KD.add_cols(cols, delta, Ad)
         p_old = W.pen(view, xw)
         f_old = f_data + p_old
         decrease = float(np.dot(g, delta)) + W.pen(view, xn) - p_old
-        t = 1.0
-        accepted = False
-        for _ls in range(30):
-            xt = np.clip(xw + t * delta, W.lo, W.hi)
-            ut = u + t * Ad
-            f_dt = _datafit_all(view, K, D, ut, d2, h2)
-            f_new = f_dt + W.pen(view, xt)
-            if f_new <= f_old + 1e-4 * t * min(decrease, 0.0) or f_new < f_old and decrease >= 0:
-                accepted = True
-                break
-            t *= 0.5
-        if not accepted:
-            fs = max(1.0, abs(f_old))
-            if abs(decrease) <= 1e-13 * fs:
-                xt = np.clip(xw + delta, W.lo, W.hi)
-                ut = u + Ad
-                f_dt = _datafit_all(view, K, D, ut, d2, h2)
-                f_new = f_dt + W.pen(view, xt)
-                accepted = f_new <= f_old + 1e-13 * fs
-            if not accepted:
-                break
+        step = newton_line_search(view, K, D, u, Ad, ut, d2, h2, xw, delta, W.lo, W.hi, f_old, decrease,
+                                  lambda xs: W.pen(view, xs))
+        if step is None:
+            break
+        _, xt, f_dt = step
         x[cols] = xt
         u[:] = ut
         d, d2, h, h2, f_data = d2, d, h2, h, f_dt
