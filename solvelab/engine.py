@@ -162,7 +162,10 @@ def finish(program, raw, backend_name: str, tol: float, view=None) -> Result:
         if callable(raw.duals):
             raw.duals = raw.duals()
         cert = certify(program, x, raw.duals)
-    objective = program.user_objective(x)
+    if cert.primal_objective is not None and np.isfinite(cert.primal_objective):
+        objective = program.sign * float(cert.primal_objective)   # computed by the certificate from x
+    else:
+        objective = program.user_objective(x)
     if status is None:
         if cert.meets(tol):
             status = Status.OPTIMAL

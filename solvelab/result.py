@@ -47,6 +47,9 @@ class Certificate:
     gap: float | None = None
     dual_objective: float | None = None
     kind: str = "kkt"
+    #: the (minimized) IR objective at x, constant included, when the certificate computed
+    #: it anyway (saves the engine a second pass over the data); None otherwise
+    primal_objective: float | None = None
 
     @property
     def kkt(self) -> float:

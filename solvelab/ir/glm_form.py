@@ -846,6 +846,7 @@ class SparseGLM:
             # the dual point is built exactly (rescaled gradient), so the dual residual is
             # zero by construction; the gap and the KKT residual are both required
             return Certificate(primal_residual=rp, dual_residual=0.0, subgradient_residual=ev.kkt,
-                               gap=ev.rel_gap, dual_objective=self.program.sign * ev.dual, kind="kkt+gap")
+                               gap=ev.rel_gap, dual_objective=self.program.sign * ev.dual, kind="kkt+gap",
+                               primal_objective=ev.primal)
         return Certificate(primal_residual=rp, dual_residual=0.0, subgradient_residual=ev.kkt,
-                           gap=None, dual_objective=None, kind="kkt")
+                           gap=None, dual_objective=None, kind="kkt", primal_objective=ev.primal)

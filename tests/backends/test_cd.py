@@ -627,6 +627,30 @@ def test_compiled_outer_check_equals_the_numpy_evaluation(name):
             assert got.scale == pytest.approx(ref.scale, rel=1e-12)
 
 
+@pytest.mark.parametrize("name", ["lasso dense", "lasso csc", "enet", "logreg csc", "mcp", "huber+nonneg",
+                                  "sq hinge+box", "group", "maximize"])
+def test_certificate_objective_equals_the_program_objective(name):
+    """The SparseGLM certificate hands the engine the objective it computed from x (so the
+    engine need not pass over the data again): it must be the program's own objective."""
+    cases, rng = _fused_cases()
+    A, b, _ = _data(7, m=60, p=25)
+    x = cp.Variable(25)
+    cases["group"] = sl.problems.group_lasso(A, b, [list(range(i, i + 5)) for i in range(0, 25, 5)], 0.05)
+    cases["maximize"] = sl.Problem(cp.Maximize(-cp.sum_squares(A @ x - b) / 120 - 0.05 * cp.norm1(x) + 3.0))
+    prob = cases[name]
+    program = prob.compile()
+    view = match(program, "SparseGLM")
+    assert view, view.reason
+    for trial in range(3):
+        xx = np.clip(np.where(rng.random(view.n) < 0.4, 0.3 * rng.standard_normal(view.n), 0.0), view.lo, view.hi)
+        cert = view.certify(xx)
+        assert program.sign * cert.primal_objective == pytest.approx(program.user_objective(xx), rel=1e-12,
+                                                                     abs=1e-13)
+    res = prob.solve(backend="cd", tol=TOL)
+    assert res.status is Status.OPTIMAL
+    assert res.objective == pytest.approx(program.user_objective(res.x), rel=1e-12, abs=1e-13)
+
+
 def test_duals_are_computed_on_first_access_and_match_the_form():
     A, b, _ = _data(8, m=40, p=30)
     prob = sl.problems.lasso(A, b, 0.05)
