@@ -83,7 +83,7 @@ def _tiny_calls():
         "col_sqnorms_dense": lambda: K.col_sqnorms_dense(A, s),
         "col_sqnorms_csc": lambda: K.col_sqnorms_csc(data, ind, ptr, s),
         "datafit_value": lambda: K.datafit_value(u, s, b, 1.0, 0, 0.0),
-        "datafit_all": lambda: K.datafit_all(u, s, b, 1.0, 1, 0.0, np.zeros(3), np.zeros(3)),
+        "datafit_all": lambda: K.datafit_all(u, u, 0.0, s, b, 1.0, 1, 0.0, np.zeros(3), np.zeros(3)),
         "gram_csc": lambda: K.gram_csc(data, ind, ptr, ws, s, 3),
         "cd_gram_solve": lambda: K.cd_gram_solve(np.eye(2), np.zeros(2), np.zeros(2), 1.0, w1, r, lo, hi, 0, 3.0,
                                                  0.0, 1, 1e-6, 2, np.zeros(3, dtype=np.int64)),
@@ -197,6 +197,7 @@ class _Data:
         self.Atb = None          # A^T b, computed on the first column sweep that needs it
         self.fused = None        # whether evaluate() may use the compiled pass (set on first use)
         self.d_buf = None
+        self._work = []
         self.all_cols = None
 
     def epochs(self, view, u, x, ws, L, n_epochs, mode, seed):
@@ -258,12 +259,21 @@ class _Data:
         D, K = self.D, self.K
         if D.m == 0 or view.dkind in (0, 4):
             return None          # least squares, Poisson: a few NumPy vector operations
-        d, h = np.empty(D.m), np.empty(D.m)
+        if self.d_buf is None:
+            self.d_buf = np.empty(D.m)   # reused: the solve reads only the latest evaluation
+        d, h = self.d_buf, self.work(1)[0]
 
         def value_deriv(u):
-            val = K.datafit_all(u, D.s, D.b, view.c, view.dkind, view.dpar, d, h)
-            return val, d.copy()
+            val = K.datafit_all(u, u, 0.0, D.s, D.b, view.c, view.dkind, view.dpar, d, h)
+            return val, d
         return value_deriv, None
+
+    def work(self, k):
+        """k m-vectors of scratch, allocated once per solve (the Newton steps and the
+        outer checks of one solve take turns with them, never at the same time)."""
+        while len(self._work) < k:
+            self._work.append(np.empty(self.D.m))
+        return self._work[:k]
 
     def datafit_value(self, view, u) -> float:
         if self.D.m == 0:
@@ -614,9 +624,11 @@ class CDBackend(Backend):
         Lfloor = 0.0
         if view.pkind:
             Lfloor = 1.001 / (view.gamma if view.pkind == 1 else view.gamma - 1.0)
-        d, h = np.empty(D.m), np.empty(D.m)
-        d2, h2 = np.empty(D.m), np.empty(D.m)
-        Ad, ut = np.empty(D.m), np.empty(D.m)      # step direction A delta, trial point (reused)
+        # d, h: derivative and curvature at u (the line search overwrites them with those
+        # of its trial points: the accepted one's are what the next step needs, and a step
+        # that finds none ends the loop); Ad = A delta, the step direction. Scratch shared
+        # by the solve's Newton calls.
+        d, h, Ad = KD.work(3)
         stats = np.zeros(3, dtype=np.int64)
         f_data = None
         h_floor = 0.01 * view.c * L_PHI[view.dkind] * D.s * D.s if view.dkind in (2, 3) else None
@@ -658,14 +670,13 @@ class CDBackend(Backend):
             p_old = float(np.sum(_pen_value(view.pkind, xw, w1, r, view.gamma)))
             f_old = f_data + p_old
             decrease = float(np.sum(g * delta)) + float(np.sum(_pen_value(view.pkind, xn, w1, r, view.gamma))) - p_old
-            step = newton_line_search(view, K, D, u, Ad, ut, d2, h2, xw, delta, lo, hi, f_old, decrease,
+            step = newton_line_search(view, K, D, u, Ad, d, h, xw, delta, lo, hi, f_old, decrease,
                                       lambda xs: float(np.sum(_pen_value(view.pkind, xs, w1, r, view.gamma))))
             if step is None:
                 break
-            _, xt, f_dt = step
+            t, xt, f_data = step
             x[ws] = xt
-            u[:] = ut
-            d, d2, h, h2, f_data = d2, d, h2, h, f_dt
+            u += t * Ad if t != 1.0 else Ad
         return epochs
 
     # ------------------------------------------------------------------------------------
@@ -674,17 +685,17 @@ class CDBackend(Backend):
         return solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_time, jit_time, warm)
 
 
-def newton_line_search(view, K, D, u, Ad, ut, d2, h2, xw, delta, lo, hi, f_old, decrease, penalty):
+def newton_line_search(view, K, D, u, Ad, d, h, xw, delta, lo, hi, f_old, decrease, penalty):
     """Backtracking (Armijo) along a proximal-Newton step (shared with the block path):
-    trial points xw + t delta clipped to [lo, hi], with ut = u + t A delta and the datafit's
-    value, derivative (into d2) and curvature (into h2) at ut in one pass -- the next Newton
-    step reuses them. Returns (t, x_new, datafit value) or None when no step is accepted."""
+    trial points xw + t delta clipped to [lo, hi] and u + t A delta, whose datafit value,
+    derivative (into d) and curvature (into h) come from one pass -- the next Newton step
+    reuses those of the accepted trial; the caller moves u to u + t A delta. Returns
+    (t, x_new, datafit value) or None when no step is accepted (d, h then hold a rejected
+    trial's)."""
     t = 1.0
     for _ls in range(30):
         xt = np.clip(xw + t * delta, lo, hi)
-        np.multiply(Ad, t, out=ut)
-        ut += u
-        f_dt = _datafit_all(view, K, D, ut, d2, h2)
+        f_dt = _datafit_all(view, K, D, u, d, h, Ad, t)
         f_new = f_dt + penalty(xt)
         if f_new <= f_old + 1e-4 * t * min(decrease, 0.0) or f_new < f_old and decrease >= 0:
             return t, xt, f_dt
@@ -695,8 +706,7 @@ def newton_line_search(view, K, D, u, Ad, ut, d2, h2, xw, delta, lo, hi, f_old, 
     fs = max(1.0, abs(f_old))
     if abs(decrease) <= 1e-13 * fs:
         xt = np.clip(xw + delta, lo, hi)
-        np.add(u, Ad, out=ut)
-        f_dt = _datafit_all(view, K, D, ut, d2, h2)
+        f_dt = _datafit_all(view, K, D, u, d, h, Ad, 1.0)
         if f_dt + penalty(xt) <= f_old + 1e-13 * fs:
             return 1.0, xt, f_dt
     return None
@@ -753,12 +763,14 @@ def _gram_solve(K, G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epoch
                                    K_and, stats)
 
 
-def _datafit_all(view, K, D, u, d, h):
-    """Datafit value, derivative (into d) and curvature (into h) at u, the Poisson
-    linear part lin^T u included."""
-    val = K.datafit_all(u, D.s, D.b, view.c, view.dkind, view.dpar, d, h)
+def _datafit_all(view, K, D, u, d, h, du=None, t=0.0):
+    """Datafit value, derivative (into d) and curvature (into h) at u + t du (at u when du
+    is None), the Poisson linear part lin^T u included."""
+    val = K.datafit_all(u, u if du is None else du, float(t), D.s, D.b, view.c, view.dkind, view.dpar, d, h)
     if view.lin is not None:
         val += float(np.dot(view.lin, u)) + view.lin_const
+        if du is not None and t != 0.0:
+            val += t * float(np.dot(view.lin, du))
         d += view.lin
     return val
 

@@ -444,9 +444,7 @@ def _inner_newton(view, KD, D, x, u, W, opt, tol_in, epochs, max_epochs, deadlin
     BK, K = _bk(), _kernels_cd()
     cols = W.cols
     pk, gam = int(view.pkind), float(view.gamma)
-    d, h = np.empty(D.m), np.empty(D.m)
-    d2, h2 = np.empty(D.m), np.empty(D.m)
-    Ad, ut = np.empty(D.m), np.empty(D.m)      # step direction A delta, trial point (reused)
+    d, h, Ad = KD.work(3)       # see cd.CDBackend._inner_newton
     sc_buf = np.empty(W.blocks.size)
     f_data = None
     h_floor = 0.01 * view.c * L_PHI[view.dkind] * D.s * D.s if view.dkind in (2, 3) else None
@@ -487,12 +485,11 @@ def _inner_newton(view, KD, D, x, u, W, opt, tol_in, epochs, max_epochs, deadlin
         p_old = W.pen(view, xw)
         f_old = f_data + p_old
         decrease = float(np.dot(g, delta)) + W.pen(view, xn) - p_old
-        step = newton_line_search(view, K, D, u, Ad, ut, d2, h2, xw, delta, W.lo, W.hi, f_old, decrease,
+        step = newton_line_search(view, K, D, u, Ad, d, h, xw, delta, W.lo, W.hi, f_old, decrease,
                                   lambda xs: W.pen(view, xs))
         if step is None:
             break
-        _, xt, f_dt = step
+        t, xt, f_data = step
         x[cols] = xt
-        u[:] = ut
-        d, d2, h, h2, f_data = d2, d, h2, h, f_dt
+        u += t * Ad if t != 1.0 else Ad
     return epochs

@@ -733,13 +733,15 @@ def gram_csc(data, indices, indptr, cols, w2, m):
 
 
 @njit(cache=True)
-def datafit_all(u, s, b, c, dkind, dpar, d_out, h_out):
-    """One pass: returns sum_i c phi(z_i) and fills d_out (first) and h_out (second
-    derivatives in u_i), z_i = s_i u_i - b_i. One exponential per sample for logistic."""
+def datafit_all(u, du, t, s, b, c, dkind, dpar, d_out, h_out):
+    """One pass at the point u + t du (a line-search trial, without an m-vector to hold
+    it; t = 0 for u itself): returns sum_i c phi(z_i) and fills d_out (first) and h_out
+    (second derivatives in u_i), z_i = s_i (u_i + t du_i) - b_i. One exponential per
+    sample for logistic."""
     total = 0.0
     for i in range(u.shape[0]):
         si = s[i]
-        z = si * u[i] - b[i]
+        z = si * (u[i] + t * du[i]) - b[i]
         if dkind == 1:
             if z > 0:
                 e = math.exp(-z)
