@@ -41,6 +41,7 @@ import math
 import time
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..errors import InvalidDataError
 from ..ir.glm_form import L_PHI, Evaluation, _pen_value, kkt_distances
@@ -85,6 +86,9 @@ def _tiny_calls():
         "datafit_value": lambda: K.datafit_value(u, s, b, 1.0, 0, 0.0),
         "datafit_all": lambda: K.datafit_all(u, u, 0.0, s, b, 1.0, 1, 0.0, np.zeros(3), np.zeros(3)),
         "gram_csc": lambda: K.gram_csc(data, ind, ptr, ws, s, 3),
+        "rows_of_cols": lambda: K.rows_of_cols(data, ind, ptr, ws, np.zeros(3, dtype=np.int32), 3),
+        "gram_rows": lambda: K.gram_rows(np.zeros(2, dtype=np.int64), np.zeros(1, dtype=np.int32), np.ones(1),
+                                         np.ones(1), 2),
         "cd_gram_solve": lambda: K.cd_gram_solve(np.eye(2), np.zeros(2), np.zeros(2), 1.0, w1, r, lo, hi, 0, 3.0,
                                                  0.0, 1, 1e-6, 2, np.zeros(3, dtype=np.int64)),
         "cd_gram_solve_ordered": lambda: K.cd_gram_solve_ordered(np.eye(2), np.zeros(2), np.zeros(2), 1.0, w1, r, lo,
@@ -135,7 +139,8 @@ def kernels_needed(view, D, opt) -> list:
         return names
     if view.dkind == 4:
         # Poisson: proximal Newton only (values and conjugates in NumPy)
-        return names + ["datafit_all", gram_solve] + (["gram_csc"] if st == "csc" else [])
+        return (names + ["datafit_all", gram_solve] + (["gram_csc"] if st == "csc" else [])
+                + (["rows_of_cols", "gram_rows"] if dedup_applies(D) else []))
     if _fused_eval_applies(view, D):
         names.append("glm_eval")
     if view.dkind != 0:
@@ -150,6 +155,8 @@ def kernels_needed(view, D, opt) -> list:
         # makes; SciPy over column chunks avoids the copy but took 125 ms on mushrooms,
         # where this kernel takes 2 ms)
         names += [gram_solve] + (["gram_csc"] if st == "csc" else [])
+        if view.dkind != 0 and dedup_applies(D):
+            names += ["rows_of_cols", "gram_rows"]
     if big:
         names.append(f"cd_epochs_{st}")
         if view.dkind != 0 and opt["anderson"]:
@@ -167,6 +174,14 @@ FUSED_EVAL_MAX_NNZ = 200_000
 def _fused_eval_applies(view, D) -> bool:
     return bool(D.m > 0 and not view.groups and view.lin is None and view.dkind != 4
                 and D.nnz <= FUSED_EVAL_MAX_NNZ)
+
+
+def dedup_applies(D) -> bool:
+    """Whether proximal Newton looks for duplicate rows (``_Data.duplicate_rows``): CSC
+    data with at least 1000 rows, whose O(m) work arrays for it (about 24 bytes a row)
+    stay within 10% of the data (12 bytes a nonzero, 8 a row) -- rows of 17 nonzeros or
+    more (mushrooms: 21; a9a, 14, does without, and its first call without the compile)."""
+    return bool(D.dense is None and D.m >= 1000 and 24 * D.m <= 0.1 * (12 * D.nnz + 8 * D.m))
 
 
 class _Data:
@@ -320,6 +335,41 @@ class _Data:
             Aw = self.A[:, ws] * np.sqrt(sq_weights)[:, None]
             return np.ascontiguousarray(Aw.T @ Aw)
         return self.K.gram_csc(self.data, self.ind, self.ptr, ws, sq_weights, D.m)
+
+    def duplicate_rows(self, ws, scratch):
+        """Groups of identical rows of A[:, ws] (CSC data), so that a weighted Gram matrix
+        sum_i w_i a_i a_i^T can be built from one row per group with the group's summed
+        weight: on categorical (one-hot) data most rows repeat once restricted to a working
+        set (mushrooms, 52 columns: 1635 distinct rows of 8124). Rows are told apart by a
+        random projection A[:, ws] r computed into ``scratch``: identical rows get bitwise
+        identical sums (the same additions in the same order); two different rows would
+        need an exact floating-point tie, and even then only the Newton model would be
+        off (the line search and the certificate do not use it). Returns (group of each
+        row as int32, one row per group) or None where it does not pay: few duplicates,
+        or O(m) work arrays that would weigh more than 10% of the data. The distinct rows
+        come as a CSR matrix R (ng x k), for the Hessian, A_ws^T d and A_ws delta."""
+        D = self.D
+        m = D.m
+        if ws.size < 8:
+            return None
+        r = 1.0 + np.random.default_rng(20261125).random(ws.size)
+        scratch[:] = 0.0
+        self.add_cols(ws, r, scratch)
+        order = np.argsort(scratch)
+        hs = scratch[order]
+        first = np.empty(m, dtype=bool)
+        first[0] = True
+        np.not_equal(hs[1:], hs[:-1], out=first[1:])
+        del hs
+        ng = int(np.count_nonzero(first))
+        if ng > 0.6 * m:
+            return None
+        group = np.empty(m, dtype=np.int32)
+        group[order] = np.cumsum(first) - 1
+        slot = np.full(m, -1, dtype=np.int32)
+        slot[order[first]] = np.arange(ng, dtype=np.int32)
+        rp, rc, rv = self.K.rows_of_cols(self.data, self.ind, self.ptr, ws, slot, ng)
+        return group, sp.csr_matrix((rv, rc, rp), shape=(ng, ws.size)), ng
 
     def grad_cols(self, d, cols):
         out = np.zeros(cols.shape[0])
@@ -632,10 +682,14 @@ class CDBackend(Backend):
         stats = np.zeros(3, dtype=np.int64)
         f_data = None
         h_floor = 0.01 * view.c * L_PHI[view.dkind] * D.s * D.s if view.dkind in (2, 3) else None
+        folded = KD.duplicate_rows(ws, Ad) if dedup_applies(D) else None
         for _newton in range(50):
             if f_data is None:
                 f_data = _datafit_all(view, K, D, u, d, h)
-            g = KD.grad_cols(d, ws)
+            if folded is None:
+                g = KD.grad_cols(d, ws)
+            else:       # A_ws^T d = R^T (d summed over each group of identical rows)
+                g = folded[1].T @ np.bincount(folded[0], weights=d, minlength=folded[2])
             xw = x[ws].copy()
             sc = kkt_distances(view.pkind, xw, g, w1, r, lo, hi, view.gamma)
             kkt_now = float(np.max(sc, initial=0.0))
@@ -648,7 +702,14 @@ class CDBackend(Backend):
             # step runs off along it and the line search cuts it to nothing (seen: steps
             # of 1e-8, stalled). A curvature floor of 1% of the global bound keeps the
             # model honest for samples a step may carry back into the zone.
-            H = KD.gram(ws, sq_weights=h if h_floor is None else np.maximum(h, h_floor))
+            w2 = h if h_floor is None else np.maximum(h, h_floor)
+            if folded is not None:
+                # duplicate rows: one row per group, with the group's summed weight
+                group, R, ng = folded
+                H = K.gram_rows(R.indptr, R.indices, R.data, np.bincount(group, weights=w2, minlength=ng),
+                                ws.size)
+            else:
+                H = KD.gram(ws, sq_weights=w2)
             # tiny ridge: keeps the 1-D models strictly convex where the curvature vanishes
             dg = np.diagonal(H).copy()
             H[np.diag_indices_from(H)] += 1e-12 * max(float(np.max(dg, initial=0.0)), 1e-300)
@@ -665,8 +726,11 @@ class CDBackend(Backend):
             delta = xn - xw
             if not np.any(delta):
                 break
-            Ad[:] = 0.0
-            KD.add_cols(ws, delta, Ad)
+            if folded is None:
+                Ad[:] = 0.0
+                KD.add_cols(ws, delta, Ad)
+            else:       # A_ws delta: each group's row once, then copied to its members
+                np.take(folded[1] @ delta, folded[0], out=Ad)
             p_old = float(np.sum(_pen_value(view.pkind, xw, w1, r, view.gamma)))
             f_old = f_data + p_old
             decrease = float(np.sum(g * delta)) + float(np.sum(_pen_value(view.pkind, xn, w1, r, view.gamma))) - p_old

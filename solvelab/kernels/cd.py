@@ -678,8 +678,9 @@ def gram_csc(data, indices, indptr, cols, w2, m):
     """G = A_cols^T diag(w2) A_cols for CSC data (row indices sorted in each column),
     built row by row -- the cost is the sum of the squared row counts, cheap when rows
     are short -- without a CSR copy of the columns: each column keeps a cursor, and the
-    columns whose next entry lies in row i wait in a linked list headed at row i. Extra
-    memory: one int32 m-vector of list heads and O(k^2) for G."""
+    columns whose next entry lies in row i wait in a linked list headed at row i. Rows of
+    weight zero cost only their cursor moves (the caller may fold duplicate rows' weights
+    onto one of them). Extra memory: one int32 m-vector of list heads and O(k^2) for G."""
     k = cols.shape[0]
     # np.empty + loops rather than np.full / np.zeros: they halve this kernel's compile time
     head = np.empty(m, dtype=np.int32)
@@ -711,11 +712,12 @@ def gram_csc(data, indices, indptr, cols, w2, m):
             val[cnt] = data[cur[a]]
             cnt += 1
             a = nxt[a]
-        for t in range(cnt):
-            pa = pos[t]
-            va = val[t] * wi
-            for u in range(t, cnt):
-                G[pa, pos[u]] += va * val[u]
+        if wi != 0.0:
+            for t in range(cnt):
+                pa = pos[t]
+                va = val[t] * wi
+                for u in range(t, cnt):
+                    G[pa, pos[u]] += va * val[u]
         for t in range(cnt):
             a = pos[t]
             q = cur[a] + 1
@@ -729,6 +731,60 @@ def gram_csc(data, indices, indptr, cols, w2, m):
             v = G[a, b_] + G[b_, a]
             G[a, b_] = v
             G[b_, a] = v
+    return G
+
+
+@njit(cache=True)
+def rows_of_cols(data, indices, indptr, cols, slot, nrows):
+    """The rows i with slot[i] >= 0 of A[:, cols] (CSC), as a CSR matrix (indptr, column
+    positions in cols, values) whose row slot[i] is row i: the distinct rows of a working
+    set, once per working set, for ``gram_rows``. Columns come out sorted in each row."""
+    rp = np.zeros(nrows + 1, dtype=np.int64)
+    for a in range(cols.shape[0]):
+        j = cols[a]
+        for q in range(indptr[j], indptr[j + 1]):
+            g = slot[indices[q]]
+            if g >= 0:
+                rp[g + 1] += 1
+    for g in range(nrows):
+        rp[g + 1] += rp[g]
+    nz = rp[nrows]
+    rc = np.empty(nz, dtype=np.int32)
+    rv = np.empty(nz)
+    fill = rp[:nrows].copy()
+    for a in range(cols.shape[0]):
+        j = cols[a]
+        for q in range(indptr[j], indptr[j + 1]):
+            g = slot[indices[q]]
+            if g >= 0:
+                f = fill[g]
+                rc[f] = a
+                rv[f] = data[q]
+                fill[g] = f + 1
+    return rp, rc, rv
+
+
+@njit(cache=True)
+def gram_rows(rp, rc, rv, w, k):
+    """G = R^T diag(w) R for a CSR matrix R with k columns (``rows_of_cols``), row by
+    row: the sum of the squared row counts, reading contiguous rows."""
+    G = np.empty((k, k))
+    for a in range(k):
+        for b_ in range(k):
+            G[a, b_] = 0.0
+    for g in range(rp.shape[0] - 1):
+        wg = w[g]
+        if wg == 0.0:
+            continue
+        e = rp[g + 1]
+        for t in range(rp[g], e):
+            a = rc[t]
+            va = rv[t] * wg
+            for u in range(t, e):
+                G[a, rc[u]] += va * rv[u]
+    for a in range(k):                 # columns are sorted in each row: G is upper triangular
+        for b_ in range(a + 1, k):
+            G[b_, a] = G[a, b_]
     return G
 
 

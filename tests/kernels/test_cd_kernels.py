@@ -255,3 +255,31 @@ def test_visit_order_is_a_permutation(n):
     o = K._order(ws, scores, 2, 0, 0)
     assert np.array_equal(np.sort(o), np.arange(n))
     assert np.all(np.diff(scores[o]) <= 0)
+
+
+def test_gram_of_distinct_rows_equals_the_weighted_gram():
+    """rows_of_cols + gram_rows (one row per group of identical rows, with the group's
+    summed weight) give the weighted Gram matrix of all rows, as gram_csc (whose rows of
+    weight zero are skipped) does."""
+    rng = np.random.default_rng(3)
+    base = sp.random(40, 12, density=0.3, random_state=3, format="csr", data_rvs=lambda k: rng.integers(1, 3, k))
+    rows = rng.integers(0, 40, 300)                     # 300 rows drawn from 40 distinct ones
+    S = sp.csc_matrix(base[rows])
+    S.sort_indices()
+    m, p = S.shape
+    A = S.toarray()
+    cols = np.array([0, 2, 3, 5, 7, 8, 10, 11], dtype=np.int64)
+    w = rng.random(m)
+    w[::7] = 0.0
+    ref = (A[:, cols] * w[:, None]).T @ A[:, cols]
+    np.testing.assert_allclose(K.gram_csc(S.data, S.indices, S.indptr, cols, w, m), ref, atol=1e-12)
+    # groups of identical rows of A[:, cols], one representative each
+    _, first, group = np.unique(A[:, cols], axis=0, return_index=True, return_inverse=True)
+    group = group.ravel()
+    slot = np.full(m, -1, dtype=np.int32)
+    slot[first] = np.arange(first.size, dtype=np.int32)
+    rp, rc, rv = K.rows_of_cols(S.data, S.indices, S.indptr, cols, slot, first.size)
+    R = sp.csr_matrix((rv, rc, rp), shape=(first.size, cols.size)).toarray()
+    np.testing.assert_array_equal(R, A[first][:, cols])
+    wg = np.bincount(group, weights=w, minlength=first.size)
+    np.testing.assert_allclose(K.gram_rows(rp, rc, rv, wg, cols.size), ref, atol=1e-12)
