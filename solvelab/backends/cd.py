@@ -209,7 +209,8 @@ class _Data:
         """Least squares with unit row scales gets the A^T b fast path."""
         D = self.D
         self.fast = bool(view.dkind == 0 and D.m > 0 and np.all(D.s == 1.0))
-        self.Atb = None          # A^T b, computed on the first column sweep that needs it
+        self.Atb = None          # A^T b, computed on the first column sweep or check that needs it
+        self.state = getattr(self, "state", None)
         self.fused = None        # whether evaluate() may use the compiled pass (set on first use)
         self.d_buf = None
         self._work = []
@@ -251,10 +252,18 @@ class _Data:
         K.datafit_deriv(u, D.s, D.b, view.c, view.dkind, view.dpar, d)
         if self.all_cols is None:
             self.all_cols = np.arange(n, dtype=np.int64)
-        if self.dense:
+        G = self.full_gram()
+        if G is not None and self.Atb is not None:
+            # least squares with the full Gram matrix kept: A^T d = 2c (G x - A^T b) in
+            # O(p^2) instead of a pass over the data (mushrooms: 12k vs 171k products)
+            np.subtract(G @ x, self.Atb, out=g)
+            g *= 2.0 * view.c
+        elif self.dense:
             K.grad_cols_dense(self.A, d, self.all_cols, g)
         else:
             K.grad_cols_csc(self.data, self.ind, self.ptr, d, self.all_cols, g)
+        if self.fast and self.Atb is None and not np.any(x):
+            self.Atb = g / (-2.0 * view.c)       # at x = 0 (u = 0), A^T d = -2c A^T b
         K.glm_eval(x, u, g, d, D.s, D.b, view.c, view.dkind, view.dpar, view.pkind, view.w1, view.r, view.lo,
                    view.hi, view.gamma, bool(want_gap and self.gap_ok), self.const, scores, out)
         P, kkt, gap_abs, dual, scale, rel, viol = (float(v) for v in out)
@@ -265,6 +274,14 @@ class _Data:
         else:
             dual += self.const
         return Evaluation(P + self.const, g, d, scores, kkt, gap_abs, dual, scale, rel, viol)
+
+    def full_gram(self):
+        """The full Gram matrix A^T A of a unit-scale least-squares problem when the solve
+        keeps it (``gram_ws``), else None."""
+        if not self.fast:
+            return None
+        hit = self.state.get("gram") if self.state is not None else None
+        return hit[1] if hit is not None and hit[0] is self.D else None
 
     def fast_eval(self, view):
         """Compiled per-sample sums for ``SparseGLM.evaluate``: value and derivative in
