@@ -208,7 +208,7 @@ class _Data:
     def prepare(self, view):
         """Least squares with unit row scales gets the A^T b fast path."""
         D = self.D
-        self.fast = bool(view.dkind == 0 and D.m > 0 and np.all(D.s == 1.0))
+        self.fast = bool(view.dkind == 0 and D.m > 0 and (D.s == 1.0).all())
         self.Atb = None          # A^T b, computed on the first column sweep or check that needs it
         self.state = getattr(self, "state", None)
         self.fused = None        # whether evaluate() may use the compiled pass (set on first use)
@@ -262,7 +262,7 @@ class _Data:
             K.grad_cols_dense(self.A, d, self.all_cols, g)
         else:
             K.grad_cols_csc(self.data, self.ind, self.ptr, d, self.all_cols, g)
-        if self.fast and self.Atb is None and not np.any(x):
+        if self.fast and self.Atb is None and not x.any():
             self.Atb = g / (-2.0 * view.c)       # at x = 0 (u = 0), A^T d = -2c A^T b
         K.glm_eval(x, u, g, d, D.s, D.b, view.c, view.dkind, view.dpar, view.pkind, view.w1, view.r, view.lo,
                    view.hi, view.gamma, bool(want_gap and self.gap_ok), self.const, scores, out)
@@ -331,7 +331,7 @@ class _Data:
             hit = state.get("gram")
             if hit is None or hit[0] is not D:
                 if self.dense:
-                    As = self.A * D.s[:, None] if not np.all(D.s == 1.0) else self.A
+                    As = self.A * D.s[:, None] if not (D.s == 1.0).all() else self.A
                     G = np.ascontiguousarray(As.T @ As)
                 else:
                     G = self.K.gram_csc(self.data, self.ind, self.ptr, np.arange(D.p, dtype=np.int64), D.s * D.s,
@@ -478,10 +478,10 @@ class CDBackend(Backend):
         warm = False
         if options.warm_start and state.get("x") is not None:
             xw = np.asarray(state["x"], dtype=np.float64)
-            if xw.shape == (n,) and np.all(np.isfinite(xw)):
+            if xw.shape == (n,) and np.isfinite(xw).all():
                 x = np.clip(xw, view.lo, view.hi)
                 warm = True
-        u = D.matvec(x) if D.m and np.any(x) else np.zeros(D.m)
+        u = D.matvec(x) if D.m and x.any() else np.zeros(D.m)
         setup_time = time.perf_counter() - t_setup0
         if view.groups:
             return self._solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_time,
@@ -496,7 +496,7 @@ class CDBackend(Backend):
         can_screen = (opt["screening"] and view.pkind == 0 and view.gap_available()
                       and D.m > 0 and view.dkind != 4)
         screenable = (view.w1 > 0) & ~np.isfinite(view.lo) & ~np.isfinite(view.hi)
-        s_max2 = float(np.max(D.s ** 2, initial=0.0))
+        s_max2 = float((D.s ** 2).max(initial=0.0))
         alpha_inv = view.c * L_PHI[view.dkind] * s_max2   # 1 / strong concavity of the dual
         prev_ws = state.get("ws") if warm else None
         ws_size = opt["ws_start"] if prev_ws is None else max(opt["ws_start"], int(len(prev_ws)))
@@ -540,7 +540,7 @@ class CDBackend(Backend):
             if can_screen and ev.gap_abs is not None:
                 radius = math.sqrt(2.0 * ev.gap_abs * alpha_inv)
                 test = screenable & ~screened & (ev.scale * np.abs(ev.grad) + radius * col_norms < view.w1)
-                if np.any(test):
+                if test.any():
                     newly = np.nonzero(test)[0]
                     moved = newly[x[newly] != 0]
                     if moved.size:
@@ -549,8 +549,8 @@ class CDBackend(Backend):
                         x[moved] = 0.0
                     screened |= test
             # -- working set ---------------------------------------------------------------
-            gscale = max(1.0, float(np.max(np.abs(ev.grad), initial=0.0)))
-            kkt_abs = float(np.max(ev.kkt_scores[~screened], initial=0.0))
+            gscale = max(1.0, float(np.abs(ev.grad).max(initial=0.0)))
+            kkt_abs = float(ev.kkt_scores[~screened].max(initial=0.0))
             if opt["ws_strategy"] == "full" or whole_gram:
                 ws = np.nonzero(~screened)[0].astype(np.int64)
             else:
@@ -578,7 +578,7 @@ class CDBackend(Backend):
             # are violated: when they are (nearly) optimal, solve it to the target
             out_ws = ~screened
             out_ws[ws] = False
-            outside = float(np.max(ev.kkt_scores[out_ws], initial=0.0))
+            outside = float(ev.kkt_scores[out_ws].max(initial=0.0))
             if ev.rel_gap is not None and ev.rel_gap > tol and 0 < ev.kkt <= tol:
                 # the gap binds: aim the KKT residual lower by the observed gap / KKT ratio
                 tighten = min(tighten, 0.5 * ev.kkt / ev.rel_gap)
@@ -595,7 +595,7 @@ class CDBackend(Backend):
                     status, message = "max_iter", f"no progress after {epochs} epochs (stalled)"
                     break
         solve_time = time.perf_counter() - t0
-        x_ret = x if np.all(np.isfinite(x)) else None
+        x_ret = x if np.isfinite(x).all() else None
         if x_ret is not None:
             state["x"] = x.copy()
             state["ws"] = np.nonzero(x)[0]
@@ -643,7 +643,7 @@ class CDBackend(Backend):
                 g = KD.grad_cols(d, ws)
                 sc = kkt_distances(view.pkind, x[ws], g, view.w1[ws], view.r[ws], view.lo[ws], view.hi[ws],
                                    view.gamma)
-                if float(np.max(sc, initial=0.0)) <= tol_in:
+                if float(sc.max(initial=0.0)) <= tol_in:
                     break
                 if deadline is not None and time.perf_counter() >= deadline:
                     break
@@ -709,7 +709,7 @@ class CDBackend(Backend):
                 g = folded[1].T @ np.bincount(folded[0], weights=d, minlength=folded[2])
             xw = x[ws].copy()
             sc = kkt_distances(view.pkind, xw, g, w1, r, lo, hi, view.gamma)
-            kkt_now = float(np.max(sc, initial=0.0))
+            kkt_now = float(sc.max(initial=0.0))
             if kkt_now <= tol_in or epochs >= max_epochs:
                 break
             if deadline is not None and time.perf_counter() >= deadline:
@@ -729,7 +729,7 @@ class CDBackend(Backend):
                 H = KD.gram(ws, sq_weights=w2)
             # tiny ridge: keeps the 1-D models strictly convex where the curvature vanishes
             dg = np.diagonal(H).copy()
-            H[np.diag_indices_from(H)] += 1e-12 * max(float(np.max(dg, initial=0.0)), 1e-300)
+            H[np.diag_indices_from(H)] += 1e-12 * max(float(dg.max(initial=0.0)), 1e-300)
             gw = g.copy()                                  # model gradient H (x_new - x) + g
             xn = xw.copy()
             # The model sweeps cost O(k^2) each, far less than the Hessian and gradient of a
@@ -741,7 +741,7 @@ class CDBackend(Backend):
                         min(1600, max_epochs - epochs), mode, seed + epochs, model_tol, opt["anderson"], stats)
             epochs += int(stats[0])
             delta = xn - xw
-            if not np.any(delta):
+            if not delta.any():
                 break
             if folded is None:
                 Ad[:] = 0.0
@@ -815,7 +815,7 @@ def outer_step(view, ev, x, epochs, outer, t0, ws_size, screened, history, optio
     record (and its verbose line), then the stopping tests -- NaN, the certificate ``tol``,
     the callback, the iteration budget, the time limit. Returns (status, message) to stop,
     or None to go on."""
-    if not (math.isfinite(ev.primal) and np.all(np.isfinite(ev.grad))):
+    if not (math.isfinite(ev.primal) and np.isfinite(ev.grad).all()):
         return "numerical_error", f"NaN or Inf after {epochs} epochs"
     elapsed = time.perf_counter() - t0
     rec = {"iteration": epochs, "outer": outer, "time": elapsed, "objective": view.program.sign * ev.primal,
