@@ -143,7 +143,7 @@ def kernels_needed(view, D, opt) -> list:
                 + (["rows_of_cols", "gram_rows"] if dedup_applies(D) else []))
     if _fused_eval_applies(view, D):
         names.append("glm_eval")
-    if view.dkind != 0:
+    if view.dkind not in (0, 1):       # (logistic: NumPy, see _logistic_all)
         names += ["datafit_all"]
     gram = opt["gram"]
     # the column sweeps run when a working set exceeds gram_max (or, dense, the rows)
@@ -296,8 +296,7 @@ class _Data:
         d, h = self.d_buf, self.work(1)[0]
 
         def value_deriv(u):
-            val = K.datafit_all(u, u, 0.0, D.s, D.b, view.c, view.dkind, view.dpar, d, h)
-            return val, d
+            return _datafit_all(view, K, D, u, d, h), d
         return value_deriv, None
 
     def work(self, k):
@@ -847,6 +846,8 @@ def _gram_solve(K, G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epoch
 def _datafit_all(view, K, D, u, d, h, du=None, t=0.0):
     """Datafit value, derivative (into d) and curvature (into h) at u + t du (at u when du
     is None), the Poisson linear part lin^T u included."""
+    if view.dkind == 1:
+        return _logistic_all(u, du, float(t), D.s, D.b, view.c, d, h)
     val = K.datafit_all(u, u if du is None else du, float(t), D.s, D.b, view.c, view.dkind, view.dpar, d, h)
     if view.lin is not None:
         val += float(np.dot(view.lin, u)) + view.lin_const
@@ -854,6 +855,46 @@ def _datafit_all(view, K, D, u, d, h, du=None, t=0.0):
             val += t * float(np.dot(view.lin, du))
         d += view.lin
     return val
+
+
+LOGISTIC_BLOCK = 16384    # samples per block of the NumPy logistic pass (temporaries O(block))
+
+
+def _logistic_all(u, du, t, s, b, c, d_out, h_out) -> float:
+    """``kernels.cd.datafit_all`` for the logistic loss, in NumPy over blocks of samples:
+    its exp and log1p are SIMD loops, about 3x faster than the compiled scalar loop's
+    libm calls (measured 0.36 vs 0.95 ms on 5e4 samples, 0.04 vs 0.13 ms on 8e3), and
+    logistic solves then need no compiled datafit kernel (0.25 s less first-call compile).
+    With z = s (u + t du) - b: value c sum log(1 + e^z), d = c s sigma(z), h = c s^2
+    sigma(z) (1 - sigma(z)), from e = exp(-|z|) -- no overflow."""
+    tot = 0.0
+    m = u.shape[0]
+    for lo in range(0, m, LOGISTIC_BLOCK):
+        hi = min(lo + LOGISTIC_BLOCK, m)
+        ss = s[lo:hi]
+        if du is None or t == 0.0:
+            z = ss * u[lo:hi]
+        else:
+            z = du[lo:hi] * t
+            z += u[lo:hi]
+            z *= ss
+        z -= b[lo:hi]
+        e = np.abs(z)
+        np.negative(e, out=e)
+        np.exp(e, out=e)
+        tot += float(np.maximum(z, 0.0).sum()) + float(np.log1p(e).sum())
+        sig = np.add(e, 1.0)
+        np.divide(np.where(z > 0, 1.0, e), sig, out=sig)
+        d = d_out[lo:hi]
+        np.multiply(ss, sig, out=d)
+        d *= c
+        h = h_out[lo:hi]
+        np.subtract(1.0, sig, out=h)
+        h *= sig
+        h *= ss
+        h *= ss
+        h *= c
+    return c * tot
 
 
 def _pen(view, xw, ws):

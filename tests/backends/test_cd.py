@@ -439,6 +439,26 @@ def test_a9a_lasso_and_logreg():
     assert res.backend == "cd" and res.status is Status.OPTIMAL and res.certificate.gap <= TOL
 
 
+def test_numpy_logistic_pass_equals_the_kernel():
+    """The blocked NumPy logistic pass (value, derivative, curvature at u + t du) equals the
+    compiled datafit_all, across blocks, at huge |z| (no overflow) and with offsets."""
+    from solvelab.backends import cd as cdmod
+    from solvelab.kernels import cd as K
+    rng = np.random.default_rng(5)
+    m = 2 * cdmod.LOGISTIC_BLOCK + 17
+    u, du = 4 * rng.standard_normal(m), rng.standard_normal(m)
+    u[:5] = [800.0, -800.0, 0.0, 40.0, -40.0]
+    s = np.where(rng.random(m) < 0.5, -1.0, 2.0)
+    for b in (np.zeros(m), 0.3 * rng.standard_normal(m)):
+        for t in (0.0, 0.25, 1.0):
+            d1, h1, d2, h2 = (np.empty(m) for _ in range(4))
+            v1 = K.datafit_all(u, du, t, s, b, 1.0 / m, 1, 0.0, d1, h1)
+            v2 = cdmod._logistic_all(u, du, t, s, b, 1.0 / m, d2, h2)
+            assert np.isfinite(v2) and v2 == pytest.approx(v1, rel=1e-13)
+            np.testing.assert_allclose(d2, d1, rtol=1e-13, atol=0)
+            np.testing.assert_allclose(h2, h1, rtol=1e-12, atol=1e-300)
+
+
 def test_only_the_kernels_a_problem_needs_are_compiled():
     """Lazy compilation: a CSC Lasso with few columns needs neither the dense kernels, nor
     the column sweeps, nor the logistic / block ones; logistic adds the Newton kernels."""
@@ -451,8 +471,13 @@ def test_only_the_kernels_a_problem_needs_are_compiled():
     assert set(names) == {"col_sqnorms_csc", "grad_cols_csc", "add_cols_csc", "cd_gram_solve", "glm_eval", "gram_csc"}
     lview = match(sl.problems.sparse_logreg(A, np.sign(b), 0.01).compile(), "SparseGLM")
     lnames = cdmod.kernels_needed(lview, lview.data(), opt)
-    assert {"datafit_all", "gram_csc", "cd_gram_solve", "glm_eval"} <= set(lnames)
+    assert {"gram_csc", "cd_gram_solve", "glm_eval"} <= set(lnames)
+    assert "datafit_all" not in lnames           # the logistic pass is NumPy (_logistic_all)
     assert not any("dense" in k or "bcd" in k or k == "cd_epochs_csc" for k in lnames)
+    x = cp.Variable(30)
+    hprob = sl.Problem(cp.Minimize(cp.sum(cp.huber(A @ x - b, 1.0)) / 50 + 0.1 * cp.norm1(x)))
+    hview = match(hprob.compile(), "SparseGLM")
+    assert "datafit_all" in cdmod.kernels_needed(hview, hview.data(), opt)
     big = dict(opt, gram_max=10)
     assert "cd_epochs_csc" in cdmod.kernels_needed(view, view.data(), big)
     assert cdmod.compile_kernels(names) >= 0.0 and set(names) <= cdmod._COMPILED
