@@ -965,10 +965,12 @@ def _gram_sweep_ordered(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, mode
     order = _order(ws, scores, mode, seed, ep)
     for kk in range(k):
         t = order[kk]
+        old = xw[t]
+        if old == 0.0 and abs(c2 * gw[t]) <= w1[t]:
+            continue                  # stays at zero (see cd_gram_solve)
         Lt = c2 * G[t, t]
         if Lt < Lfloor:
             Lt = Lfloor
-        old = xw[t]
         xn = _coord_step(pkind, old, c2 * gw[t], Lt, w1[t], r[t], lo[t], hi[t], gamma)
         if xn != old:
             dx = xn - old
@@ -1030,11 +1032,17 @@ def cd_gram_solve(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epochs
     met = 0
     while ep < max_epochs:
         for t in range(k):
+            old = xw[t]
+            gt = c2 * gw[t]
+            if old == 0.0 and abs(gt) <= w1[t]:
+                # stays at zero (every penalty here thresholds at |gradient| <= w1, and a
+                # coordinate at zero has 0 in its bounds): skip the 1-D step -- most of a
+                # sweep's coordinates on a sparse solution
+                continue
             Lt = c2 * G[t, t]
             if Lt < Lfloor:
                 Lt = Lfloor
-            old = xw[t]
-            xn = _coord_step(pkind, old, c2 * gw[t], Lt, w1[t], r[t], lo[t], hi[t], gamma)
+            xn = _coord_step(pkind, old, gt, Lt, w1[t], r[t], lo[t], hi[t], gamma)
             if xn != old:
                 dx = xn - old
                 xw[t] = xn
