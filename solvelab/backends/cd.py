@@ -169,11 +169,15 @@ def kernels_needed(view, D, opt) -> list:
 # NumPy evaluation is as fast (measured: a9a, 4.5e5 nonzeros, 0.51 ms NumPy vs 0.79 ms
 # compiled; mushrooms, 1.7e5: 0.29 vs 0.14 ms) and its first-call compile is saved.
 FUSED_EVAL_MAX_NNZ = 200_000
+# Logistic: the compiled pass pays two scalar libm calls (log, exp) per sample, the NumPy
+# one SIMD loops (``_logistic_all``, the certificate's forms) plus a fixed ~40 us: NumPy
+# wins beyond a couple of thousand samples (mushrooms, 8124: 252 vs 339 us per check).
+FUSED_EVAL_MAX_LOGISTIC_M = 2000
 
 
 def _fused_eval_applies(view, D) -> bool:
     return bool(D.m > 0 and not view.groups and view.lin is None and view.dkind != 4
-                and D.nnz <= FUSED_EVAL_MAX_NNZ)
+                and D.nnz <= FUSED_EVAL_MAX_NNZ and (view.dkind != 1 or D.m <= FUSED_EVAL_MAX_LOGISTIC_M))
 
 
 def dedup_applies(D) -> bool:
@@ -368,6 +372,15 @@ class _Data:
         m = D.m
         if ws.size < 8:
             return None
+        hit = self.__dict__.get("_dup")
+        if hit is not None and np.array_equal(hit[0], ws):
+            return hit[1]                 # the same working set as the last outer step
+        out = self._duplicate_rows(ws, scratch)
+        self._dup = (ws.copy(), out)
+        return out
+
+    def _duplicate_rows(self, ws, scratch):
+        m = self.D.m
         r = 1.0 + np.random.default_rng(20261125).random(ws.size)
         scratch[:] = 0.0
         self.add_cols(ws, r, scratch)
