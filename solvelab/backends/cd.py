@@ -218,6 +218,7 @@ class _Data:
         self.fused = None        # whether evaluate() may use the compiled pass (set on first use)
         self.d_buf = None
         self._work = []
+        self.dh_fresh = False    # work(2) holds d, h at the current u (see fast_eval)
         self.all_cols = None
 
     def epochs(self, view, u, x, ws, L, n_epochs, mode, seed):
@@ -288,19 +289,21 @@ class _Data:
         return hit[1] if hit is not None and hit[0] is self.D else None
 
     def fast_eval(self, view):
-        """Compiled per-sample sums for ``SparseGLM.evaluate``: value and derivative in
-        one pass (the kernel proximal Newton compiles anyway). The conjugate sum stays in
-        NumPy: compiled, it saved 7% (a9a logistic, 441 vs 476 us) for 0.35 s of first-call
-        compile."""
+        """Per-sample sums for ``SparseGLM.evaluate`` from proximal Newton's own pass
+        (``_datafit_all``: value, derivative and curvature at once). The conjugate sum
+        stays in NumPy: compiled, it saved 7% (a9a logistic, 441 vs 476 us) for 0.35 s
+        of first-call compile."""
         D, K = self.D, self.K
         if D.m == 0 or view.dkind in (0, 4):
             return None          # least squares, Poisson: a few NumPy vector operations
-        if self.d_buf is None:
-            self.d_buf = np.empty(D.m)   # reused: the solve reads only the latest evaluation
-        d, h = self.d_buf, self.work(1)[0]
+        # into the Newton buffers: a Newton step that starts at this very u (nothing moved
+        # it since: ``dh_fresh``) reuses the derivative, curvature and value
+        d, h = self.work(2)
 
         def value_deriv(u):
-            return _datafit_all(view, K, D, u, d, h), d
+            self.dh_value = _datafit_all(view, K, D, u, d, h)
+            self.dh_fresh = True
+            return self.dh_value, d
         return value_deriv, None
 
     def work(self, k):
@@ -556,6 +559,7 @@ class CDBackend(Backend):
                     newly = np.nonzero(test)[0]
                     moved = newly[x[newly] != 0]
                     if moved.size:
+                        KD.dh_fresh = False
                         KD.add_cols(moved.astype(np.int64), -x[moved], u)
                         grad_now = None
                         x[moved] = 0.0
@@ -596,6 +600,8 @@ class CDBackend(Backend):
                 tighten = min(tighten, 0.5 * ev.kkt / ev.rel_gap)
             tol_in = max(min(0.3 * kkt_abs, outside), 0.3 * tol * gscale * tighten)
             epochs_before = epochs
+            if not (KD.use_gram(view, ws, opt) and view.dkind != 0) and view.dkind != 4:
+                KD.dh_fresh = False           # (only proximal Newton reads them)
             epochs = self._inner(view, KD, D, x, u, ws, L, opt, K_and, tol_in, epochs, max_epochs, deadline,
                                  counters := [0, 0], grad_now)
             and_tried += counters[0]
@@ -712,6 +718,9 @@ class CDBackend(Backend):
         f_data = None
         h_floor = 0.01 * view.c * L_PHI[view.dkind] * D.s * D.s if view.dkind in (2, 3) else None
         folded = KD.duplicate_rows(ws, Ad) if dedup_applies(D) else None
+        if KD.dh_fresh:          # the outer check just computed them at this u
+            f_data = KD.dh_value
+        KD.dh_fresh = False
         for _newton in range(50):
             if f_data is None:
                 f_data = _datafit_all(view, K, D, u, d, h)
