@@ -14,7 +14,7 @@ How each time is measured (wall clock, single process, the median of ``--repeat`
 default 5; on a shared machine the numbers are noisy):
   * cd: ``solve(backend='cd', tol=1e-6, warm_start=False)`` on an already compiled
     problem (Numba kernels compiled/loaded beforehand; that JIT time is reported apart),
-    after ``WARMUP`` (3) untimed solves; CVXPY + Clarabel likewise gets 3 untimed solves.
+    after ``WARMUP`` (10) untimed solves; CVXPY + Clarabel likewise gets 10 untimed solves.
     cd stops when both the relative gap and the relative KKT residual are <= 1e-6.
   * peers: fitted with tol = 1e-2, 1e-3, ... 1e-12 (cold each time, after one warm-up
     fit that pays their JIT); the time reported is that of the loosest tol whose
@@ -35,8 +35,8 @@ TARGET = 1e-6
 # untimed solves before the timed ones, for cd and for CVXPY + Clarabel alike: the first
 # solves of a problem in a process run slower (caches, CPython's specializing interpreter
 # warming up on the Python side of both; measured on housing: 0.29-0.41 ms for the first
-# ten cd solves, 0.25 ms after)
-WARMUP = 3
+# ten cd solves, 0.25 ms after), and the table reports steady-state solve times
+WARMUP = 10
 PEER_TOLS = [1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-12]
 
 
