@@ -139,8 +139,8 @@ def kernels_needed(view, D, opt) -> list:
         return names
     if view.dkind == 4:
         # Poisson: proximal Newton only (values and conjugates in NumPy)
-        return (names + ["datafit_all", gram_solve] + (["gram_csc"] if st == "csc" else [])
-                + (["rows_of_cols", "gram_rows"] if dedup_applies(D) else []))
+        return (names + ["datafit_all", gram_solve]
+                + (["rows_of_cols", "gram_rows"] if dedup_applies(D) else ["gram_csc"] if st == "csc" else []))
     if _fused_eval_applies(view, D):
         names.append("glm_eval")
     if view.dkind not in (0, 1):       # (logistic: NumPy, see _logistic_all)
@@ -154,9 +154,13 @@ def kernels_needed(view, D, opt) -> list:
         # (row by row from the CSC columns: no CSR copy of the data, as SciPy's M.T @ M
         # makes; SciPy over column chunks avoids the copy but took 125 ms on mushrooms,
         # where this kernel takes 2 ms)
-        names += [gram_solve] + (["gram_csc"] if st == "csc" else [])
         if view.dkind != 0 and dedup_applies(D):
-            names += ["rows_of_cols", "gram_rows"]
+            # Newton Hessians from the distinct rows; gram_csc (for a working set whose
+            # rows barely repeat) then compiles on first use only: on one-hot data it is
+            # not needed, and the first call saves its 0.3 s of compile
+            names += [gram_solve, "rows_of_cols", "gram_rows"]
+        else:
+            names += [gram_solve] + (["gram_csc"] if st == "csc" else [])
     if big:
         names.append(f"cd_epochs_{st}")
         if view.dkind != 0 and opt["anderson"]:

@@ -150,7 +150,11 @@ def test_logistic_newton_on_distinct_rows_matches_clarabel(frac, monkeypatch):
     from solvelab.backends import cd as cdmod
     A, y = _one_hot()
     n, p = A.shape
-    assert cdmod.dedup_applies(match(sl.problems.sparse_logreg(A, y, 0.1).compile(), "SparseGLM").data())
+    view = match(sl.problems.sparse_logreg(A, y, 0.1).compile(), "SparseGLM")
+    assert cdmod.dedup_applies(view.data())
+    from solvelab.backends.base import SolveOptions
+    names = cdmod.kernels_needed(view, view.data(), cdmod.CDBackend()._options(SolveOptions()))
+    assert {"rows_of_cols", "gram_rows"} <= set(names) and "gram_csc" not in names   # (lazily, if ever)
     grouped = []
     orig = cdmod._Data.duplicate_rows
 
