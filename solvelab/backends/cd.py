@@ -197,6 +197,7 @@ class _Data:
 
     def __init__(self, D):
         self.D = D
+        self.state = None        # the problem's solver state (set by the solve)
         K = _kernels()
         self.K = K
         self.dense = D.dense is not None
@@ -218,10 +219,10 @@ class _Data:
         D = self.D
         self.fast = bool(view.dkind == 0 and D.m > 0 and (D.s == 1.0).all())
         self.Atb = None          # A^T b, computed on the first column sweep or check that needs it
-        self.state = getattr(self, "state", None)
         self.fused = None        # whether evaluate() may use the compiled pass (set on first use)
         self.d_buf = None
         self._work = []
+        self._dup = None         # (working set, duplicate_rows of it)
         self.dh_fresh = False    # work(2) holds d, h at the current u (see fast_eval)
         self.all_cols = None
 
@@ -372,14 +373,13 @@ class _Data:
         identical sums (the same additions in the same order); two different rows would
         need an exact floating-point tie, and even then only the Newton model would be
         off (the line search and the certificate do not use it). Returns (group of each
-        row as int32, one row per group) or None where it does not pay: few duplicates,
-        or O(m) work arrays that would weigh more than 10% of the data. The distinct rows
-        come as a CSR matrix R (ng x k), for the Hessian, A_ws^T d and A_ws delta."""
-        D = self.D
-        m = D.m
+        row as int32, R, ng) -- R the ng distinct rows as a CSR matrix (ng x k), for the
+        Hessian, A_ws^T d and A_ws delta -- or None where it does not pay (few duplicates;
+        the caller checks ``dedup_applies`` for the memory side). Kept for the next call
+        while the working set stays the same."""
         if ws.size < 8:
             return None
-        hit = self.__dict__.get("_dup")
+        hit = self._dup
         if hit is not None and np.array_equal(hit[0], ws):
             return hit[1]                 # the same working set as the last outer step
         out = self._duplicate_rows(ws, scratch)
