@@ -183,7 +183,8 @@ def solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_ti
     st = "dense" if KD.dense else "csc"
     names = [f"grad_cols_{st}", f"add_cols_{st}"]
     if D.m and view.dkind != 0:
-        names += (["datafit_all"] if view.dkind != 1 else []) + ["datafit_value"] + (["gram_csc"] if st == "csc" else [])
+        names += ((["datafit_all"] if view.dkind != 1 else []) + ["datafit_value"]
+                  + (["gram_csc"] if st == "csc" else []))
     elif D.m and st == "csc" and D.p > opt["gram_max"]:
         names.append("gram_csc")
     extra_jit = _compile_cd(compile_kernels, names) + _compile_mine() + _compile_grams(KD, D)

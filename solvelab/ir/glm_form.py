@@ -769,7 +769,8 @@ class SparseGLM:
         # adds up on small problems solved in a fraction of a millisecond)
         gscale = max(1.0, float(np.abs(g).max(initial=0.0)))
         kkt = float(scores.max(initial=0.0)) / gscale
-        violation = float(np.maximum(self.lo - x, 0.0).max(initial=0.0) + np.maximum(x - self.hi, 0.0).max(initial=0.0))
+        violation = float(np.maximum(self.lo - x, 0.0).max(initial=0.0)
+                          + np.maximum(x - self.hi, 0.0).max(initial=0.0))
         gap_abs = dual = scale = rel = None
         if want_gap and self.gap_available():
             scale = 1.0
