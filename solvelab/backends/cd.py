@@ -87,7 +87,8 @@ def _tiny_calls():
         "datafit_all": lambda: K.datafit_all(u, u, 0.0, s, b, 1.0, 1, 0.0, np.zeros(3), np.zeros(3)),
         "gram_csc": lambda: K.gram_csc(data, ind, ptr, ws, s, 3),
         "rows_of_cols": lambda: K.rows_of_cols(data, ind, ptr, ws, np.zeros(3, dtype=np.int32), 3),
-        "gram_rows": lambda: K.gram_rows(np.zeros(2, dtype=np.int64), np.zeros(1, dtype=np.int32), np.ones(1),
+        # (int32 index arrays: what SciPy's CSR matrix of the distinct rows holds)
+        "gram_rows": lambda: K.gram_rows(np.zeros(2, dtype=np.int32), np.zeros(1, dtype=np.int32), np.ones(1),
                                          np.ones(1), 2),
         "cd_gram_solve": lambda: K.cd_gram_solve(np.eye(2), np.zeros(2), np.zeros(2), 1.0, w1, r, lo, hi, 0, 3.0,
                                                  0.0, 1, 1e-6, 2, np.zeros(3, dtype=np.int64)),
