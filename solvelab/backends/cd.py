@@ -337,9 +337,12 @@ class _Data:
     def gram_ws(self, ws, opt, state):
         """Gram matrix of the working set for least squares: read off the full Gram
         matrix (built once per data, kept in the problem's state, reused along a path)
-        when there are at most ``gram_max`` columns, else built for the working set."""
+        when there are at most ``gram_max`` columns (and, dense, no more than rows), else
+        built for the working set."""
         D = self.D
-        if D.p <= opt["gram_max"]:
+        # (dense data with more columns than rows: the full Gram matrix would cost m p^2,
+        # far more than a solve -- 8 ms on a 200 x 1000 Lasso that solves in 1 ms)
+        if D.p <= opt["gram_max"] and (not self.dense or D.p <= D.m):
             hit = state.get("gram")
             if hit is None or hit[0] is not D:
                 if self.dense:
