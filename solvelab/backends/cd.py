@@ -588,25 +588,11 @@ class CDBackend(Backend):
                     # Once the support alone fills gram_max the cap is dropped: a working set
                     # of just the support could never take in a violated coordinate (stall)
                     ws_size = min(ws_size, opt["gram_max"])
-                score = ev.kkt_scores.copy()
-                score[support] = np.inf
-                score[screened] = -1.0
-                if ws_size < n:
-                    ws = np.argpartition(-score, ws_size - 1)[:ws_size]
-                else:
-                    ws = np.arange(n)
-                ws = np.sort(ws[score[ws] >= 0]).astype(np.int64)
+                ws, _ = top_scored(ev.kkt_scores, support, screened, ws_size)
+                ws = np.sort(ws).astype(np.int64)
                 if ws.size == 0:
                     ws = np.nonzero(~screened)[0].astype(np.int64)
-            # the working-set problem needs solving only as far as the coordinates left out
-            # are violated: when they are (nearly) optimal, solve it to the target
-            out_ws = ~screened
-            out_ws[ws] = False
-            outside = float(ev.kkt_scores[out_ws].max(initial=0.0))
-            if ev.rel_gap is not None and ev.rel_gap > tol and 0 < ev.kkt <= tol:
-                # the gap binds: aim the KKT residual lower by the observed gap / KKT ratio
-                tighten = min(tighten, 0.5 * ev.kkt / ev.rel_gap)
-            tol_in = max(min(0.3 * kkt_abs, outside), 0.3 * tol * gscale * tighten)
+            tol_in, tighten = inner_tolerance(ev, ev.kkt_scores, screened, ws, kkt_abs, gscale, tol, tighten)
             epochs_before = epochs
             if not (KD.use_gram(view, ws, opt) and view.dkind != 0) and view.dkind != 4:
                 KD.dh_fresh = False           # (only proximal Newton reads them)
@@ -837,6 +823,33 @@ def try_anderson(KD, view, x, u, cols, lo, hi, iterates, penalty) -> int:
         u[:] = ua
         return 1
     return 0
+
+
+def top_scored(scores, support, screened, size):
+    """The working set of an outer step (shared with the block path): indices of the
+    ``size`` largest ``scores``, the support always in, screened entries never. Returns
+    (indices, unsorted; the scores with the support at +inf and the screened at -1)."""
+    score = scores.copy()
+    score[support] = np.inf
+    score[screened] = -1.0
+    sel = np.argpartition(-score, size - 1)[:size] if size < score.size else np.arange(score.size)
+    return sel[score[sel] >= 0], score
+
+
+def inner_tolerance(ev, scores, screened, ws, kkt_abs, gscale, tol, tighten, full=False):
+    """(tol_in, tighten) for the working-set solve of an outer step (shared with the block
+    path). The working-set problem needs solving only as far as what was left out is
+    violated (when that is (nearly) optimal, to the target); when the gap binds while the
+    KKT residual meets tol, the target is lowered by the observed gap / KKT ratio. With
+    ``full`` (nothing left out) the solve still returns as the KKT score falls, so that the
+    gap is checked (and screening done) on the way."""
+    out_ws = ~screened
+    out_ws[ws] = False
+    outside = float(scores[out_ws].max(initial=0.0))
+    if ev.rel_gap is not None and ev.rel_gap > tol and 0 < ev.kkt <= tol:
+        tighten = min(tighten, 0.5 * ev.kkt / ev.rel_gap)
+    first = 0.3 * kkt_abs if full else min(0.3 * kkt_abs, outside)
+    return max(first, 0.3 * tol * gscale * tighten), tighten
 
 
 def outer_step(view, ev, x, epochs, outer, t0, ws_size, screened, history, options, tol, max_epochs, deadline):

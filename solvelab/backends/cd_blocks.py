@@ -47,7 +47,7 @@ import numpy as np
 
 from ..ir.glm_form import L_PHI
 from .base import RawSolution
-from .cd import _datafit_all, newton_line_search, outer_step, try_anderson
+from .cd import _datafit_all, inner_tolerance, newton_line_search, outer_step, top_scored, try_anderson
 
 _MINE_COMPILED: set = set()
 
@@ -271,14 +271,7 @@ def solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_ti
             n_free = int(np.sum(~screened))
             n_supp = int(support.sum())
             ws_size = min(n_free, max(2 * n_supp, opt["ws_start"]))
-            score = bscore.copy()
-            score[support] = np.inf
-            score[screened] = -1.0
-            if ws_size < nb:
-                sel = np.argpartition(-score, ws_size - 1)[:ws_size]
-            else:
-                sel = np.arange(nb)
-            sel = sel[score[sel] >= 0]
+            sel, score = top_scored(bscore, support, screened, ws_size)
             supp_cols = int(np.sum(np.diff(gptr)[support])) if newton_cap else 0
             if newton_cap and supp_cols < opt["gram_max"]:
                 # keep proximal Newton (Gram of at most gram_max columns) while the support
@@ -294,16 +287,8 @@ def solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_ti
             ws_blocks = np.sort(sel).astype(np.int64)
             if ws_blocks.size == 0:
                 ws_blocks = np.nonzero(~screened)[0].astype(np.int64)
-        out_ws = ~screened
-        out_ws[ws_blocks] = False
-        outside = float(np.max(bscore[out_ws], initial=0.0))
-        if ev.rel_gap is not None and ev.rel_gap > tol and 0 < ev.kkt <= tol:
-            tighten = min(tighten, 0.5 * ev.kkt / ev.rel_gap)
-        if opt["ws_strategy"] == "full":
-            # nothing is left outside: still re-check the gap (and screen) as the KKT score falls
-            tol_in = max(0.3 * kkt_abs, 0.3 * tol * gscale * tighten)
-        else:
-            tol_in = max(min(0.3 * kkt_abs, outside), 0.3 * tol * gscale * tighten)
+        tol_in, tighten = inner_tolerance(ev, bscore, screened, ws_blocks, kkt_abs, gscale, tol, tighten,
+                                          full=opt["ws_strategy"] == "full")
         W = _WS(view, ws_blocks, gptr, gidx, gw, ngroups)
         ws_cols_n = int(W.cols.size)
         epochs_before = epochs
