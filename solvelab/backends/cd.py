@@ -886,7 +886,7 @@ def _gram_sweeps(K, G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epoc
                                    K_and, stats)
 
 
-FACE_FIRST = 20      # sweeps before the first look at the face (doubled after each look)
+FACE_FIRST = 20      # sweeps before the first look at the face (doubled while looks do not pay)
 FACE_MIN_WORK = 2e5  # multiply-adds of sweeping (~0.1 ms) that a look must be worth
 
 
@@ -897,9 +897,9 @@ def _gram_solve(K, G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epoch
     inside their bounds, signs fixed -- after every few sweeps. On that face the model is
     a smooth quadratic, minimized by one Cholesky solve of the face's size (the step stops
     where a coordinate reaches zero or a bound); CD alone crawls on ill-conditioned data
-    (the quick suite's nonnegative least squares, 600 x 300: 13371 sweeps). Faces whose Gram block is singular (collinear
-    columns: one-hot data) are left to the sweeps. ``stats`` gets the sweeps, Anderson
-    tries and keeps."""
+    (the quick suite's nonnegative least squares, 600 x 300: 13371 sweeps, now 1537).
+    Faces whose Gram block is singular are left to the sweeps. ``stats`` gets the sweeps,
+    Anderson tries and keeps."""
     k = xw.shape[0]
     # only models without an l1 part (nonnegative / box-constrained least squares, ridge):
     # with l1, CD identifies the support and Anderson takes it from there, and the faces
@@ -913,7 +913,7 @@ def _gram_solve(K, G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epoch
     # chunks of whole Anderson cycles (K_and + 1 sweeps): each compiled call starts a new
     # cycle, so the sweeps are exactly those of one uninterrupted call
     cycle = K_and + 1 if K_and > 0 else 1
-    chunk, met = -(-FACE_FIRST // cycle) * cycle, 0
+    chunk, cap, met = -(-FACE_FIRST // cycle) * cycle, (5000 // cycle) * cycle, 0
     while total[0] < max_epochs:
         met = _gram_sweeps(K, G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor,
                            min(chunk, max_epochs - int(total[0])), mode, seed + int(total[0]), tol, K_and, stats)
@@ -927,7 +927,7 @@ def _gram_solve(K, G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epoch
         sweeps_cost = chunk * k * max(S.size, 1)
         if not (S.size and S.size ** 3 <= 3 * sweeps_cost and sweeps_cost >= FACE_MIN_WORK
                 and _face_newton(G, gw, xw, c2, w1, r, lo, hi, S)):
-            chunk = min(2 * chunk, 5000)
+            chunk = min(2 * chunk, cap)
     stats[:] = total
     return met
 
