@@ -278,6 +278,17 @@ def _schur_pcg(matvec, prec, rhs, rtol, maxiter):
     return x, it
 
 
+def _ascent_accepted(new, old, alpha, slope, residual, err) -> bool:
+    """The line-search test of both Newton stages (the concave dual is maximized): Armijo
+    ascent, or -- the value flat within rounding, as it is near the solution -- a marginal
+    violation ``residual()`` (computed only then) below the current ``err``."""
+    if not math.isfinite(new):
+        return False
+    if new >= old + 1e-4 * alpha * slope - 1e-15 * abs(old):
+        return True
+    return abs(new - old) <= 1e-13 * max(1.0, abs(old)) and residual() < err
+
+
 def _forcing(err, tol):
     """Relative CG tolerance of the kernel Newton step: proportional to the violation
     (Eisenstat-Walker, quadratic local convergence), but no tighter than needed to land
@@ -403,16 +414,14 @@ def _kernel_newton(red, kd, it, tol, max_iter, deadline, history, t0, options, i
             yn = kd.y + alpha * dy
             if float(np.max(np.abs(yn))) < 600.0:
                 phin, sn = kd.value(yn)
-                if phin >= phi + 1e-4 * alpha * slope - 1e-15 * abs(phi):
-                    accepted = True
-                    break
-                if math.isfinite(phin) and abs(phin - phi) <= 1e-13 * max(1.0, abs(phi)):
-                    # flat within rounding: accept when the residual decreases
+
+                def residual(yn=yn, sn=sn):
                     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
                         cn = np.exp(yn) * (kd.K.T @ (red.a / sn))
-                    if float(np.abs(red.b - cn).sum()) / red.mass < err:
-                        accepted = True
-                        break
+                    return float(np.abs(red.b - cn).sum()) / red.mass
+                if _ascent_accepted(phin, phi, alpha, slope, residual, err):
+                    accepted = True
+                    break
             alpha *= 0.5
             info["line_search_halvings"] += 1
         it += 1
@@ -670,12 +679,9 @@ class SinkhornNewtonBackend(Backend):
                     Fn, Gn = F + alpha * dF, G + alpha * dG
                     with np.errstate(over="ignore", invalid="ignore"):
                         Ln, rn, cn = dual.eval(Fn, Gn)
-                    if math.isfinite(Ln) and Ln >= L + 1e-4 * alpha * slope - 1e-15 * abs(L):
+                    if _ascent_accepted(Ln, L, alpha, slope, lambda rn=rn, cn=cn: (
+                            float(np.abs(red.a - rn).sum()) + float(np.abs(red.b - cn).sum())) / red.mass, err):
                         accepted = True
-                        break
-                    errn = (float(np.abs(red.a - rn).sum()) + float(np.abs(red.b - cn).sum())) / red.mass
-                    if math.isfinite(Ln) and abs(Ln - L) <= 1e-13 * max(1.0, abs(L)) and errn < err:
-                        accepted = True  # L is flat within rounding: accept on the residual
                         break
                     alpha *= 0.5
                     info["line_search_halvings"] += 1
