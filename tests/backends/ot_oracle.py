@@ -7,7 +7,7 @@ from scipy.special import xlogy
 
 from solvelab.ir.forms import match
 from solvelab.ir.ot_form import dual_value
-from solvelab.problems import entropic_ot
+from solvelab.problems import entropic_ot, grid_cost
 
 
 def ot_instance(seed=0, n=12, m=9, zero_rows=(), zero_cols=()):
@@ -21,6 +21,15 @@ def ot_instance(seed=0, n=12, m=9, zero_rows=(), zero_cols=()):
     b /= b.sum()
     C = ot.dist(rng.normal(size=(n, 2)), rng.normal(size=(m, 2)))
     return a, b, C
+
+
+def grid_instance(seed, d, floor=0.05):
+    """Random marginals (each entry >= floor before normalizing) on a d x d grid, with the
+    squared grid distance as the cost."""
+    rng = np.random.default_rng(seed)
+    a = rng.random(d * d) + floor
+    b = rng.random(d * d) + floor
+    return a / a.sum(), b / b.sum(), grid_cost(d)
 
 
 def pot_plan(a, b, C, eps, max_iter=500000):

@@ -13,10 +13,10 @@ import pytest
 import solvelab as sl
 from solvelab.errors import BackendRefusedError, InvalidDataError
 from solvelab.kernels import factor
-from solvelab.problems import entropic_ot, grid_cost, unbalanced_ot
+from solvelab.problems import entropic_ot, unbalanced_ot
 from solvelab.result import Status
 
-from ot_oracle import entropic_objective, ot_instance, pot_plan, recheck_plan
+from ot_oracle import entropic_objective, grid_instance, ot_instance, pot_plan, recheck_plan
 
 BACKEND = "sinkhorn_newton"
 
@@ -70,13 +70,7 @@ def test_against_cvxpy_clarabel_from_plain_declaration():
 
 def test_far_fewer_iterations_than_sinkhorn_at_small_eps():
     """Super-linear Newton stage: >= 10x fewer iterations to 1e-9 at eps = 1e-3 max C."""
-    d = 16
-    rng = np.random.default_rng(3)
-    a = rng.random(d * d) + 0.1
-    b = rng.random(d * d) + 0.1
-    a /= a.sum()
-    b /= b.sum()
-    C = grid_cost(d)
+    a, b, C = grid_instance(3, 16, floor=0.1)
     eps = 1e-3 * C.max()
     rs = entropic_ot(a, b, C, eps).solve(backend="sinkhorn", tol=1e-9)
     rn = entropic_ot(a, b, C, eps).solve(backend=BACKEND, tol=1e-9)
@@ -213,13 +207,7 @@ def test_topk_at_least_row_length_is_the_threshold_rule():
 def test_kernel_newton_path_on_a_wide_plan():
     """eps = 1e-2 max C on a grid: the plan is dense, so Newton runs on the semi-dual with
     BLAS mat-vecs on one kernel; few iterations, POT's plan, exact costs from the kernel."""
-    d = 12
-    rng = np.random.default_rng(16)
-    a = rng.random(d * d) + 0.05
-    b = rng.random(d * d) + 0.05
-    a /= a.sum()
-    b /= b.sum()
-    C = grid_cost(d)
+    a, b, C = grid_instance(16, 12)
     eps = 1e-2 * C.max()
     rn = entropic_ot(a, b, C, eps).solve(backend=BACKEND, tol=1e-10, switch_iters=0)
     rs = entropic_ot(a, b, C, eps).solve(backend="sinkhorn", tol=1e-10)
