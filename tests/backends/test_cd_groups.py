@@ -81,6 +81,15 @@ def _problem(datafit, A, b, groups, lam, l1_cols=None, lam1=0.0, bounds=None):
     return cp.Minimize(obj), cons
 
 
+def _grouped(seed, datafit, storage, m, p, gsize, n_active, div):
+    """An instance, its consecutive groups of ``gsize``, lam = lam_max / div and the plain
+    group-lasso declaration: (groups, lam, objective, constraints)."""
+    A, b = _instance(seed, datafit, storage, m=m, p=p, gsize=gsize, n_active=n_active)
+    groups = [np.arange(i, i + gsize) for i in range(0, p, gsize)]
+    lam = _lam_max(datafit, A, b, groups) / div
+    return (groups, lam) + _problem(datafit, A, b, groups, lam)
+
+
 def _zero_groups(x, groups, thr):
     return {k for k, G in enumerate(groups) if np.linalg.norm(x[G]) <= thr}
 
@@ -126,10 +135,7 @@ def test_matches_clarabel(datafit, storage, kind, seed):
 @pytest.mark.parametrize("datafit", ["ls", "logistic"])
 @pytest.mark.parametrize("storage", ["dense", "sparse"])
 def test_screening_keeps_every_nonzero_group(datafit, storage):
-    A, b = _instance(3, datafit, storage, m=150, p=400, gsize=5, n_active=4)
-    groups = [np.arange(i, i + 5) for i in range(0, 400, 5)]
-    lam = _lam_max(datafit, A, b, groups) / 3
-    objective, cons = _problem(datafit, A, b, groups, lam)
+    groups, _, objective, cons = _grouped(3, datafit, storage, m=150, p=400, gsize=5, n_active=4, div=3)
     ref_val = _clarabel(objective, cons)
     x_ref = objective.args[0].variables()[0].value.copy()
     nonzero_ref = set(range(len(groups))) - _zero_groups(x_ref, groups, 1e-6)
@@ -151,10 +157,7 @@ def test_screening_keeps_every_nonzero_group(datafit, storage):
 @pytest.mark.parametrize("datafit", ["ls", "logistic"])
 @pytest.mark.parametrize("storage", ["dense", "sparse"])
 def test_strategies_and_inner_solvers_agree(datafit, storage):
-    A, b = _instance(5, datafit, storage, m=100, p=120, gsize=4, n_active=4)
-    groups = [np.arange(i, i + 4) for i in range(0, 120, 4)]
-    lam = _lam_max(datafit, A, b, groups) / 8
-    objective, cons = _problem(datafit, A, b, groups, lam)
+    groups, _, objective, cons = _grouped(5, datafit, storage, m=100, p=120, gsize=4, n_active=4, div=8)
     prob = sl.Problem(objective, cons)
     variants = [dict(ws_strategy="kkt"), dict(ws_strategy="full"), dict(ws_strategy="kkt", anderson=0),
                 dict(ws_strategy="kkt", gram=False), dict(ws_strategy="full", gram=False, anderson=0),
@@ -233,10 +236,7 @@ def test_path_warm_starts_and_matches_cold_solves():
 
 
 def test_status_is_honest_when_stopped_early():
-    A, b = _instance(4, "logistic", "sparse", m=200, p=400, gsize=4, n_active=6)
-    groups = [np.arange(i, i + 4) for i in range(0, 400, 4)]
-    lam = _lam_max("logistic", A, b, groups) / 50
-    objective, cons = _problem("logistic", A, b, groups, lam)
+    _, _, objective, cons = _grouped(4, "logistic", "sparse", m=200, p=400, gsize=4, n_active=6, div=50)
     prob = sl.Problem(objective, cons)
     res = prob.solve(backend="cd", tol=1e-10, max_iter=3)
     assert res.status is not Status.OPTIMAL
