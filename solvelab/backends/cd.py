@@ -594,8 +594,6 @@ class CDBackend(Backend):
                     ws = np.nonzero(~screened)[0].astype(np.int64)
             tol_in, tighten = inner_tolerance(ev, ev.kkt_scores, screened, ws, kkt_abs, gscale, tol, tighten)
             epochs_before = epochs
-            if not (KD.use_gram(view, ws, opt) and view.dkind != 0) and view.dkind != 4:
-                KD.dh_fresh = False           # (only proximal Newton reads them)
             epochs = self._inner(view, KD, D, x, u, ws, L, opt, K_and, tol_in, epochs, max_epochs, deadline,
                                  counters := [0, 0], grad_now)
             and_tried += counters[0]
@@ -712,7 +710,7 @@ class CDBackend(Backend):
         f_data = None
         h_floor = 0.01 * view.c * L_PHI[view.dkind] * D.s * D.s if view.dkind in (2, 3) else None
         folded = KD.duplicate_rows(ws, Ad) if dedup_applies(D) else None
-        if KD.dh_fresh:          # the outer check just computed them at this u
+        if KD.dh_fresh:          # the outer check just computed them at this u (read once)
             f_data = KD.dh_value
         KD.dh_fresh = False
         for _newton in range(50):
