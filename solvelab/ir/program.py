@@ -38,7 +38,11 @@ class Term:
     """weight * f(A x - b) over the program's full variable vector.
 
     ``b`` and ``weight`` are plain numbers after ``refresh``; ``b_source`` and
-    ``weight_source`` (callables) follow Parameters. ``label`` is the user's expression
+    ``weight_source`` (callables) follow Parameters. Functions with Parameter data inside them (huber's M,
+    kl_div's second argument, ...) follow through ``f_source`` (a callable returning that
+    data as a tuple) and ``f_build`` (data -> ``Function``): when the data differs from
+    the last read, ``f`` is rebuilt and counts as changed data, so backends drop whatever
+    they cached from the old one. ``label`` is the user's expression
     text, used in error messages and printing. ``role`` is 'objective' or 'constraint'.
     """
     f: Function
@@ -50,6 +54,9 @@ class Term:
     b_source: Callable[[], np.ndarray] | None = None
     weight_source: Callable[[], float] | None = None
     operators_to_refresh: list = field(default_factory=list)
+    f_source: Callable[[], tuple] | None = None
+    f_build: Callable[[tuple], Function] | None = None
+    _f_data: tuple | None = None
 
     @property
     def m(self) -> int:
@@ -72,6 +79,12 @@ class Term:
             self.b = np.asarray(self.b_source(), dtype=np.float64).ravel()
         if self.weight_source is not None:
             self.weight = float(self.weight_source())
+        if self.f_source is not None:
+            data = tuple(self.f_source())
+            if self._f_data is None or not _same_data(data, self._f_data):
+                self.f = self.f_build(data)
+                self._f_data = data
+                changed_op = True
         return changed_op
 
     # weighted views of the function: w f
@@ -189,6 +202,10 @@ class Program:
             lines.append(f"  constant: {self.constant:g}")
         lines.append("  forms: " + (", ".join(self.forms()) or "none"))
         return "\n".join(lines)
+
+
+def _same_data(a: tuple, b: tuple) -> bool:
+    return len(a) == len(b) and all(np.shape(u) == np.shape(v) and np.array_equal(u, v) for u, v in zip(a, b))
 
 
 def _unflatten(x: np.ndarray, shape: tuple) -> np.ndarray:
