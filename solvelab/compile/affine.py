@@ -1,17 +1,25 @@
 """Affine CVXPY sub-trees -> matrix-free linear maps plus an offset, in one walk.
 
 An ``AffineMap`` of an expression with m entries (F-order flattened) is
-``sum_v  op_v x_v + offset``, one ``LinearOperator`` per variable it touches. Every
-rearranging atom (index, transpose, reshape, hstack/vstack, promote, broadcast) becomes
-a ``GatherOperator`` computed by applying the same NumPy operation to an array of entry
-indices, so the compiler never re-implements CVXPY's indexing rules.
+``sum_v  op_v x_v + offset``, one ``LinearOperator`` per variable it touches.
+
+Every pure rearrangement (indexing of any kind, transpose, reshape, stacking, diag,
+upper_tri, broadcasting) becomes a gather found by running the atom's own CVXPY
+``numeric`` on arrays of entry numbers, so the compiler never re-implements CVXPY's
+indexing rules (its normalized slice keys, for one, do not mean what they mean in NumPy).
+The other linear atoms have one operator each: sums, cumsum, trace, kron, convolve, and
+``@`` / ``multiply`` by constants. ``_TABLE`` lists them; any other atom is refused with
+its CVXPY name.
 
 Constants that depend on Parameters stay live: offsets become callables and matrices
-become ``MatrixOperator(source=...)``, so a new Parameter value needs no recompile.
-The walk is memoized on node identity, so shared sub-trees cost once: linear time.
+become ``MatrixOperator(source=...)`` (or another operator with a ``source``), so a new
+Parameter value needs no recompile. The walk is memoized on node identity, so shared
+sub-trees cost once: linear time.
 """
 from __future__ import annotations
 
+import functools
+import importlib
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -98,10 +106,11 @@ class AffineMap:
                          _map_offset(self.offset, lambda o: alpha * o))
 
     def gather(self, idx: np.ndarray, shape: tuple) -> "AffineMap":
+        """Output entry i is entry idx[i] of this map (0 where idx[i] == -1)."""
         idx = np.asarray(idx, dtype=np.int64).ravel()
         if np.array_equal(idx, np.arange(self.size)):
             return AffineMap(_shape2(shape), self.blocks, self.offset)
-        return self.left(L.GatherOperator(idx, self.size), shape)
+        return self.left(L.gather(idx, self.size), shape)
 
 
 def index_array(shape: tuple) -> np.ndarray:
@@ -164,10 +173,6 @@ class AffineCompiler:
         return out
 
     def _compile(self, expr) -> AffineMap:
-        import cvxpy as cp
-        from cvxpy.atoms.affine import (add_expr, binary_operators as bo, hstack, index,
-                                        promote, reshape, sum as cpsum, transpose, unary_operators,
-                                        vstack)
         from cvxpy.expressions.variable import Variable
 
         shape = _shape2(expr.shape)
@@ -185,50 +190,113 @@ class AffineCompiler:
         if not expr.is_affine():
             raise UnsupportedAtomError(f"'{_short(expr)}' is not affine, but appears where "
                                        f"solvelab needs an affine argument")
+        handler = _handler(type(expr))
+        if handler is None:
+            raise UnsupportedAtomError(_refusal(expr))
+        return getattr(self, handler)(expr, shape)
+
+    # -- atoms: one method each, named in _TABLE -------------------------------------------
+    def _add(self, expr, shape) -> AffineMap:
+        """a + b + ...: each term broadcast to the sum's shape, as NumPy does."""
+        out = None
+        for a in expr.args:
+            m = self._broadcast(self.compile(a), a.shape, shape)
+            out = m if out is None else out.plus(m)
+        return out
+
+    def _neg(self, expr, shape) -> AffineMap:
+        """-a."""
+        return self.compile(expr.args[0]).scaled(-1.0)
+
+    def _divide(self, expr, shape) -> AffineMap:
+        """a / c, c constant: a diagonal scaling by 1 / c."""
+        num, den = expr.args
+        if not den.is_constant():
+            raise UnsupportedAtomError(f"division by a non-constant in '{_short(expr)}'")
+        inner = self._broadcast(self.compile(num), num.shape, shape)
+        return self._elementwise(inner, den, shape, invert=True)
+
+    def _select(self, expr, shape) -> AffineMap:
+        """Pure rearrangements (indexing, transpose, reshape, stacking, diag, upper_tri,
+        broadcasting, wraps): CVXPY's own ``numeric`` applied to 1-based entry numbers of
+        the arguments tells which argument entry each output entry is (0: a structural
+        zero), so CVXPY's indexing rules are never re-implemented here."""
         args = expr.args
-        if isinstance(expr, add_expr.AddExpression):
-            out = None
-            for a in args:
-                m = self._broadcast(self.compile(a), a.shape, shape)
-                out = m if out is None else out.plus(m)
-            return out
-        if isinstance(expr, unary_operators.NegExpression):
-            return self.compile(args[0]).scaled(-1.0)
-        if isinstance(expr, bo.multiply):
-            return self._multiply(expr, shape)
-        if isinstance(expr, bo.DivExpression):
-            num, den = args
-            if not den.is_constant():
-                raise UnsupportedAtomError(f"division by a non-constant in '{_short(expr)}'")
-            inner = self._broadcast(self.compile(num), num.shape, shape)
-            return self._elementwise(inner, den, shape, invert=True)
-        if isinstance(expr, bo.MulExpression):
-            return self._matmul(expr, shape)
-        if isinstance(expr, promote.Promote):
-            inner = self.compile(args[0])
-            return inner.gather(np.zeros(_size(shape), dtype=np.int64), shape)
-        if isinstance(expr, cpsum.Sum):
-            return self._sum(expr, shape)
-        if isinstance(expr, (index.index, index.special_index)):
-            a = args[0]
-            sel = index_array(_shape2(a.shape))[expr.key]
-            return self.compile(a).gather(flat(sel), shape)
-        if isinstance(expr, transpose.transpose):
-            a = args[0]
-            axes = getattr(expr, "axes", None)
-            sel = np.transpose(index_array(_shape2(a.shape)), axes)
-            return self.compile(a).gather(flat(sel), shape)
-        if isinstance(expr, reshape.reshape):
-            a = args[0]
-            order = getattr(expr, "order", "F")
-            sel = np.reshape(index_array(_shape2(a.shape)), shape, order=order)
-            return self.compile(a).gather(flat(sel), shape)
-        if isinstance(expr, (hstack.Hstack, vstack.Vstack)):
-            return self._stack(expr, shape, np.hstack if isinstance(expr, hstack.Hstack) else np.vstack)
-        if isinstance(expr, cp.atoms.affine.concatenate.Concatenate) if hasattr(cp.atoms.affine, "concatenate") else False:
-            return self._stack(expr, shape, lambda arrs: np.concatenate(arrs, axis=expr.axis))
-        raise UnsupportedAtomError(f"affine atom '{type(expr).__name__}' is not in solvelab's table "
-                                   f"(in '{_short(expr)}')")
+        starts = np.cumsum([0] + [_size(_shape2(a.shape)) for a in args])
+        numbered = [index_array(_shape2(a.shape)).astype(np.float64) + 1 + s for a, s in zip(args, starts)]
+        picked = np.asarray(expr.numeric(numbered), dtype=np.float64)
+        _check_same_layout(picked.shape, shape, expr)
+        idx = flat(picked)
+        if not np.array_equal(idx, np.rint(idx)) or idx.min(initial=0) < 0 or idx.max(initial=0) > starts[-1]:
+            raise UnsupportedAtomError(f"internal: '{_user_name(expr)}' is not a pure rearrangement "
+                                       f"(in '{_short(expr)}')")
+        parts = [self.compile(a) for a in args]
+        source = parts[0] if len(parts) == 1 else _concat(parts)
+        return source.gather(idx.astype(np.int64) - 1, shape)
+
+    def _sum(self, expr, shape) -> AffineMap:
+        """cp.sum over everything, an axis or a tuple of axes (keepdims only shapes it)."""
+        a = expr.args[0]
+        ashape = _shape2(a.shape)
+        axes = None if expr.axis is None or not ashape else _axes(expr.axis, len(ashape))
+        return self._sum_axes(self.compile(a), ashape, axes, shape)
+
+    def _sum_axes(self, inner: AffineMap, ashape: tuple, axes, shape) -> AffineMap:
+        """Sum of an F-ordered array over ``axes`` (None: all): a ``ReduceSumOperator``,
+        after a transposing gather when the summed axes are neither leading nor trailing."""
+        nd = len(ashape)
+        if axes is None or len(axes) == nd:
+            return inner.left(L.ReduceSumOperator(inner.size, 1, None), shape)
+        if not axes:
+            return AffineMap(shape, inner.blocks, inner.offset)
+        keep = tuple(i for i in range(nd) if i not in axes)
+        if axes != tuple(range(len(axes))) and axes != tuple(range(nd - len(axes), nd)):
+            perm = axes + keep
+            inner = inner.gather(flat(np.transpose(index_array(ashape), perm)), tuple(ashape[i] for i in perm))
+            ashape, axes = tuple(ashape[i] for i in perm), tuple(range(len(axes)))
+        summed = _size(tuple(ashape[i] for i in axes))
+        if axes[0] == 0:
+            return inner.left(L.ReduceSumOperator(summed, inner.size // summed, 0), shape)
+        return inner.left(L.ReduceSumOperator(inner.size // summed, summed, 1), shape)
+
+    def _cumsum(self, expr, shape) -> AffineMap:
+        """cp.cumsum: axis=None flattens in C order first, as numpy.cumsum does."""
+        a = expr.args[0]
+        ashape = _shape2(a.shape)
+        inner = self.compile(a)
+        if not ashape:
+            return AffineMap(shape, inner.blocks, inner.offset)
+        if expr.axis is None:
+            inner = inner.gather(np.ravel(index_array(ashape), order="C"), (inner.size,))
+            ashape, axis = (inner.size,), 0
+        else:
+            axis = _axes(expr.axis, len(ashape))[0]
+        return inner.left(L.CumsumOperator(ashape, axis), shape)
+
+    def _trace(self, expr, shape) -> AffineMap:
+        """cp.trace (batched over leading axes): gather the diagonals, sum the last axis."""
+        a = expr.args[0]
+        ashape = _shape2(a.shape)
+        diag = np.diagonal(index_array(ashape), axis1=-2, axis2=-1)
+        inner = self.compile(a).gather(flat(diag), diag.shape)
+        return self._sum_axes(inner, diag.shape, (diag.ndim - 1,), shape)
+
+    def _kron(self, expr, shape) -> AffineMap:
+        """cp.kron with one constant side: a ``KronOperator`` (no Kronecker matrix formed)."""
+        a, b = expr.args
+        const_first = a.is_constant()
+        const, var = (a, b) if const_first else (b, a)
+        if var.ndim != 2 or const.ndim != 2:
+            raise UnsupportedAtomError(f"cp.kron needs two 2-D arguments (in '{_short(expr)}'); "
+                                       f"reshape a vector to a column or a row first")
+        op = L.KronOperator(self._matrix_operator(const), _shape2(var.shape), const_first)
+        return self.compile(var).left(op, shape)
+
+    def _convolve(self, expr, shape) -> AffineMap:
+        """cp.convolve / cp.conv (constant kernel first, as CVXPY requires)."""
+        c, x = expr.args
+        kernel = self._matrix_operator(c, transform=lambda M: _dense_flat(M).reshape(1, -1))
+        return self.compile(x).left(L.ConvolveOperator(kernel, x.size), shape)
 
     # -- pieces ------------------------------------------------------------------------------
     def _broadcast(self, m: AffineMap, from_shape, to_shape) -> AffineMap:
@@ -288,46 +356,50 @@ class AffineCompiler:
         return L.MatrixOperator(get())
 
     def _matmul(self, expr, shape) -> AffineMap:
+        """``@`` with one constant side (dense, sparse or Parameter); a scalar side is a
+        product, an N-D side a batched matmul."""
         a, b = expr.args
-        if a.is_constant() and not b.is_constant():
+        if a.ndim == 0 or b.ndim == 0:
+            return self._multiply(expr, shape)
+        if a.is_constant() == b.is_constant():
+            raise UnsupportedAtomError(f"'{_short(expr)}' multiplies two non-constant expressions")
+        if max(a.ndim, b.ndim) > 2:
+            return self._batched_matmul(expr, shape)
+        if a.is_constant():
             inner = self.compile(b)
             bs = _shape2(b.shape)
+            op = self._matrix_operator(a)          # (m x n) or a 1-D row
             if len(bs) <= 1:
-                op = self._matrix_operator(a)          # (m x n) or a 1-D row
                 return inner.left(op, shape)
-            op = self._matrix_operator(a)
             return inner.left(L.MatMulOperator(op, "left", bs[1]), shape)
-        if b.is_constant() and not a.is_constant():
-            inner = self.compile(a)
-            as_ = _shape2(a.shape)
-            if len(as_) <= 1:   # x (n,) @ C (n,k) = C^T x
-                op = self._matrix_operator(b, transform=lambda M: M.T if M.ndim == 2 and M.shape[0] == as_[0] else M)
-                return inner.left(op, shape)
-            # X (m x n) @ C: a 1-D C is a column (n x 1)
-            col = len(_shape2(b.shape)) == 1
-            op = self._matrix_operator(b, transform=(lambda M: M.reshape(-1, 1)) if col else None)
-            return inner.left(L.MatMulOperator(op, "right", as_[0]), shape)
-        raise UnsupportedAtomError(f"'{_short(expr)}' multiplies two non-constant expressions")
-
-    def _sum(self, expr, shape) -> AffineMap:
-        a = expr.args[0]
-        ashape = _shape2(a.shape)
         inner = self.compile(a)
-        axis = expr.axis
-        if axis is None or len(ashape) <= 1:
-            return inner.left(L.ReduceSumOperator(inner.size, 1, None), shape)
-        if len(ashape) != 2:
-            raise UnsupportedAtomError(f"sum over an axis of a {len(ashape)}-D expression ('{_short(expr)}')")
-        axis = axis % 2
-        return inner.left(L.ReduceSumOperator(ashape[0], ashape[1], axis), shape)
+        as_ = _shape2(a.shape)
+        if len(as_) <= 1:   # x (n,) @ C (n,k) = C^T x
+            op = self._matrix_operator(b, transform=lambda M: M.T if M.ndim == 2 and M.shape[0] == as_[0] else M)
+            return inner.left(op, shape)
+        # X (m x n) @ C: a 1-D C is a column (n x 1)
+        col = len(_shape2(b.shape)) == 1
+        op = self._matrix_operator(b, transform=(lambda M: M.reshape(-1, 1)) if col else None)
+        return inner.left(L.MatMulOperator(op, "right", as_[0]), shape)
 
-    def _stack(self, expr, shape, combine) -> AffineMap:
-        parts = [self.compile(a) for a in expr.args]
-        offsets = np.cumsum([0] + [p.size for p in parts])
-        idx_arrays = [index_array(_shape2(a.shape)) + o for a, o in zip(expr.args, offsets[:-1])]
-        sel = combine(idx_arrays)
-        stacked = _concat(parts)
-        return stacked.gather(flat(sel), shape)
+    def _batched_matmul(self, expr, shape) -> AffineMap:
+        """N-D ``@``: CVXPY has already broadcast both sides to one batch shape."""
+        a, b = expr.args
+        const, var, side = (a, b, "left") if a.is_constant() else (b, a, "right")
+        if const.ndim < 2 or var.ndim < 2:
+            raise UnsupportedAtomError(f"'@' of a 1-D and an N-D expression (in '{_short(expr)}'); "
+                                       f"reshape the vector to a row or a column first")
+
+        def values():
+            c = self.constant_value(const)
+            return c.toarray() if sp.issparse(c) else c
+
+        if self.is_parametric(const):
+            op = L.BatchMatMulOperator(side=side, var_shape=_shape2(var.shape), source=values)
+            self.refreshable.append(op)
+        else:
+            op = L.BatchMatMulOperator(values(), side, _shape2(var.shape))
+        return self.compile(var).left(op, shape)
 
 
 def _concat(parts: list[AffineMap]) -> AffineMap:
@@ -360,6 +432,100 @@ def _dense_flat(val) -> np.ndarray:
     if sp.issparse(val):
         val = val.toarray()
     return flat(np.asarray(val, dtype=np.float64))
+
+
+# ---------------------------------------------------------------------------------------
+# The atom table
+# ---------------------------------------------------------------------------------------
+
+#: (module under cvxpy.atoms.affine, class, AffineCompiler method). A class missing from
+#: the installed CVXPY is skipped; subclasses find their parent's entry (``_handler``).
+_TABLE = (
+    ("add_expr", "AddExpression", "_add"),
+    ("unary_operators", "NegExpression", "_neg"),
+    ("binary_operators", "multiply", "_multiply"),
+    ("binary_operators", "DivExpression", "_divide"),
+    ("binary_operators", "MulExpression", "_matmul"),
+    ("sum", "Sum", "_sum"),
+    ("cumsum", "cumsum", "_cumsum"),
+    ("trace", "Trace", "_trace"),
+    ("kron", "kron", "_kron"),
+    ("conv", "conv", "_convolve"),
+    ("conv", "convolve", "_convolve"),
+    # pure rearrangements: CVXPY's numeric on entry numbers says where each entry goes
+    ("index", "index", "_select"),
+    ("index", "special_index", "_select"),
+    ("transpose", "transpose", "_select"),
+    ("reshape", "reshape", "_select"),
+    ("broadcast_to", "broadcast_to", "_select"),
+    ("promote", "Promote", "_select"),
+    ("hstack", "Hstack", "_select"),
+    ("vstack", "Vstack", "_select"),
+    ("concatenate", "Concatenate", "_select"),
+    ("diag", "diag_vec", "_select"),
+    ("diag", "diag_mat", "_select"),
+    ("upper_tri", "upper_tri", "_select"),
+    ("wraps", "Wrap", "_select"),          # psd_wrap, symmetric_wrap, ...: the identity
+    ("conj", "conj", "_select"),           # real expressions only reach here (see
+    ("real", "real", "_select"),           # constant_value and the variable checks):
+    ("imag", "imag", "_select"),           # conj/real are the identity, imag is zero
+)
+
+#: what a user wrote, for CVXPY classes whose name is not the function's
+_USER_NAMES = {
+    "AddExpression": "+", "NegExpression": "unary -", "multiply": "cp.multiply (or * by a constant)",
+    "DivExpression": "/", "MulExpression": "@", "Sum": "cp.sum", "Trace": "cp.trace",
+    "index": "indexing x[...]", "special_index": "indexing x[...] by an array or mask",
+    "transpose": "cp.transpose (or .T, cp.permute_dims, cp.swapaxes, cp.moveaxis)",
+    "reshape": "cp.reshape (or cp.vec, cp.squeeze)", "Promote": "broadcasting a scalar",
+    "Hstack": "cp.hstack", "Vstack": "cp.vstack", "Concatenate": "cp.concatenate (or cp.stack)",
+    "diag_vec": "cp.diag of a vector", "diag_mat": "cp.diag of a matrix",
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _handler_table() -> dict:
+    """CVXPY class -> method name, built on first use (cvxpy is imported lazily)."""
+    table = {}
+    for module, cls, method in _TABLE:
+        try:
+            mod = importlib.import_module(f"cvxpy.atoms.affine.{module}")
+        except ModuleNotFoundError:
+            continue  # an older CVXPY without this atom: nothing can reach it
+        if hasattr(mod, cls):
+            table[getattr(mod, cls)] = method
+    return table
+
+
+def _handler(cls) -> str | None:
+    """The method compiling atoms of ``cls`` (or of its nearest listed parent)."""
+    table = _handler_table()
+    return next((table[k] for k in cls.__mro__ if k in table), None)
+
+
+def _user_name(expr) -> str:
+    name = type(expr).__name__
+    return _USER_NAMES.get(name, f"cp.{name}")
+
+
+def _refusal(expr) -> str:
+    return (f"'{_user_name(expr)}' (in '{_short(expr)}') is an affine CVXPY atom that solvelab does not "
+            f"compile; write it with the atoms it compiles exactly: indexing, reshape/vec, transpose, "
+            f"hstack/vstack/concatenate/bmat, sum, cumsum, diff, diag, trace, upper_tri, multiply, "
+            f"@ / kron / convolve with a constant; or solve the cvxpy.Problem with CVXPY itself")
+
+
+def _axes(axis, ndim: int) -> tuple:
+    """CVXPY's axis argument (an int or a tuple, possibly negative) as sorted axes."""
+    axis = axis if isinstance(axis, (tuple, list)) else (axis,)
+    return tuple(sorted({int(a) % ndim for a in axis}))
+
+
+def _check_same_layout(got: tuple, want: tuple, expr) -> None:
+    """Shapes that differ only by unit axes flatten (F order) identically."""
+    if [d for d in got if d != 1] != [d for d in want if d != 1]:
+        raise ShapeError(f"internal: '{_user_name(expr)}' gave shape {got}, CVXPY says {want} "
+                         f"(in '{_short(expr)}')")
 
 
 class LazyText:

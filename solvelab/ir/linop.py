@@ -530,6 +530,269 @@ class MatMulOperator(LinearOperator):
         return f"MatMul[{self.side}]({self.C.describe()}, k={self.other})"
 
 
+class MaskedGatherOperator(LinearOperator):
+    """y_i = x[idx_i] where idx_i >= 0, else 0 (idx_i == -1).
+
+    A rearrangement that also places structural zeros: diag of a vector, the strictly
+    lower part of vec_to_upper_tri. The adjoint scatters with accumulation.
+    """
+
+    def __init__(self, idx: np.ndarray, n: int):
+        self.idx = np.asarray(idx, dtype=np.int64).ravel()
+        if self.idx.size and (self.idx.min() < -1 or self.idx.max() >= n):
+            raise ShapeError(f"MaskedGatherOperator: index out of range [-1, {n})")
+        self._rows = np.flatnonzero(self.idx >= 0)
+        self._cols = self.idx[self._rows]
+        super().__init__((self.idx.size, n))
+
+    def _matvec(self, x):
+        out = np.zeros(self.shape[0])
+        out[self._rows] = x[self._cols]
+        return out
+
+    def _rmatvec(self, y):
+        return np.bincount(self._cols, weights=y[self._rows], minlength=self.shape[1]).astype(np.float64)
+
+    def to_sparse(self):
+        return sp.csr_matrix((np.ones(self._rows.size), (self._rows, self._cols)), shape=self.shape)
+
+    def diagonal_of_gram(self):
+        return np.bincount(self._cols, minlength=self.shape[1]).astype(np.float64)
+
+    def norm_est(self, *a, **k):
+        return float(np.sqrt(np.max(self.diagonal_of_gram(), initial=0.0)))
+
+    def describe(self):
+        return f"MaskedGather({self._rows.size} of {self.shape[0]} rows from {self.shape[1]})"
+
+
+def _split_axis(shape: tuple, axis: int) -> tuple[int, int, int]:
+    """(before, along, after) sizes: an F-ordered array of ``shape`` reshaped (F order)
+    to these three dimensions keeps ``axis`` as the middle one."""
+    shape = tuple(int(d) for d in shape) or (1,)
+    axis = int(axis) % len(shape)
+    return (int(np.prod(shape[:axis])), shape[axis], int(np.prod(shape[axis + 1:])))
+
+
+class CumsumOperator(LinearOperator):
+    """Cumulative sum along ``axis`` of an F-ordered array of ``shape`` (cvxpy.cumsum).
+
+    The adjoint is the reversed cumulative sum along the same axis.
+    """
+
+    def __init__(self, shape: tuple, axis: int):
+        self.dims = _split_axis(shape, axis)
+        n = int(np.prod(self.dims))
+        super().__init__((n, n))
+
+    @property
+    def version(self):
+        return ("cumsum",) + self.dims
+
+    def _matvec(self, x):
+        X = x.reshape(self.dims, order="F")
+        return np.cumsum(X, axis=1, dtype=np.float64).ravel(order="F")
+
+    def _rmatvec(self, y):
+        Y = y.reshape(self.dims, order="F")[:, ::-1, :]
+        return np.cumsum(Y, axis=1, dtype=np.float64)[:, ::-1, :].ravel(order="F")
+
+    def to_sparse(self):
+        pre, dim, post = self.dims
+        i, j = np.tril_indices(dim)
+        tril = sp.csr_matrix((np.ones(i.size), (i, j)), shape=(dim, dim))
+        eye = lambda k: sp.identity(k, format="csr")  # noqa: E731
+        return sp.kron(sp.kron(eye(post), tril), eye(pre), format="csr")
+
+    def describe(self):
+        return f"Cumsum({'x'.join(map(str, self.dims))}, axis=1)"
+
+
+class KronOperator(LinearOperator):
+    """X (m x n) -> kron(C, X) (``const_first``) or kron(X, C), C (p x q) a constant.
+
+    Entry (i, j) of C times entry (r, s) of X lands in the F-ordered output viewed as the
+    4-D array (m, p, n, q)[r, i, s, j] for kron(C, X), (p, m, q, n)[i, r, j, s] for
+    kron(X, C); so both directions are one einsum, with no Kronecker matrix formed.
+    """
+
+    def __init__(self, C: MatrixOperator, var_shape: tuple, const_first: bool):
+        self.C, self.const_first = C, bool(const_first)
+        self.m, self.n = (int(d) for d in var_shape)
+        p, q = C.shape
+        super().__init__((p * self.m * q * self.n, self.m * self.n))
+
+    @property
+    def version(self):
+        return (self._uid,) + self.C.version
+
+    def refresh(self):
+        return self.C.refresh()
+
+    def _dense_c(self):
+        return self.C.M.toarray() if self.C.sparse else self.C.M
+
+    def _tensor_shape(self):
+        p, q = self.C.shape
+        return (self.m, p, self.n, q) if self.const_first else (p, self.m, q, self.n)
+
+    def _pattern(self):
+        """einsum subscripts of C (ij) times X (rs) into the 4-D output view."""
+        return "ij,rs->risj" if self.const_first else "ij,rs->irjs"
+
+    def _matvec(self, x):
+        X = x.reshape(self.m, self.n, order="F")
+        return np.einsum(self._pattern(), self._dense_c(), X).ravel(order="F")
+
+    def _rmatvec(self, y):
+        Y = y.reshape(self._tensor_shape(), order="F")
+        inp, out = self._pattern().split("->")
+        c_sub, x_sub = inp.split(",")
+        return np.einsum(f"{c_sub},{out}->{x_sub}", self._dense_c(), Y).ravel(order="F")
+
+    def to_sparse(self):
+        S = self.C.to_sparse().tocoo()
+        p, q = self.C.shape
+        m, n = self.m, self.n
+        r, s = (a.ravel(order="F") for a in np.meshgrid(np.arange(m), np.arange(n), indexing="ij"))
+        i, j, v = S.row[:, None], S.col[:, None], S.data[:, None]
+        if self.const_first:
+            row = (i * m + r) + p * m * (j * n + s)
+        else:
+            row = (r * p + i) + p * m * (s * q + j)
+        col = np.broadcast_to(r + m * s, row.shape)
+        val = np.broadcast_to(v, row.shape)
+        return sp.csr_matrix((val.ravel(), (row.ravel(), col.ravel())), shape=self.shape)
+
+    def describe(self):
+        side = "C ⊗ X" if self.const_first else "X ⊗ C"
+        return f"Kron[{side}]({self.C.describe()}, X {self.m}x{self.n})"
+
+
+class ConvolveOperator(LinearOperator):
+    """x (n,) -> full 1-D convolution c * x (length n + k - 1), c a constant k-vector held
+    as a 1 x k ``MatrixOperator`` (so it can follow a Parameter). The adjoint is the
+    'valid' cross-correlation. Direct summation, as numpy.convolve (exact, O(n k))."""
+
+    def __init__(self, c: MatrixOperator, n: int):
+        if c.shape[0] != 1:
+            raise ShapeError(f"ConvolveOperator: the kernel must be a 1 x k row, got {c.shape}")
+        self.c, self.n = c, int(n)
+        super().__init__((self.n + c.shape[1] - 1, self.n))
+
+    @property
+    def version(self):
+        return (self._uid,) + self.c.version
+
+    def refresh(self):
+        return self.c.refresh()
+
+    def _kernel(self):
+        M = self.c.M
+        return (M.toarray() if self.c.sparse else M).ravel()
+
+    def _matvec(self, x):
+        return np.convolve(self._kernel(), x).astype(np.float64, copy=False)
+
+    def _rmatvec(self, y):
+        return np.correlate(y, self._kernel(), mode="valid").astype(np.float64, copy=False)
+
+    def to_sparse(self):
+        c = self._kernel()
+        i, j = np.meshgrid(np.arange(c.size), np.arange(self.n), indexing="ij")
+        return sp.csr_matrix((np.repeat(c, self.n), ((i + j).ravel(), j.ravel())), shape=self.shape)
+
+    def describe(self):
+        return f"Convolve(k={self.c.shape[1]}, n={self.n})"
+
+
+class BatchMatMulOperator(LinearOperator):
+    """NumPy's batched matmul by a constant stack C, on F-ordered arrays.
+
+    side='left':  X (*batch, k, n) -> C @ X,  C (*batch, m, k)
+    side='right': X (*batch, m, k) -> X @ C,  C (*batch, k, n)
+
+    The stack is ``self.stack``; it may follow a Parameter through ``source``; ``refresh()`` re-reads it.
+    """
+
+    def __init__(self, C=None, side: str = "left", var_shape: tuple = (), source=None):
+        if side not in ("left", "right"):
+            raise ValueError(f"BatchMatMulOperator: side must be 'left' or 'right', got {side!r}")
+        self._source, self.side = source, side
+        self.stack = np.array(C if C is not None else source(), dtype=np.float64, copy=True)
+        self.var_shape = tuple(int(d) for d in var_shape)
+        self.out_shape = self._product_shape()
+        if self.out_shape[:-2] != self.var_shape[:-2]:
+            raise ShapeError(f"BatchMatMulOperator: X {self.var_shape} must carry the whole batch "
+                             f"{self.out_shape[:-2]} (broadcast it first)")
+        super().__init__((int(np.prod(self.out_shape)), int(np.prod(self.var_shape))))
+        self._data_version = 0
+
+    def _product_shape(self) -> tuple:
+        C, X = np.empty(self.stack.shape, dtype=[]), np.empty(self.var_shape, dtype=[])
+        try:
+            lhs, rhs = (C, X) if self.side == "left" else (X, C)
+            return tuple(np.broadcast_shapes(lhs.shape[:-2], rhs.shape[:-2])) + (lhs.shape[-2], rhs.shape[-1])
+        except ValueError as e:
+            raise ShapeError(f"BatchMatMulOperator: shapes {self.stack.shape} and {self.var_shape}: {e}") from e
+
+    def refresh(self) -> bool:
+        """Re-read a parametric source; return True if the numbers changed."""
+        if self._source is None:
+            return False
+        new = np.array(self._source(), dtype=np.float64, copy=True)
+        if new.shape != self.stack.shape:
+            raise ShapeError(f"BatchMatMulOperator.refresh: the source changed shape from "
+                             f"{self.stack.shape} to {new.shape}")
+        if np.array_equal(new, self.stack):
+            return False
+        self.stack = new
+        self._data_version += 1
+        self._norm = None
+        return True
+
+    @property
+    def version(self):
+        return (self._uid, self._data_version)
+
+    def _matvec(self, x):
+        X = x.reshape(self.var_shape, order="F")
+        Y = self.stack @ X if self.side == "left" else X @ self.stack
+        return np.asarray(Y, dtype=np.float64).ravel(order="F")
+
+    def _rmatvec(self, y):
+        Y = y.reshape(self.out_shape, order="F")
+        Ct = np.swapaxes(self.stack, -1, -2)
+        X = Ct @ Y if self.side == "left" else Y @ Ct
+        return np.asarray(X, dtype=np.float64).ravel(order="F")
+
+    def to_sparse(self):
+        """One kron(I, C_t) (or kron(C_t^T, I)) block per batch entry, placed by index."""
+        batch = self.out_shape[:-2]
+        Cs = np.broadcast_to(self.stack, batch + self.stack.shape[-2:]).reshape((-1,) + self.stack.shape[-2:])
+        outs = _f_numbers(self.out_shape).reshape((-1,) + self.out_shape[-2:])
+        ins = _f_numbers(self.var_shape).reshape((-1,) + self.var_shape[-2:])
+        rows, cols, vals = [], [], []
+        for t in range(Cs.shape[0]):
+            if self.side == "left":
+                blk = sp.kron(sp.identity(self.var_shape[-1]), sp.csr_matrix(Cs[t])).tocoo()
+            else:
+                blk = sp.kron(sp.csr_matrix(Cs[t].T), sp.identity(self.var_shape[-2])).tocoo()
+            rows.append(outs[t].ravel(order="F")[blk.row])
+            cols.append(ins[t].ravel(order="F")[blk.col])
+            vals.append(blk.data)
+        return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=self.shape)
+
+    def describe(self):
+        return f"BatchMatMul[{self.side}](C {self.stack.shape}, X {self.var_shape})"
+
+
+def _f_numbers(shape: tuple) -> np.ndarray:
+    """Entry numbers of an array of ``shape`` in F order."""
+    return np.arange(int(np.prod(shape))).reshape(shape, order="F")
+
+
 # ---------------------------------------------------------------------------------------
 # Combinations
 # ---------------------------------------------------------------------------------------
@@ -810,9 +1073,25 @@ def compose(A: LinearOperator, B: LinearOperator) -> LinearOperator:
         return scale(compose(A, B.A), B.alpha)
     if isinstance(A, GatherOperator) and isinstance(B, GatherOperator):
         return GatherOperator(B.idx[A.idx], B.shape[1])
+    if isinstance(A, _GATHERS) and isinstance(B, _GATHERS):
+        return gather(np.where(A.idx >= 0, B.idx[np.maximum(A.idx, 0)], -1), B.shape[1])
     if isinstance(A, DiagonalOperator) and isinstance(B, DiagonalOperator) and A._source is None and B._source is None:
         return DiagonalOperator(A.d * B.d)
     return ComposedOperator(A, B)
+
+
+_GATHERS = (GatherOperator, MaskedGatherOperator)
+
+
+def gather(idx: np.ndarray, n: int) -> LinearOperator:
+    """The selection y_i = x[idx_i] (0 where idx_i == -1), as the simplest operator:
+    a ``GatherOperator`` without -1 entries, a ``ZeroOperator`` with nothing else."""
+    idx = np.asarray(idx, dtype=np.int64).ravel()
+    if idx.size and np.all(idx < 0):
+        return ZeroOperator((idx.size, int(n)))
+    if np.all(idx >= 0):
+        return GatherOperator(idx, n)
+    return MaskedGatherOperator(idx, n)
 
 
 def aslinearoperator(M) -> LinearOperator:
