@@ -14,9 +14,9 @@ from .backends import registry
 from .backends.base import SolveOptions
 from .errors import BackendRefusedError, InvalidDataError
 from .ir import forms
-from .ir.certificate import certify, check_primal_infeasibility, check_unboundedness
+from .ir.certificate import certify, check_primal_infeasibility, check_unboundedness, primal_residual
 from .model.problem import Problem
-from .result import Result, Status
+from .result import Result, Status, Values
 
 
 def _as_problem(problem) -> Problem:
@@ -37,12 +37,61 @@ def compile(problem):
     return _as_problem(problem).compile()
 
 
+#: how specific a form is: a backend built for the structure beats a general one
+_GENERIC_FORMS = {"Composite": 1, "ProxAffine": 2}
+
+
+def auto_candidates(program) -> list[tuple[str, str]]:
+    """``backend='auto'``: (name, why) of every capable backend, best first.
+
+    Backends for the program's own structure (SparseGLM, EntropicOT, ...) come first,
+    then Composite ones, then general prox-affine ones, each group by priority (the
+    cvxpy reference last). A backend may decline a program it accepts but would solve
+    badly (``Backend.auto_declines``); its reason is kept for the explanation.
+    """
+    ranked, declined = [], []
+    for b in registry.all_backends().values():
+        for form in b.forms:
+            view = forms.match(program, form)
+            if not view:
+                continue
+            reason = b.auto_declines(view)
+            if reason:
+                declined.append(f"{b.name} declined: {reason}")
+            else:
+                ranked.append(((_GENERIC_FORMS.get(form, 0), b.priority, b.name), b.name, form))
+            break
+    ranked.sort()
+    out = [(name, f"accepts the {form} form") for _, name, form in ranked]
+    if declined and out:
+        first, why = out[0]
+        out[0] = (first, why + "; " + "; ".join(declined))
+    return out
+
+
 def choose_backend(program) -> str:
-    """``backend='auto'``: the capable backend with the best priority (CVXPY last)."""
-    names = registry.capable(program)
-    if not names:
+    """The backend ``backend='auto'`` tries first (see ``auto_candidates``)."""
+    cands = auto_candidates(program)
+    if not cands:
         raise BackendRefusedError("no backend accepts this program; " + repr(program))
-    return names[0]
+    return cands[0][0]
+
+
+def _check_options(tol, max_iter, time_limit, check_every) -> float:
+    """The common options, refused with a message naming the option when they make no sense."""
+    def real(v):
+        return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+    if not (real(tol) and np.isfinite(tol) and 0 < tol < 1):
+        raise InvalidDataError(f"tol must be a number in (0, 1) (a relative certificate target such as "
+                               f"1e-6), got {tol!r}")
+    if max_iter is not None and not (real(max_iter) and float(max_iter).is_integer() and max_iter >= 1):
+        raise InvalidDataError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if time_limit is not None and not (real(time_limit) and time_limit > 0 and not np.isnan(time_limit)):
+        raise InvalidDataError(f"time_limit must be a positive number of seconds (or None), got {time_limit!r}")
+    if check_every is not None and not (real(check_every) and float(check_every).is_integer() and check_every >= 1):
+        raise InvalidDataError(f"check_every must be a positive integer, got {check_every!r}")
+    return float(tol)
 
 
 def solve(problem, backend: str = "auto", *, tol: float = 1e-6, max_iter: int | None = None,
@@ -56,12 +105,9 @@ def solve(problem, backend: str = "auto", *, tol: float = 1e-6, max_iter: int | 
     return True to stop), ``check_every``. Other keywords go to the backend.
     """
     t_start = time.perf_counter()
-    if not (isinstance(tol, (int, float)) and np.isfinite(tol) and tol > 0):
-        raise InvalidDataError(f"tol must be a positive number, got {tol!r}")
-    if max_iter is not None and (int(max_iter) != max_iter or max_iter < 1):
-        raise InvalidDataError(f"max_iter must be a positive integer, got {max_iter!r}")
-    if time_limit is not None and not time_limit > 0:
-        raise InvalidDataError(f"time_limit must be positive seconds, got {time_limit!r}")
+    tol = _check_options(tol, max_iter, time_limit, check_every)
+    if callback is not None and not callable(callback):
+        raise InvalidDataError(f"callback must be callable, got {type(callback).__name__}")
     prob = _as_problem(problem)
     fresh = prob._program is None
     program = prob.compile()
@@ -69,21 +115,44 @@ def solve(problem, backend: str = "auto", *, tol: float = 1e-6, max_iter: int | 
         program.refresh()
     t_compiled = time.perf_counter()
 
-    name = choose_backend(program) if backend in (None, "auto") else backend
-    impl = registry.get(name)
-    view = registry.view_for(impl, program)
-    opts = SolveOptions(tol=float(tol), max_iter=int(max_iter or impl.default_max_iter),
-                        time_limit=time_limit, verbose=verbose, warm_start=warm_start,
-                        callback=callback, extra=dict(backend_options))
-    if check_every is not None:
-        opts.check_every = int(check_every)
-    state = prob._state.setdefault(name, {})
-    if state.get("data_version") != program.data_version:
-        state["stale_operators"] = True
-    state["data_version"] = program.data_version
-    t_setup = time.perf_counter()
-    raw = impl.solve(view, opts, state)
+    if backend in (None, "auto"):
+        candidates = auto_candidates(program)
+        if not candidates:
+            raise BackendRefusedError("no backend accepts this program; " + repr(program))
+    elif isinstance(backend, str):
+        candidates = [(backend, "chosen by the caller")]
+    else:
+        raise InvalidDataError(f"backend must be a backend name (see solvelab.backends()), got {backend!r}")
+    refusals = []
+    for name, why in candidates:
+        impl = registry.get(name)
+        view = registry.view_for(impl, program)
+        opts = SolveOptions(tol=tol, max_iter=int(max_iter or impl.default_max_iter),
+                            time_limit=time_limit, verbose=verbose, warm_start=warm_start,
+                            callback=callback, extra=dict(backend_options))
+        if check_every is not None:
+            opts.check_every = int(check_every)
+        if verbose and backend in (None, "auto"):
+            print(f"solvelab auto: backend {name!r} ({why})")
+        state = prob._state.setdefault(name, {})
+        if state.get("data_version") != program.data_version:
+            state["stale_operators"] = True
+        state["data_version"] = program.data_version
+        t_setup = time.perf_counter()
+        try:
+            raw = impl.solve(view, opts, state)
+        except BackendRefusedError as exc:
+            if backend not in (None, "auto"):
+                raise
+            refusals.append(f"{name}: {exc}")
+            continue
+        break
+    else:
+        raise BackendRefusedError("every capable backend refused this program: " + "; ".join(refusals))
     t_solved = time.perf_counter()
+    if backend in (None, "auto"):
+        raw.info["auto"] = {"chosen": name, "why": why, "candidates": [c for c, _ in candidates],
+                            "refused": refusals}
 
     result = finish(program, raw, name, opts.tol, view=view)
     t_end = time.perf_counter()
@@ -95,8 +164,22 @@ def solve(problem, backend: str = "auto", *, tol: float = 1e-6, max_iter: int | 
         "certify": t_end - t_solved,
         "total": t_end - t_start,
     }
-    _write_back(prob, program, result)
+    _write_back(prob, program, result, problem if prob is not problem else None)
     return result
+
+
+#: solvelab status -> the status string CVXPY's own solve would leave
+_CVXPY_STATUS = {Status.OPTIMAL: "optimal", Status.INFEASIBLE: "infeasible", Status.UNBOUNDED: "unbounded",
+                 Status.INACCURATE: "optimal_inaccurate", Status.MAX_ITER: "user_limit",
+                 Status.TIME_LIMIT: "user_limit", Status.NUMERICAL_ERROR: "solver_error"}
+
+
+def _write_cvxpy_status(problem, result: Result) -> None:
+    """``problem.status`` / ``problem.value`` as after ``problem.solve()`` (CVXPY keeps
+    them in private slots behind read-only properties)."""
+    problem._status = _CVXPY_STATUS[result.status]
+    value = result.objective
+    problem._value = None if value is None or np.isnan(value) else float(value)
 
 
 def _normalize_history(history: list) -> list:
@@ -136,8 +219,13 @@ def finish(program, raw, backend_name: str, tol: float, view=None) -> Result:
             status, message = Status.INACCURATE, "backend reported infeasible but its ray failed the check"
     elif raw.status == "unbounded":
         ok = raw.ray is not None and not isinstance(raw.ray, list) and check_unboundedness(program, raw.ray)
-        if ok:
-            status, message = Status.UNBOUNDED, message or "certified by a primal ray"
+        feasible = ok and _has_feasible_point(program, raw.x, tol)
+        if feasible:
+            status, message = Status.UNBOUNDED, message or "certified by a primal ray and a feasible point"
+        elif ok:
+            status = Status.INACCURATE
+            message = ("a direction of unbounded descent was found but no feasible point: the problem is "
+                       "infeasible or unbounded (solve it with a zero objective to tell which)")
         elif raw.info.get("trusted_status"):
             status, message = Status.UNBOUNDED, message or f"reported by {backend_name} (no ray to recheck)"
         else:
@@ -146,6 +234,10 @@ def finish(program, raw, backend_name: str, tol: float, view=None) -> Result:
         objective = float("inf") if status is Status.INFEASIBLE else -float("inf")
         objective *= program.sign
         return Result(x=None, status=status, objective=objective, certificate=None,
+                      iterations=raw.iterations, history=raw.history, backend=backend_name,
+                      duals=None, message=message, info=dict(raw.info))
+    if status is Status.INACCURATE and (x is None or not np.all(np.isfinite(x))):
+        return Result(x=None, status=status, objective=float("nan"), certificate=None,
                       iterations=raw.iterations, history=raw.history, backend=backend_name,
                       duals=None, message=message, info=dict(raw.info))
     if x is None or not np.all(np.isfinite(x)) or raw.status == "numerical_error":
@@ -179,15 +271,25 @@ def finish(program, raw, backend_name: str, tol: float, view=None) -> Result:
         else:
             status = Status.INACCURATE
     return Result(x=x, status=status, objective=objective, certificate=cert, iterations=raw.iterations,
-                  history=raw.history, backend=backend_name, values=program.split(x), duals=raw.duals,
+                  history=raw.history, backend=backend_name, values=Values.of(program, x), duals=raw.duals,
                   message=message, info=dict(raw.info))
 
 
-def _write_back(prob: Problem, program, result: Result) -> None:
-    """Fill the user's CVXPY variables, like CVXPY does after a solve."""
+def _has_feasible_point(program, x, tol: float) -> bool:
+    """Whether the backend's point, or else the origin, satisfies every constraint (to
+    ``tol``, relative): with a descent ray, that is what makes a problem unbounded."""
+    candidates = ([x] if x is not None else []) + [np.zeros(program.n)]
+    return any(primal_residual(program, c) <= tol for c in candidates)
+
+
+def _write_back(prob: Problem, program, result: Result, cvxpy_problem=None) -> None:
+    """Fill the user's CVXPY variables (and, for a plain ``cvxpy.Problem``, its ``status``
+    and ``value``), like CVXPY's own solve does."""
     prob.status = result.status
     prob.value = result.objective
     prob.result = result
+    if cvxpy_problem is not None:
+        _write_cvxpy_status(cvxpy_problem, result)
     by_id = {v.id: v for v in prob.variables()}
     for info in program.variables:
         var = by_id.get(info.key)

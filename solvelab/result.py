@@ -85,6 +85,33 @@ class Certificate:
                 f"{self.dual_residual:.1e}, subgrad {self.subgradient_residual:.1e}), gap={gap}")
 
 
+class Values(dict):
+    """Solution values by variable name; also indexable by the CVXPY variable itself.
+
+    Two variables that share a name are stored under ``name#id``; asking for the bare
+    name then raises a KeyError that says so (index by the variable instead).
+    """
+
+    @classmethod
+    def of(cls, program, x) -> "Values":
+        out = cls(program.split(x))
+        out._by_id = {v.key: v.name for v in program.variables}
+        return out
+
+    def __getitem__(self, key):
+        by_id = getattr(self, "_by_id", {})
+        if not isinstance(key, str) and getattr(key, "id", None) in by_id:
+            key = by_id[key.id]
+        try:
+            return dict.__getitem__(self, key)
+        except KeyError:
+            clash = [k for k in self if isinstance(key, str) and k.startswith(key + "#")]
+            if clash:
+                raise KeyError(f"{len(clash)} variables are named {key!r} ({', '.join(clash)}); index "
+                               f"res.values by the variable itself (res.values[x]) or read x.value") from None
+            raise KeyError(f"no variable {key!r} in this result; it has {', '.join(self) or 'none'}") from None
+
+
 @dataclass
 class Result:
     """Outcome of ``solve``: the point, its status and the evidence for that status.
@@ -104,7 +131,7 @@ class Result:
     history: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     backend: str = ""
-    values: dict[str, np.ndarray] = field(default_factory=dict)
+    values: dict[str, np.ndarray] = field(default_factory=Values)
     duals: list[np.ndarray] | None = None
     message: str = ""
     info: dict[str, Any] = field(default_factory=dict)

@@ -17,7 +17,6 @@ REL = 1e-5
 # Clarabel's) but the duals recovered for it miss the dual residual at tol=1e-6, so the
 # engine reports `inaccurate`. Strict: when that is fixed, these marks must go.
 CVXPY_DUAL_RECOVERY = {
-    "lasso": "cvxpy backend: recovered duals leave a dual residual of 1.3e-6 > tol (reported inaccurate)",
     "group_lasso": "cvxpy backend: recovered duals leave a dual residual of 1e-4 > tol (reported inaccurate)",
 }
 

@@ -80,6 +80,11 @@ class Backend:
     def solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
         raise NotImplementedError
 
+    def auto_declines(self, view) -> str | None:
+        """For ``backend='auto'``: a reason not to be chosen for a program this backend
+        accepts but would solve badly (None: no objection). Naming it still works."""
+        return None
+
     def accepts_extra(self) -> tuple:
         """Names of backend-specific options (for error messages and docs)."""
         return ()

@@ -173,6 +173,15 @@ class FistaBackend(Backend):
     default_max_iter = 10000
     priority = 20
 
+    def auto_declines(self, view):
+        """An objective without curvature or a nonsmooth part (every objective term linear)
+        is an LP: proximal gradient only crawls there and cannot tell unboundedness,
+        while admm certifies the optimum, infeasibility or unboundedness."""
+        terms = [t for t in view.program.objective_terms() if t.weight != 0.0]
+        if terms and all(t.f.name in ("linear", "zero") and not t.f.is_indicator for t in terms):
+            return "the objective is linear (an LP): admm detects unboundedness and infeasibility"
+        return None
+
     def accepts_extra(self):
         return _EXTRA
 

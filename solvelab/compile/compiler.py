@@ -74,10 +74,13 @@ def compile_problem(objective, constraints=(), source=None) -> Program:
         if lo is not None or hi is not None:
             bounds.add_attribute(v.id, lo, hi, label=f"attribute of {v.name()}")
     for c in constraints:
-        for cp_piece in compile_constraint(affine, c):
+        pieces = compile_constraint(affine, c)
+        for cp_piece in pieces:
             if bounds.try_absorb(cp_piece):
                 continue
             terms.append(_term(cp_piece.f, cp_piece.arg, offsets, n, Coef(1.0), cp_piece.label, "constraint"))
+            if len(pieces) == 1:
+                terms[-1].origin = c
     info_by_key = {i.key: i for i in infos}
     for key, f, label in bounds.boxes():
         info = info_by_key[key]

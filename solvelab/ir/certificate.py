@@ -5,17 +5,34 @@ For ``min sum_i w_i f_i(z_i), z_i = A_i x - b_i`` the Lagrange dual is
 optimal iff
     z_i lies in dom f_i                       (primal residual)
     sum_i A_i^T y_i = 0                       (dual residual)
-    y_i is in the subdifferential ∂(w_i f_i)(z_i)  (subgradient residual, measured as
-                                              ||z_i - prox_{w_i f_i}(z_i + y_i)||, which
-                                              is continuous in z_i)
-All three are measured in the max-norm, relative to the size of what they compare. The
-duality gap uses the duals projected onto dom f_i^*, and is relative to max(1, |P|).
+    y_i is in the subdifferential ∂(w_i f_i)(z_i)  (subgradient residual)
+
+Every measure is scale-invariant: it is relative to the sizes of the quantities it
+compares (as PDLP and OSQP define relative KKT errors), with no absolute floor beyond
+the smallest normal number. Multiplying the objective, a constraint or a variable by
+1e-6 or 1e6 changes no verdict. In the max-norm:
+
+    primal     dist(z_i, dom f_i) / max(|A_i x|, |b_i|, |A_i| |x|) (|x| over the variables
+               the term reads)
+    dual       |sum_i A_i^T y_i| / max_i(|A_i^T y_i|, and for smooth terms the two parts
+               of their gradient |A_i^T g_i(-b_i)| and |A_i^T (y_i - g_i(-b_i))|, where
+               g_i = grad(w_i f_i): OSQP's |q| and |P x|)
+    subgrad    |z_i - prox_{t w_i f_i}(z_i + t y_i)| / max(|z_i|, t |y_i|) with
+               t = |z_i| / |y_i| (so both sides have one size; exact: y_i ∈ ∂(w_i f_i)(z_i)
+               iff z_i = prox_{t w_i f_i}(z_i + t y_i) for every t > 0); for smooth terms
+               |y_i - g_i(z_i)| / max(|y_i|, |g_i(z_i)|)
+    gap        |P - D| / max(|P|, |D|) (PDLP's relative gap); where the optimal value is
+               tiny against the objective at x = 0, F0 (an exact fit, a projection onto a
+               set holding the point), the smaller sqrt(|P - D| / F0), the relative
+               accuracy of the residual that the gap allows.
 
 Infeasibility and unboundedness are certified by rays, checked here the same way:
     primal infeasible: dy with sum A_i^T dy_i = 0 and sum [sigma_i(dy_i) + <b_i, dy_i>] < 0
     unbounded:         dx with A_i dx in the recession cone of every constraint, zero in
                        every bounded-below objective term, and strictly decreasing the
-                       linear part of the objective.
+                       linear part of the objective; a ray certifies unboundedness only
+                       together with a feasible point (``primal_residual``), which the
+                       engine checks.
 """
 from __future__ import annotations
 
@@ -24,7 +41,10 @@ import numpy as np
 from ..result import Certificate
 from .program import Program
 
-_EPS = 1e-300
+#: the only absolute floor: the smallest normal double (0/0 is read as 0)
+_TINY = np.finfo(np.float64).tiny
+#: the gap ignores what rounding alone puts between P and D: a few ulps of their parts
+_ROUNDING = 8 * np.finfo(np.float64).eps
 
 
 def _inf(v) -> float:
@@ -32,87 +52,183 @@ def _inf(v) -> float:
     return float(np.max(np.abs(v), initial=0.0)) if v.size else 0.0
 
 
+def _rel(num: float, den: float) -> float:
+    """num / den with 0 / 0 read as 0 (a residual that is exactly zero is zero)."""
+    if num == 0.0:
+        return 0.0
+    return num / max(den, _TINY)
+
+
+def _is_smooth(term) -> bool:
+    return term.f.smooth and not term.f.is_indicator
+
+
 def term_residuals(program: Program, x: np.ndarray) -> list[np.ndarray]:
     return [t.residual(x) for t in program.terms]
 
 
+def term_size(t, x: np.ndarray, ax: np.ndarray) -> float:
+    """The size a term's residual is measured against: max(|A_i x|, |b_i|, |A_i| |x|), the
+    last over the variables the term reads (so ``X[0, :] == 0`` is judged against X's
+    size, not against its own vanishing left side)."""
+    blocks = getattr(t.A, "blocks", None)
+    if blocks is not None:
+        reads = sum(op.norm_est() * _inf(x[o:o + op.shape[1]]) for o, op in blocks)
+    else:
+        reads = t.A.norm_est() * _inf(x)
+    return max(_inf(ax), _inf(t.b), reads)
+
+
+def primal_residual(program: Program, x: np.ndarray) -> float:
+    """max_i dist(A_i x - b_i, dom f_i) / term_size: how far x is from feasible, relative."""
+    x = np.asarray(x, dtype=np.float64)
+    if not np.all(np.isfinite(x)):
+        return float("inf")
+    worst = 0.0
+    for t in program.terms:
+        z = t.residual(x)
+        dist = _inf(z - t.f.project_domain(z))
+        if dist > 0.0:
+            worst = max(worst, _rel(dist, term_size(t, x, z + t.b)))
+    return worst
+
+
 def certify(program: Program, x: np.ndarray, duals: list[np.ndarray] | None) -> Certificate:
-    """KKT residuals and duality gap of (x, duals) on ``program``."""
+    """KKT residuals and duality gap of (x, duals) on ``program`` (module docstring)."""
     x = np.asarray(x, dtype=np.float64)
     if not np.all(np.isfinite(x)):
         return Certificate(float("inf"), float("inf"), float("inf"), None, None, "kkt")
+    terms = program.terms
     z = term_residuals(program, x)
-    # primal residual: distance of each z_i to dom f_i
-    rp = 0.0
-    zproj = []
-    for t, zi in zip(program.terms, z):
+    ax = [zi + t.b for t, zi in zip(terms, z)]        # A_i x
+    zsize = [max(_inf(zi), _inf(a), _inf(t.b)) for t, zi, a in zip(terms, z, ax)]
+    rp, zproj = 0.0, []
+    for t, zi, a in zip(terms, z, ax):
         pz = t.f.project_domain(zi)
         zproj.append(pz)
-        scale = max(1.0, _inf(zi + t.b), _inf(t.b))
-        rp = max(rp, _inf(zi - pz) / scale)
-    if duals is None:
+        dist = _inf(zi - pz)
+        if dist > 0.0:
+            rp = max(rp, _rel(dist, term_size(t, x, a)))
+    if not any(t.weight != 0.0 for t in program.objective_terms()):
+        duals = [np.zeros(t.m) for t in terms]  # a feasibility problem: y = 0 is dual optimal
+    elif duals is None:
         duals = recover_duals(program, x)
-    # dual residual
-    total = np.zeros(program.n)
-    biggest = 0.0
-    for t, yi in zip(program.terms, duals):
-        aty = t.A.rmatvec(yi)
-        total += aty
-        biggest = max(biggest, _inf(aty))
-    rd = _inf(total) / max(1.0, biggest)
-    # subgradient residual, continuous in z: y in ∂(w f)(z)  <=>  z = prox_{w f}(z + y).
-    # (Measuring dist(y, ∂f(z)) instead jumps at kinks: x = 1e-10 vs 0 in an l1 term.)
-    rs = 0.0
-    for t, zi, yi in zip(program.terms, z, duals):
-        if t.f.name == "zero" and t.f.is_indicator:
-            continue  # normal cone of {0} is everything; only the primal residual matters
-        if t.f.smooth and not t.f.is_indicator:
-            err = _inf(yi - t.grad(zi)) / max(1.0, _inf(yi))
-        else:
-            err = _inf(zi - t.prox(zi + yi, 1.0)) / max(1.0, _inf(zi), _inf(yi))
-        rs = max(rs, err)
-    # duality gap
+    rd, dual_scale = _dual_residual(program, duals)
+    rs = max((_subgradient_residual(t, zi, yi, s, dual_scale) for t, zi, yi, s in zip(terms, z, duals, zsize)),
+             default=0.0)
     gap, dual_obj = None, None
     try:
-        P = program.constant + sum(t.weight * t.f.value(pz) if not t.f.is_indicator else 0.0
-                                   for t, pz in zip(program.terms, zproj) if t.role == "objective")
-        D = program.constant
-        for t, yi in zip(program.terms, duals):
-            yh = t.project_dual_domain(yi)
-            D -= t.conj(yh) + float(np.dot(t.b, yh))
-        if np.isfinite(P) and np.isfinite(D):
-            gap = abs(P - D) / max(1.0, abs(P), abs(D))
-            dual_obj = program.sign * D
+        gap, dual_obj = _gap(program, zproj, duals)
     except NotImplementedError:
         gap = None
     return Certificate(primal_residual=rp, dual_residual=rd, subgradient_residual=rs,
                        gap=gap, dual_objective=dual_obj, kind="kkt+gap" if gap is not None else "kkt")
 
 
-def recover_duals(program: Program, x: np.ndarray, iters: int = 500, active_tol: float = 1e-9) -> list[np.ndarray]:
+def _dual_residual(program: Program, duals):
+    """(|sum A_i^T y_i| / scale, scale); the scale is the largest part of the sum, each
+    smooth term counted as its two parts (gradient at x = 0 and the change since)."""
+    total = np.zeros(program.n)
+    scale = 0.0
+    for t, yi in zip(program.terms, duals):
+        aty = t.A.rmatvec(yi)
+        total += aty
+        scale = max(scale, _inf(aty))
+        if _is_smooth(t) and t.f.name not in ("zero", "linear"):
+            g0 = t.grad(-t.b)
+            if np.all(np.isfinite(g0)):
+                atg0 = t.A.rmatvec(g0)
+                scale = max(scale, _inf(atg0), _inf(aty - atg0))
+    return _rel(_inf(total), scale), scale
+
+
+def _subgradient_residual(t, zi, yi, zsize: float, dual_scale: float) -> float:
+    """How far y_i is from ∂(w f)(z_i), relative (continuous in z_i, unlike dist(y, ∂f(z)),
+    which jumps at kinks: an l1 entry at 1e-10 vs 0).
+
+    The step t = |z| / |y| balances the two sides, with |y| at least this term's share of
+    the dual scale (dual_scale / |A_i|): a multiplier at rounding level next to an
+    inactive constraint is then read as zero, as it is relative to the problem's duals."""
+    if t.f.is_indicator and t.f.name == "zero":
+        return 0.0  # the normal cone of {0} is everything; only the primal residual matters
+    if _is_smooth(t):
+        g = t.grad(zi)
+        return _rel(_inf(yi - g), max(_inf(yi), _inf(g)))
+    ysize = _inf(yi)
+    if dual_scale > 0.0:
+        ysize = max(ysize, dual_scale / max(t.A.norm_est(), _TINY))
+    if ysize == 0.0:
+        if t.f.is_indicator:
+            return 0.0  # 0 is in every normal cone; membership is the primal residual
+        ysize = abs(t.weight)
+    step = zsize / ysize if zsize > 0 else 1.0 / max(ysize, _TINY)
+    err = _inf(zi - t.prox(zi + step * yi, step))
+    return _rel(err, max(_inf(zi), step * _inf(yi)))
+
+
+def _gap(program: Program, zproj, duals):
+    """(relative duality gap, dual objective in the user's sense), or (None, None).
+
+    |P - D| (less a few ulps of its parts: rounding) relative to max(|P|, |D|), as PDLP
+    measures it (the dual residual, checked apart, makes D a bound). Where the optimal
+    value is tiny against F0, the objective at x = 0 (an exact fit, a projection onto a
+    set that holds the point), the smaller sqrt(|P - D| / F0) is used instead: the
+    relative accuracy of the residual that this gap allows (down to about sqrt(eps),
+    1.5e-8, since the residual itself is then rounding)."""
+    P = program.constant
+    D = program.constant
+    F0 = 0.0
+    parts = abs(program.constant)   # the size of what P and D add up, for their rounding
+    for t, pz, yi in zip(program.terms, zproj, duals):
+        if t.role == "objective" and not t.f.is_indicator:
+            fv = t.weight * t.f.value(pz)
+            P += fv
+            parts += abs(fv)
+            f0 = t.weight * t.f.value(-t.b)
+            F0 += abs(f0) if np.isfinite(f0) else 0.0
+        yh = t.project_dual_domain(yi)
+        cv, by = t.conj(yh), float(np.dot(t.b, yh))
+        D -= cv + by
+        parts += abs(cv) + abs(by)
+    if not (np.isfinite(P) and np.isfinite(D)):
+        return None, None
+    excess = max(abs(P - D) - _ROUNDING * parts, 0.0)
+    gap = _rel(excess, max(abs(P), abs(D)))
+    if F0 > 0.0:
+        gap = min(gap, float(np.sqrt(excess / F0)))
+    return gap, program.sign * D
+
+
+def recover_duals(program: Program, x: np.ndarray, iters: int = 500, active_tol: float = 1e-9,
+                  known: dict | None = None) -> list[np.ndarray]:
     """Duals for a primal point when the backend did not return them.
 
-    Smooth terms get their gradient. The others get the element of their
+    Smooth terms get their gradient, and terms in ``known`` (term index -> dual, e.g. the
+    multipliers an interior-point solver returned) keep theirs. The others get the element of their
     subdifferential that best cancels the rest: projected gradient (accelerated) on
     ``min ||sum_i A_i^T y_i||^2 / 2`` over y_i in ∂(w_i f_i)(z_i). Entries of z_i within
-    ``active_tol`` (relative) of a kink are treated as at the kink, so solutions from
-    interior-point or first-order solvers (never exactly 0) still get a useful dual.
+    ``active_tol`` of a kink, relative to the term's size max(|A_i x|, |b_i|), are treated
+    as at the kink, so solutions from interior-point or first-order solvers (never
+    exactly 0) still get a useful dual.
     """
     terms = program.terms
     z = []
     for t in terms:
-        zi = t.f.project_domain(t.residual(x))
-        scale = max(1.0, _inf(zi))
-        zi = np.where(np.abs(zi) <= active_tol * scale, 0.0, zi) if t.f.separable else zi
+        raw = t.residual(x)
+        zi = t.f.project_domain(raw)
+        snap = active_tol * max(_inf(raw + t.b), _inf(t.b))
+        zi = np.where(np.abs(zi) <= snap, 0.0, zi) if t.f.separable else zi
         if t.f.name == "box":
-            zi = _snap_box(t.f, zi, active_tol * scale)  # near-active bounds open the normal cone
-        elif t.f.name in ("l2", "linf") and _inf(zi) <= active_tol * scale:
+            zi = _snap_box(t.f, zi, snap)  # near-active bounds open the normal cone
+        elif t.f.name in ("l2", "linf") and _inf(zi) <= snap:
             zi = np.zeros_like(zi)  # a norm at (numerically) zero: the whole dual ball is open
         elif t.f.name == "soc":
-            zi = _snap_soc(zi, active_tol * scale)
+            zi = _snap_soc(zi, snap)
         z.append(zi)
-    fixed = [t.f.smooth and not t.f.is_indicator for t in terms]
-    y = [t.grad(zi) if f else np.zeros(t.m) for t, zi, f in zip(terms, z, fixed)]
+    known = known or {}
+    fixed = [_is_smooth(t) or i in known for i, t in enumerate(terms)]
+    y = [np.asarray(known[i], dtype=np.float64) if i in known else t.grad(zi) if f else np.zeros(t.m)
+         for i, (t, zi, f) in enumerate(zip(terms, z, fixed))]
     free = [i for i, f in enumerate(fixed) if not f]
     if not free:
         return y
@@ -126,8 +242,9 @@ def recover_duals(program: Program, x: np.ndarray, iters: int = 500, active_tol:
     wk = [v.copy() for v in yk]
     theta = 1.0
     for _ in range(iters):
-        r = base + sum(terms[i].A.rmatvec(wk[j]) for j, i in enumerate(free))
-        if _inf(r) <= 1e-14 * max(1.0, _inf(base)):
+        parts = [terms[i].A.rmatvec(wk[j]) for j, i in enumerate(free)]
+        r = base + sum(parts)
+        if _inf(r) <= 1e-14 * max([_inf(base)] + [_inf(p) for p in parts]):
             yk = wk
             break
         new = [terms[i].project_subdifferential(z[i], wk[j] - step * terms[i].A.matvec(r))
@@ -164,47 +281,77 @@ def _snap_box(box, z, tol):
 # ---------------------------------------------------------------------------------------
 
 def check_primal_infeasibility(program: Program, dy: list[np.ndarray], tol: float = 1e-6) -> bool:
-    """True if ``dy`` certifies that the constraints cannot all hold."""
-    norm = max(_inf(np.concatenate([np.ravel(d) for d in dy])) if dy else 0.0, _EPS)
-    dy = [d / norm for d in dy]
+    """True if ``dy`` certifies that the constraints cannot all hold.
+
+    Farkas: every feasible x has <x, sum A_i^T dy_i> <= sum [sigma_i(dy_i) + <b_i, dy_i>]
+    (the support functions of the constraint sets), so a negative right side with a
+    vanishing left-side operator proves infeasibility. Both tests are relative: the sum
+    of operators against its largest part, the right side against its parts' sizes.
+    """
+    if not dy or len(dy) != len(program.terms):
+        return False
+    norm = _inf(np.concatenate([np.ravel(d) for d in dy]))
+    if not np.isfinite(norm) or norm == 0.0:
+        return False
+    dy = [np.asarray(d, dtype=np.float64) / norm for d in dy]
     total = np.zeros(program.n)
-    value = 0.0
+    biggest, value, size = 0.0, 0.0, 0.0
     for t, d in zip(program.terms, dy):
         if not t.f.is_indicator:
             if _inf(d) > tol:
                 return False  # objective terms with full domain have sigma = +inf off 0
             continue
-        total += t.A.rmatvec(d)
+        atd = t.A.rmatvec(d)
+        total += atd
+        biggest = max(biggest, _inf(atd))
         s = t.f.support(d)
         if not np.isfinite(s):
             return False
-        value += s + float(np.dot(t.b, d))
-    return _inf(total) <= tol and value < -tol
+        bd = float(np.dot(t.b, d))
+        value += s + bd
+        size += abs(s) + abs(bd)
+    return _rel(_inf(total), biggest) <= tol and value < 0 and -value > tol * size
 
 
 def check_unboundedness(program: Program, dx: np.ndarray, tol: float = 1e-6) -> bool:
-    """True if ``dx`` is a feasible direction along which the objective goes to -inf."""
-    norm = max(_inf(dx), _EPS)
-    dx = np.asarray(dx, dtype=np.float64) / norm
-    slope = 0.0
+    """True if ``dx`` is a direction along which every constraint stays satisfied (it lies
+    in their recession cones), every nonlinear objective term stays constant, and the
+    linear part of the objective strictly decreases. Each test is relative to the size
+    of what it measures (|A_i| |dx| per term; the slope against sum_j |g_j dx_j|).
+
+    This certifies unboundedness only together with a feasible point: the caller checks
+    one (``primal_residual``).
+    """
+    dx = np.asarray(dx, dtype=np.float64)
+    norm = _inf(dx)
+    if not np.isfinite(norm) or norm == 0.0:
+        return False
+    dx = dx / norm
+    g = np.zeros(program.n)
     for t in program.terms:
+        if t.weight == 0.0 and not t.f.is_indicator:
+            continue
         Ad = t.A.matvec(dx)
         name = t.f.name
+        scale = max(_inf(Ad), t.A.norm_est())
         if t.f.is_indicator:
             if name in ("nonneg", "nonpos", "zero", "soc"):
-                if _inf(Ad - t.f.project(Ad)) > tol:
-                    return False
+                bad = _inf(Ad - t.f.project(Ad))
             elif name == "box":
                 lo = np.broadcast_to(t.f.lo, Ad.shape)
                 hi = np.broadcast_to(t.f.hi, Ad.shape)
-                if np.any((Ad > tol) & np.isfinite(hi)) or np.any((Ad < -tol) & np.isfinite(lo)):
-                    return False
-            elif _inf(Ad) > tol:
-                return False
+                bad = max(_inf(np.where(np.isfinite(hi), np.maximum(Ad, 0.0), 0.0)),
+                          _inf(np.where(np.isfinite(lo), np.minimum(Ad, 0.0), 0.0)))
+            else:
+                bad = _inf(Ad)  # a bounded set (or one we know nothing about): dx must not move it
         elif name == "linear":
-            slope += t.weight * float(np.sum(t.f.c * Ad))
+            g += t.A.rmatvec(t.weight * np.broadcast_to(t.f.c, Ad.shape))
+            continue
         elif name == "zero":
             continue
-        elif _inf(Ad) > tol:
+        else:
+            bad = _inf(Ad)
+        if _rel(bad, scale) > tol:
             return False
-    return slope < -tol
+    slope = float(np.dot(g, dx))
+    return slope < 0 and -slope > tol * float(np.dot(np.abs(g), np.abs(dx)))

@@ -54,6 +54,8 @@ class Term:
     b_source: Callable[[], np.ndarray] | None = None
     weight_source: Callable[[], float] | None = None
     operators_to_refresh: list = field(default_factory=list)
+    #: the CVXPY constraint this term is, when it is exactly one (its dual maps to the term's)
+    origin: object = None
     f_source: Callable[[], tuple] | None = None
     f_build: Callable[[tuple], Function] | None = None
     _f_data: tuple | None = None
