@@ -99,9 +99,9 @@ def test_a_python_bool_as_constraint_is_explained():
 # -- modelling -----------------------------------------------------------------------------
 
 def test_unsupported_atom_is_named_with_its_expression():
-    x = cp.Variable(3, name="x")
-    with pytest.raises(sl.UnsupportedAtomError, match=r"'log_sum_exp'.*log_sum_exp\(x"):
-        sl.compile(cp.Problem(cp.Minimize(cp.log_sum_exp(x))))
+    X = cp.Variable((3, 3), name="X")
+    with pytest.raises(sl.UnsupportedAtomError, match=r"sigma_max.*sigma_max\(X"):
+        sl.compile(cp.Problem(cp.Minimize(cp.sigma_max(X))))
 
 
 @pytest.mark.parametrize("objective", [

@@ -263,3 +263,18 @@ def test_two_variables_with_one_name():
     with pytest.raises(KeyError, match="2 variables are named 'x'"):
         res.values["x"]
 
+
+
+def test_a_fixed_offset_through_a_parameter_matrix_follows_it():
+    # sum_squares(P @ (A x - b)): P's new value must reach the offset -P b too
+    rng = np.random.default_rng(0)
+    A, b = rng.standard_normal((10, 4)), rng.standard_normal(10)
+    x = cp.Variable(4)
+    P = cp.Parameter((10, 10), value=np.eye(10))
+    obj = cp.Minimize(cp.sum_squares(P @ (A @ x - b)))
+    prob = sl.Problem(obj)
+    prob.solve(backend="fista")
+    P.value = rng.standard_normal((10, 10))
+    res = prob.solve(backend="fista", tol=1e-8)
+    assert res.status is sl.Status.OPTIMAL
+    assert res.objective == pytest.approx(_clarabel(obj, []).value, rel=1e-6)

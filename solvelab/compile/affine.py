@@ -70,6 +70,23 @@ def _map_offset(o, fn: Callable[[np.ndarray], np.ndarray]):
     return fn(o)
 
 
+def _follows_parameters(op, _seen=None) -> bool:
+    """Whether a linear operator (or one inside it) re-reads a Parameter on refresh."""
+    seen = _seen if _seen is not None else set()
+    if id(op) in seen:
+        return False
+    seen.add(id(op))
+    if getattr(op, "_source", None) is not None:
+        return True
+    for v in vars(op).values() if hasattr(op, "__dict__") else ():
+        items = v if isinstance(v, (list, tuple)) else (v,)
+        for item in items:
+            item = item[1] if isinstance(item, tuple) and len(item) == 2 else item
+            if isinstance(item, L.LinearOperator) and _follows_parameters(item, seen):
+                return True
+    return False
+
+
 @dataclass
 class AffineMap:
     shape: tuple
@@ -90,7 +107,11 @@ class AffineMap:
     def left(self, op: L.LinearOperator, shape: tuple) -> "AffineMap":
         """op applied to this map's output."""
         blocks = {k: L.compose(op, v) for k, v in self.blocks.items()}
-        off = _map_offset(self.offset, op.matvec)
+        if self.offset is not None and not callable(self.offset) and _follows_parameters(op):
+            fixed = self.offset  # a fixed offset through a Parameter operator changes with it
+            off = lambda: op.matvec(fixed)  # noqa: E731
+        else:
+            off = _map_offset(self.offset, op.matvec)
         return AffineMap(_shape2(shape), blocks, off)
 
     def plus(self, other: "AffineMap") -> "AffineMap":

@@ -4,13 +4,20 @@ The objective is read as a nonnegative combination of atoms of affine arguments:
 
     coef * atom(affine)  |  coef * sum(atom(affine))  |  coef * (w @ atom(affine))  |  affine
 
-Coefficients may be Parameters; they stay live (``Coef.source``) and their sign is
-re-checked when the Parameter changes, so a convex model cannot silently turn concave.
-Anything outside the table raises ``UnsupportedAtomError`` naming the atom and the
-expression it sits in.
+A concave atom (entr, log, sqrt, geo_mean, min, ...) enters as its convex negation with
+the coefficient negated. Atoms with an exact lowering become existing functions
+(``maximum(a, b) = b + pos(a - b)``, ``w_i pos(z_i) = pos(w_i z_i)``, ...); no auxiliary
+variables are added.
+
+Every Parameter stays live, and is re-checked when read: coefficients (``Coef``),
+weight vectors and data inside functions (``Data``: huber's M, kl_div's second argument,
+quad_form's matrix, ...). Data inside a function reaches the IR through
+``Piece.f_source`` / ``f_build`` (see ``ir.program.Term``). Anything outside the table
+raises ``UnsupportedAtomError`` naming the atom as the user wrote it.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -20,7 +27,14 @@ import scipy.sparse as sp
 from ..errors import InvalidDataError, NonConvexError, UnsupportedAtomError
 from ..ir import functions as F
 from ..ir import linop as L
-from .affine import AffineCompiler, AffineMap, _short, flat
+from .affine import AffineCompiler, AffineMap, LazyText, _concat, _shape2, eval_offset, flat, index_array
+
+SUPPORTED = (
+    "affine terms, sum_squares, quad_over_lin (constant denominator), quad_form (constant PSD "
+    "matrix), square and power(u, p), sqrt, inv_pos, abs, norm1, norm2, norm_inf, pnorm (p >= 1), "
+    "norms with axis, mixed_norm(X, p, 1), huber, logistic, exp, log, entr, kl_div and rel_entr "
+    "(constant second argument), pos, neg, maximum, minimum, max, min, log_sum_exp, sum_largest, "
+    "sum_smallest, geo_mean, and nonnegative (weighted) sums of these")
 
 
 @dataclass
@@ -35,27 +49,99 @@ class Coef:
         a, b = self, other
         return Coef(self.value * other.value, lambda: a.current() * b.current())
 
+    def inverse(self, label) -> "Coef":
+        """1 / coef, refusing a zero (now and on every later read)."""
+        def inv(c):
+            if c == 0:
+                raise InvalidDataError(f"division by zero in '{label}'")
+            return 1.0 / c
+        if self.source is None:
+            return Coef(inv(self.value))
+        src = self.source
+        return Coef(inv(self.value), lambda: inv(src()))
+
     def current(self) -> float:
         return self.source() if self.source is not None else self.value
 
 
 @dataclass
+class Data:
+    """An array fixed at compile time (``source`` None) or re-read from Parameters on
+    every solve (``source`` returns the current value, checked)."""
+    value: np.ndarray
+    source: Callable[[], np.ndarray] | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.source is not None
+
+    def current(self) -> np.ndarray:
+        return self.source() if self.source is not None else self.value
+
+    def map(self, fn) -> "Data":
+        return Data.combine(fn, self)
+
+    @staticmethod
+    def combine(fn, *parts: "Data") -> "Data":
+        """fn of the parts' values, live if any part is."""
+        value = fn(*[p.value for p in parts])
+        if not any(p.live for p in parts):
+            return Data(value)
+        return Data(value, lambda: fn(*[p.current() for p in parts]))
+
+    def uniform(self) -> bool:
+        """Fixed and constant across entries (then it folds into the coefficient)."""
+        return not self.live and bool(np.all(self.value == self.value.ravel()[0]))
+
+
+@dataclass
 class Piece:
-    """One objective term: weight * f(arg) (``f`` None means a constant contribution)."""
+    """One objective term: weight * f(arg) (``f`` None means a constant contribution).
+    ``f_source`` / ``f_build`` (both or neither) rebuild ``f`` from Parameter data."""
     f: F.Function | None
     arg: AffineMap | None
     coef: Coef
     label: str
     concave: bool = False   # the atom was concave (the weight is -coef)
+    f_source: Callable[[], tuple] | None = None
+    f_build: Callable[[tuple], F.Function] | None = None
+
+
+def user_name(expr) -> str:
+    """The CVXPY function a user writes for this node (GeoMeanApprox -> geo_mean)."""
+    name = re.sub(r"Approx$", "", type(expr).__name__)
+    special = {"Pnorm": "pnorm", "MulExpression": "@", "Sum": "sum"}
+    if name in special or not name[:1].isupper():   # CVXPY's function names are its lower-case classes
+        return special.get(name, name)
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()   # GeoMean -> geo_mean
+
+
+_INTERNAL = ((re.compile(r"\bPnormApprox\("), "pnorm("), (re.compile(r"\bGeoMeanApprox\("), "geo_mean("),
+             (re.compile(r"\bPowerApprox\("), "power("), (re.compile(r"\bSum\("), "sum("),
+             (re.compile(r", None, False\)"), ")"))
+
+
+def _short(expr, limit: int = 80) -> LazyText:
+    """The expression on one line as the user would write it (CVXPY prints some atoms by
+    their class: PnormApprox(x, 3), Sum(x, None, False)), made when shown."""
+    def text():
+        out = " ".join(str(expr).split())
+        for pattern, repl in _INTERNAL:
+            out = pattern.sub(repl, out)
+        return out if len(out) <= limit else out[: limit - 3] + "..."
+    return LazyText(text)
+
+
+def _dense(val) -> np.ndarray:
+    return val.toarray() if sp.issparse(val) else np.asarray(val, dtype=np.float64)
 
 
 def _scalar_coef(compiler: AffineCompiler, expr) -> Coef:
-    val = compiler.constant_value(expr)
-    val = val.toarray() if sp.issparse(val) else np.asarray(val)
+    val = _dense(compiler.constant_value(expr))
     if val.size != 1:
         raise UnsupportedAtomError(f"'{_short(expr)}' is not a scalar coefficient")
     if compiler.is_parametric(expr):
-        return Coef(float(val.ravel()[0]), lambda: float(np.asarray(compiler.constant_value(expr)).ravel()[0]))
+        return Coef(float(val.ravel()[0]), lambda: float(_dense(compiler.constant_value(expr)).ravel()[0]))
     return Coef(float(val.ravel()[0]))
 
 
@@ -64,7 +150,6 @@ class ObjectiveCompiler:
         self.affine = affine
 
     def decompose(self, expr, coef: Coef) -> list[Piece]:
-        import cvxpy as cp
         from cvxpy.atoms.affine import add_expr, binary_operators as bo, sum as cpsum, unary_operators
 
         for node in (expr, *expr.args):
@@ -90,195 +175,417 @@ class ObjectiveCompiler:
                 raise UnsupportedAtomError(f"'{_short(expr)}' multiplies two non-constant expressions")
             if const.size == 1:
                 return self.decompose(other, coef.times(_scalar_coef(self.affine, const)))
-            # w @ atom(x) or sum-free weighted combination: a weighted separable sum
-            return self._separable(other, coef, weights=const, label=_short(expr))
+            if isinstance(expr, bo.MulExpression) and (const.ndim != 1 or other.ndim != 1):
+                return self._separable(expr, coef, None, _short(expr))
+            return self._separable(other, coef, self._weights(const, other.shape, _short(expr)), _short(expr))
         if isinstance(expr, bo.DivExpression):
             num, den = expr.args
-            c = _scalar_coef(self.affine, den)
-            if c.source is None:
-                if c.value == 0:
-                    raise InvalidDataError(f"division by zero in '{_short(expr)}'")
-                inv = Coef(1.0 / c.value)
-            else:
-                inv = Coef(1.0 / c.value, lambda: 1.0 / c.current())
-            return self.decompose(num, coef.times(inv))
+            return self.decompose(num, coef.times(_scalar_coef(self.affine, den).inverse(_short(expr))))
         if isinstance(expr, cpsum.Sum):
             if expr.axis is not None and expr.args[0].ndim > 1:
                 raise UnsupportedAtomError(f"'{_short(expr)}': a sum over one axis of a nonlinear atom "
                                            f"is not scalar")
-            return self._separable(expr.args[0], coef, weights=None, label=_short(expr))
+            return self._separable(expr.args[0], coef, None, _short(expr))
         return self._atom(expr, coef)
 
     # -- whole-vector atoms ---------------------------------------------------------------
     def _atom(self, expr, coef: Coef) -> list[Piece]:
+        from cvxpy.atoms.geo_mean import GeoMean
+        from cvxpy.atoms.log_sum_exp import log_sum_exp
+        from cvxpy.atoms.max import max as cp_max
+        from cvxpy.atoms.min import min as cp_min
         from cvxpy.atoms.norm1 import norm1
         from cvxpy.atoms.norm_inf import norm_inf
         from cvxpy.atoms.pnorm import Pnorm
         from cvxpy.atoms.quad_form import QuadForm
         from cvxpy.atoms.quad_over_lin import quad_over_lin
+        from cvxpy.atoms.sum_largest import sum_largest
 
         label = _short(expr)
+        if isinstance(expr, (norm1, norm_inf, Pnorm)) and not expr.args[0].is_affine():
+            return self._norm_of_atoms(expr, coef, label)
         if isinstance(expr, norm1):
-            return [self._piece(F.L1Norm(), expr.args[0], coef, label)]
+            return [self._piece(F.L1Norm(), self._arg(expr.args[0]), coef, label)]
         if isinstance(expr, norm_inf):
-            return [self._piece(F.LInfNorm(), expr.args[0], coef, label)]
+            return [self._piece(F.LInfNorm(), self._arg(expr.args[0]), coef, label)]
         if isinstance(expr, Pnorm):
-            p = float(expr.p)
-            if p == 2:
-                return [self._piece(F.L2Norm(), expr.args[0], coef, label)]
-            if p == 1:
-                return [self._piece(F.L1Norm(), expr.args[0], coef, label)]
-            if np.isinf(p):
-                return [self._piece(F.LInfNorm(), expr.args[0], coef, label)]
-            raise UnsupportedAtomError(f"pnorm with p={p} is not in solvelab's atom table (in '{label}'); "
-                                       f"supported: p = 1, 2, inf")
+            return [self._piece(_pnorm_function(expr, label), self._arg(expr.args[0]), coef, label)]
         if isinstance(expr, quad_over_lin):
             x, y = expr.args
             if not y.is_constant():
-                raise UnsupportedAtomError(f"quad_over_lin with a non-constant denominator ('{label}')")
-            c = _scalar_coef(self.affine, y)
-            if c.current() <= 0:
-                raise InvalidDataError(f"quad_over_lin needs a positive denominator ('{label}')")
-            inv = Coef(1.0 / c.value) if c.source is None else Coef(1.0 / c.value, lambda: 1.0 / c.current())
+                raise UnsupportedAtomError(f"quad_over_lin with a non-constant denominator ('{label}'); "
+                                           f"write quad_over_lin(u, c) with c a constant or Parameter")
+            c = self._positive_coef(y, "quad_over_lin needs a positive denominator", label)
             hinge = self._hinge_arg(x)
             if hinge is not None:
-                return [self._checked(Piece(F.SquaredHinge(), hinge, coef.times(inv), label))]
-            return [self._piece(F.SumSquares(), x, coef.times(inv), label)]
+                return [self._piece(F.SquaredHinge(), hinge, coef.times(c.inverse(label)), label)]
+            return [self._piece(F.SumSquares(), self._arg(x), coef.times(c.inverse(label)), label)]
         if isinstance(expr, QuadForm):
-            x, P = expr.args
-            if not P.is_constant() or P.parameters():
-                raise UnsupportedAtomError(f"quad_form needs a constant (non-Parameter) matrix ('{label}')")
-            R = _psd_root(self.affine.constant_value(P), label)
-            arg = self.affine.compile(x).left(L.MatrixOperator(R), (R.shape[0],))
-            return [self._checked(Piece(F.SumSquares(), arg, coef, label))]
+            return [self._quad_form(expr, coef, label)]
+        if isinstance(expr, (cp_max, cp_min, log_sum_exp)):
+            f = F.LogSumExp() if isinstance(expr, log_sum_exp) else F.MaxEntry()
+            return [self._concave_or_convex(f, expr, self._arg(expr.args[0]), coef, label)]
+        if isinstance(expr, sum_largest):
+            return [self._piece(F.SumLargest(float(expr.k)), self._arg(expr.args[0]), coef, label)]
+        if isinstance(expr, GeoMean):
+            return [self._geo_mean(expr, coef, label)]
         if expr.size == 1 and _is_elementwise(expr):
-            return self._separable(expr, coef, weights=None, label=label)
-        raise UnsupportedAtomError(
-            f"atom '{type(expr).__name__}' is not in solvelab's atom table (in '{label}'). Supported: "
-            "sum_squares, quad_over_lin (constant denominator), square, quad_form (constant PSD), norm1, "
-            "norm2/pnorm(p=1,2,inf), norm_inf, abs, huber, logistic, exp, pos, neg, maximum(x, c), "
-            "square(pos(x)) / sum_squares(pos(x)) (squared hinge), entr, kl_div (constant second "
-            "argument), and sums of these")
+            return self._separable(expr, coef, None, label)
+        raise _not_in_table(expr, label)
 
-    # -- elementwise atoms summed ---------------------------------------------------------------
-    def _separable(self, expr, coef: Coef, weights, label: str) -> list[Piece]:
+    # -- elementwise and per-block atoms, summed (with weights w >= 0) --------------------------
+    def _separable(self, expr, coef: Coef, w: Data | None, label) -> list[Piece]:
+        from cvxpy.atoms.affine import add_expr, binary_operators as bo, sum as cpsum, unary_operators
+        from cvxpy.atoms.axis_atom import AxisAtom
         from cvxpy.atoms.elementwise.abs import abs as cp_abs
         from cvxpy.atoms.elementwise.entr import entr
+        from cvxpy.atoms.elementwise.exp import exp as cp_exp
         from cvxpy.atoms.elementwise.huber import huber
         from cvxpy.atoms.elementwise.kl_div import kl_div
+        from cvxpy.atoms.elementwise.log import log as cp_log
         from cvxpy.atoms.elementwise.logistic import logistic
         from cvxpy.atoms.elementwise.maximum import maximum
         from cvxpy.atoms.elementwise.minimum import minimum
         from cvxpy.atoms.elementwise.power import Power
-        from cvxpy.atoms.affine import add_expr, unary_operators
-        from cvxpy.atoms.elementwise.exp import exp as cp_exp
+        from cvxpy.atoms.elementwise.rel_entr import rel_entr
 
-        w = None
-        if weights is not None:
-            w = self.affine.constant_value(weights)
-            w = flat(w.toarray() if sp.issparse(w) else np.asarray(w))
-            if weights.parameters():
-                raise UnsupportedAtomError(f"Parameter-valued weight vectors are not supported yet ('{label}')")
-            if np.any(w < 0):
-                raise NonConvexError(f"'{label}' weights a convex atom with negative entries: not convex")
-        from cvxpy.atoms.affine.binary_operators import multiply
-        if isinstance(expr, multiply) and not expr.is_affine():
+        if isinstance(expr, bo.multiply) and not expr.is_affine():
             a, b = expr.args
             const, other = (a, b) if a.is_constant() else (b, a)
             if const.is_constant():
                 if const.size == 1:
-                    return self._separable(other, coef.times(_scalar_coef(self.affine, const)), weights, label)
-                cw = self.affine.constant_value(const)
-                cw = flat(np.broadcast_to(cw.toarray() if sp.issparse(cw) else cw, other.shape))
-                if const.parameters():
-                    raise UnsupportedAtomError(f"Parameter-valued weight vectors are not supported yet ('{label}')")
-                if np.any(cw < 0):
-                    raise NonConvexError(f"'{label}' weights a convex atom with negative entries: not convex")
-                w = cw if w is None else w * cw
-                from cvxpy.expressions.constants import Constant
-                return self._separable(other, coef, Constant(w.reshape(other.shape, order="F") if other.shape else w[0]), label)
+                    return self._separable(other, coef.times(_scalar_coef(self.affine, const)), w, label)
+                cw = self._weights(const, expr.shape, label)
+                return self._separable(other, coef, cw if w is None else Data.combine(np.multiply, w, cw), label)
+        if isinstance(expr, bo.MulExpression) and not expr.is_affine():
+            return self._separable(coef=coef, label=label, **self._matrix_weights(expr, w, label))
         if isinstance(expr, add_expr.AddExpression) and not expr.is_affine():
             # sum(f(x) + g(x)) = sum(f(x)) + sum(g(x)) (same weights), e.g. the Poisson
             # sum(exp(A x) - multiply(y, A x)); a constant summand is a constant piece
             out = []
             for a in expr.args:
                 if a.is_constant():
-                    out.append(Piece(None, self._const_sum(a, expr.shape, w), coef, label))
+                    out.append(Piece(None, self._total(a, expr.shape, w), coef, label))
                     continue
                 if a.shape != expr.shape:
                     raise UnsupportedAtomError(f"'{label}': a sum of terms of different shapes "
                                                f"({a.shape} in {expr.shape})")
-                out += self._separable(a, coef, weights, label)
+                out += self._separable(a, coef, w, label)
             return out
         if expr.is_affine():
             # w @ affine, or sum(affine): a linear term
             arg = self.affine.compile(expr)
-            c = w if w is not None else 1.0
-            return [Piece(F.Linear(c), arg, coef, label)]
+            if w is None:
+                return [Piece(F.Linear(1.0), arg, coef, label)]
+            return [self._built(F.Linear, [w], arg, coef, label)]
         if isinstance(expr, unary_operators.NegExpression):
-            return self._separable(expr.args[0], coef.times(Coef(-1.0)), weights, label)
+            return self._separable(expr.args[0], coef.times(Coef(-1.0)), w, label)
+        if isinstance(expr, cpsum.Sum) and expr.axis is not None:
+            return self._separable(expr.args[0], coef, self._spread(expr, w), label)
+        if isinstance(expr, AxisAtom) and expr.axis is not None and expr.args[0].ndim > 1:
+            return self._per_block(expr, coef, w, label)
+        if expr.size > 1 and not _is_elementwise(expr):
+            raise _not_in_table(expr, label)
+        if not _is_elementwise(expr):
+            return self._atom_weighted(expr, coef, w, label)
+        c, w = _fold(w)
+        coef = coef.times(c)
         if isinstance(expr, cp_abs):
-            f = F.L1Norm(w if w is not None else 1.0)
-            return [self._piece(f, expr.args[0], coef, label)]
+            z = self._arg(expr.args[0], expr.shape)
+            if w is None:
+                return [self._piece(F.L1Norm(), z, coef, label)]
+            return [self._built(F.L1Norm, [w], z, coef, label)]
         if isinstance(expr, Power):
-            if _power_p(expr) != 2.0:
-                raise UnsupportedAtomError(f"power with p={expr.p} is not in the atom table ('{label}'); use square")
-            hinge = self._hinge_arg(expr.args[0])
-            f = F.SumSquares() if hinge is None else F.SquaredHinge()
-            arg = self.affine.compile(expr.args[0]) if hinge is None else hinge
-            if w is not None:
-                # w_i g(z_i)^2 = g(sqrt(w_i) z_i)^2 for g = identity or max(., 0), w >= 0
-                arg = arg.left(L.DiagonalOperator(np.sqrt(w)), arg.shape)
-            return [self._checked(Piece(f, arg, coef, label))]
+            return self._power(expr, coef, w, label)
         if isinstance(expr, cp_exp):
-            if w is not None and not np.allclose(w, w[0]) and np.all(w > 0):
-                # w_i exp(z_i) = exp(z_i + log w_i): a non-uniform weight is an offset
-                from cvxpy.expressions.constants import Constant
-                z = expr.args[0]
-                shift = Constant(np.log(w).reshape(z.shape, order="F") if z.shape else float(np.log(w[0])))
-                arg = self.affine._broadcast(self.affine.compile(z), z.shape, expr.shape)
-                return [self._checked(Piece(F.Exp(), arg.plus(self.affine.compile(shift)), coef, label))]
-            return [self._piece(F.Exp(), expr.args[0], coef, label, w)]
+            z = self._arg(expr.args[0], expr.shape)
+            if w is not None:
+                # w_i exp(z_i) = exp(z_i + log w_i): a weight is an offset
+                logw = w.map(lambda v: np.log(_positive(v, f"exp with weights needs positive weights "
+                                                            f"(drop the zero-weight entries) in '{label}'")))
+                z = z.plus(AffineMap(z.shape, {}, logw.source if logw.live else logw.value))
+            return [self._piece(F.Exp(), z, coef, label)]
         if isinstance(expr, huber):
-            M = expr.M.value if hasattr(expr.M, "value") else expr.M
-            return [self._piece(F.Huber(float(np.asarray(M).ravel()[0])), expr.args[0], coef, label, w)]
+            return [self._huber(expr, coef, w, label)]
         if isinstance(expr, logistic):
-            return [self._piece(F.Logistic(), expr.args[0], coef, label, w)]
+            z = self._arg(expr.args[0], expr.shape)
+            if w is None:
+                return [self._piece(F.Logistic(), z, coef, label)]
+            return [self._built(F.WeightedLogistic, [w], z, coef, label)]
         if isinstance(expr, entr):
-            return [self._piece(F.NegEntropy(), expr.args[0], coef.times(Coef(-1.0)), label, w, concave=True)]
-        if isinstance(expr, kl_div):
-            x, y = expr.args
-            if not y.is_constant():
-                raise UnsupportedAtomError(f"kl_div needs a constant second argument ('{label}')")
-            c = np.broadcast_to(self.affine.constant_value(y), x.shape)
-            if np.any(c <= 0):
-                raise InvalidDataError(f"kl_div needs a positive second argument ('{label}')")
-            return [self._piece(F.KLDiv(flat(c)), x, coef, label, w)]
-        if isinstance(expr, maximum) and len(expr.args) == 2:
-            a, b = expr.args
-            var, const = (a, b) if b.is_constant() else (b, a)
-            if not const.is_constant():
-                raise UnsupportedAtomError(f"maximum of two non-constant expressions ('{label}')")
-            # max(x, c) = c + pos(x - c)
-            arg = self._shifted(var, const, expr.shape, sign=1.0)
-            pieces = [self._checked(Piece(F.Pos(), arg, coef, label, False), w)]
-            pieces.append(Piece(None, self._const_sum(const, expr.shape, w), coef, label))
-            return pieces
-        if isinstance(expr, minimum) and len(expr.args) == 2:
-            a, b = expr.args
-            var, const = (a, b) if b.is_constant() else (b, a)
-            if not const.is_constant():
-                raise UnsupportedAtomError(f"minimum of two non-constant expressions ('{label}')")
-            # min(x, c) = c - pos(c - x): concave, needs a negative coefficient
-            arg = self._shifted(var, const, expr.shape, sign=-1.0)
-            neg = coef.times(Coef(-1.0))
-            pieces = [self._checked(Piece(F.Pos(), arg, neg, label, True), w)]
-            pieces.append(Piece(None, self._const_sum(const, expr.shape, w), coef, label))
-            return pieces
-        raise UnsupportedAtomError(
-            f"atom '{type(expr).__name__}' is not in solvelab's atom table (in '{label}')")
+            return self._entr(expr, coef, w, label)
+        if isinstance(expr, cp_log):
+            z = self._arg(expr.args[0], expr.shape)
+            if w is None:
+                return [self._piece(F.NegLog(), z, coef.times(Coef(-1.0)), label, concave=True)]
+            w = w.map(lambda v: _positive(v, f"log with weights needs positive weights in '{label}'"))
+            return [self._built(F.NegLog, [w], z, coef.times(Coef(-1.0)), label, concave=True)]
+        if isinstance(expr, (kl_div, rel_entr)):
+            return self._kl(expr, coef, w, label, rel=isinstance(expr, rel_entr))
+        if isinstance(expr, (maximum, minimum)):
+            return self._max_min(expr, coef, w, label, is_max=isinstance(expr, maximum))
+        raise _not_in_table(expr, label)
+
+    # -- atom handlers -------------------------------------------------------------------------
+    def _atom_weighted(self, expr, coef, w, label) -> list[Piece]:
+        """A scalar whole-vector atom under a weight (a size-1 w) from the separable walk."""
+        c, w = _fold(w)
+        if w is not None:
+            raise UnsupportedAtomError(f"'{label}': a Parameter weight on '{user_name(expr)}'; "
+                                       f"use a scalar Parameter coefficient instead")
+        return self._atom(expr, coef.times(c))
+
+    def _per_block(self, expr, coef, w, label) -> list[Piece]:
+        """norm1 / norm2 / norm_inf / max / min / log_sum_exp along an axis, summed: one
+        function over the argument's blocks (each block made contiguous)."""
+        from cvxpy.atoms.log_sum_exp import log_sum_exp
+        from cvxpy.atoms.max import max as cp_max
+        from cvxpy.atoms.min import min as cp_min
+        from cvxpy.atoms.norm1 import norm1
+        from cvxpy.atoms.norm_inf import norm_inf
+        from cvxpy.atoms.pnorm import Pnorm
+
+        name = user_name(expr)
+        z, g = self._blocks(expr, label)
+        c, w = _fold(w)
+        coef = coef.times(c)
+        wide = None if w is None else w.map(lambda v: np.repeat(v, g))   # one weight per block entry
+        if isinstance(expr, norm1):
+            if wide is None:
+                return [self._piece(F.L1Norm(), z, coef, label)]
+            return [self._built(F.L1Norm, [wide], z, coef, label)]
+        if isinstance(expr, log_sum_exp):
+            if w is not None:
+                raise UnsupportedAtomError(f"'{label}': log_sum_exp along an axis with non-uniform or "
+                                           f"Parameter weights is not in the table (it is not positively "
+                                           f"homogeneous); use one scalar coefficient")
+            return [self._piece(F.LogSumExp(g), z, coef, label)]
+        if isinstance(expr, Pnorm) and float(expr.original_p) == 2:
+            f = F.GroupL2Norm(g)
+        elif isinstance(expr, norm_inf):
+            f = F.GroupLInfNorm(g)
+        elif isinstance(expr, (cp_max, cp_min)):
+            f = F.MaxEntry(g)
+        else:
+            raise UnsupportedAtomError(f"'{name}' with axis= is not in the table (in '{label}'): along an axis "
+                                       f"solvelab takes norm1, norm2, norm_inf, max, min and log_sum_exp; "
+                                       f"write a sum of {name} of slices")
+        if wide is not None:   # w_j f(u_j) = f(w_j u_j) for these positively homogeneous f
+            z = self._scale_rows(z, wide)
+        return [self._concave_or_convex(f, expr, z, coef, label)]
+
+    def _concave_or_convex(self, f, expr, z, coef, label) -> Piece:
+        """max / log_sum_exp as they are; min(u) = -max(-u), concave."""
+        from cvxpy.atoms.min import min as cp_min
+        if isinstance(expr, cp_min):
+            return self._piece(f, z.scaled(-1.0), coef.times(Coef(-1.0)), label, concave=True)
+        return self._piece(f, z, coef, label)
+
+    def _norm_of_atoms(self, expr, coef, label) -> list[Piece]:
+        """norm1 of nonnegative atoms is their sum (mixed_norm(X, p, 1)); other norms of
+        atoms are refused."""
+        from cvxpy.atoms.norm1 import norm1
+        from cvxpy.atoms.pnorm import Pnorm
+        inner = expr.args[0]
+        one = isinstance(expr, norm1) or (isinstance(expr, Pnorm) and float(expr.original_p) == 1)
+        if one and inner.is_nonneg() and inner.is_convex():
+            return self._separable(inner, coef, None, label)
+        raise UnsupportedAtomError(f"'{user_name(expr)}' of the non-affine '{_short(inner)}' is not in the table "
+                                   f"(in '{label}'): of a vector of norms only the sum (mixed_norm(X, p, 1), "
+                                   f"sum(norm(X, p, axis=...))) is supported")
+
+    def _power(self, expr, coef, w, label) -> list[Piece]:
+        p = _power_p(expr, label)
+        hinge = self._hinge_arg(expr.args[0]) if p == 2 else None
+        z = self._arg(expr.args[0], expr.shape) if hinge is None else hinge
+        if p == 2:
+            f = F.SumSquares() if hinge is None else F.SquaredHinge()
+            if w is not None:  # w_i g(z_i)^2 = g(sqrt(w_i) z_i)^2 for g = identity or max(., 0), w >= 0
+                z = self._scale_rows(z, w.map(np.sqrt))
+            return [self._piece(f, z, coef, label)]
+        if w is not None:     # w x^p = (w^(1/p) x)^p with w > 0 keeps the domain
+            wp = w.map(lambda v: _positive(v, f"power with weights needs positive weights in '{label}'") ** (1.0 / p))
+            z = self._scale_rows(z, wp)
+        concave = 0 < p < 1
+        return [self._piece(F.Power(p), z, coef.times(Coef(-1.0 if concave else 1.0)), label, concave=concave)]
+
+    def _huber(self, expr, coef, w, label) -> Piece:
+        """huber(z, M); w_i huber(z_i, M) = huber(sqrt(w_i) z_i, sqrt(w_i) M)."""
+        z = self._arg(expr.args[0], expr.shape)
+        M = self._data(expr.M, (), lambda v: _nonneg(v, f"huber needs M >= 0 in '{label}'"))
+        if w is None:
+            if not M.live:
+                return self._piece(F.Huber(float(M.value[0])), z, coef, label)
+            return self._built(lambda m: F.Huber(float(m[0])), [M], z, coef, label)
+        root = w.map(np.sqrt)
+        z = self._scale_rows(z, root)
+        return self._built(F.WeightedHuber, [Data.combine(lambda r, m: r * m[0], root, M)], z, coef, label)
+
+    def _entr(self, expr, coef, w, label) -> list[Piece]:
+        """entr is concave: -entr = neg_entropy. Weighted: w z log z = (w z) log (w z) - (w log w) z."""
+        z = self._arg(expr.args[0], expr.shape)
+        neg = coef.times(Coef(-1.0))
+        if w is None:
+            return [self._piece(F.NegEntropy(), z, neg, label, concave=True)]
+        w = w.map(lambda v: _positive(v, f"entr with weights needs positive weights (a zero weight would drop "
+                                         f"the domain z >= 0) in '{label}'"))
+        return [self._piece(F.NegEntropy(), self._scale_rows(z, w), neg, label, concave=True),
+                self._built(F.Linear, [w.map(lambda v: v * np.log(v))], z, coef, label)]
+
+    def _kl(self, expr, coef, w, label, rel: bool) -> list[Piece]:
+        """kl_div(z, c) = z log(z/c) - z + c; rel_entr(z, c) = kl_div(z, c) + z - c; c constant
+        > 0. Weighted: w kl_div(z, c) = kl_div(w z, w c)."""
+        name = "rel_entr" if rel else "kl_div"
+        x, y = expr.args
+        if not y.is_constant():
+            raise UnsupportedAtomError(f"{name} with a variable second argument is not in the table "
+                                       f"('{label}'); write {name}(u, c) with c a constant or Parameter")
+        c = self._data(y, expr.shape, lambda v: _positive(v, f"{name} needs a positive second argument in '{label}'"))
+        z = self._arg(x, expr.shape)
+        if w is not None:
+            w = w.map(lambda v: _positive(v, f"{name} with weights needs positive weights in '{label}'"))
+            z, c = self._scale_rows(z, w), Data.combine(np.multiply, c, w)
+        pieces = [self._built(F.KLDiv, [c], z, coef, label)]
+        if rel:  # + sum(w z) - sum(w c)
+            pieces.append(Piece(F.Linear(1.0), self._total(x, expr.shape, w), coef, label))
+            total_c = AffineMap((), {}, (lambda: np.array([-np.sum(c.current())])) if c.live
+                                else np.array([-np.sum(c.value)]))
+            pieces.append(Piece(None, total_c, coef, label))
+        return pieces
+
+    def _max_min(self, expr, coef, w, label, is_max: bool) -> list[Piece]:
+        """maximum(a, b) = b + pos(a - b) and minimum(a, b) = b - pos(b - a) (b the constant
+        argument if there is one); three or more arguments: the per-entry max of the stacked
+        arguments (min(a, ...) = -max(-a, ...))."""
+        args = list(expr.args)
+        shape = expr.shape
+        sign = 1.0 if is_max else -1.0
+        if len(args) == 2:
+            a, b = (args[1], args[0]) if args[0].is_constant() else args
+            z = self._arg(a, shape).plus(self._arg(b, shape).scaled(-1.0)).scaled(sign)   # sign (a - b)
+            if w is not None:   # w_i pos(z_i) = pos(w_i z_i)
+                z = self._scale_rows(z, w)
+            pos = self._piece(F.Pos(), z, coef.times(Coef(sign)), label, concave=not is_max)
+            rest = self._total(b, shape, w)
+            return [pos, Piece(None if b.is_constant() else F.Linear(1.0), rest, coef, label)]
+        k = len(args)
+        parts = [self._arg(a, shape).scaled(sign) for a in args]
+        n = parts[0].size
+        z = _concat(parts).gather(np.arange(n * k).reshape(k, n).T.ravel(), (n * k,))   # entry i's k values together
+        if w is not None:
+            z = self._scale_rows(z, w.map(lambda v: np.repeat(v, k)))
+        return [self._piece(F.MaxEntry(k), z, coef.times(Coef(sign)), label, concave=not is_max)]
+
+    def _quad_form(self, expr, coef, label) -> Piece:
+        """x^T P x = ||R x||^2 with R^T R = P; a Parameter P keeps a full-size root (its rank
+        may change) and is re-checked for symmetry and PSD on every read."""
+        x, P = expr.args
+        if not P.is_constant():
+            raise UnsupportedAtomError(f"quad_form needs a constant or Parameter matrix ('{label}')")
+        live = self.affine.is_parametric(P)
+        if live:
+            root = L.MatrixOperator(source=lambda: _psd_root(self.affine.constant_value(P), label, full=True))
+            self.affine.refreshable.append(root)
+        else:
+            root = L.MatrixOperator(_psd_root(self.affine.constant_value(P), label))
+        return self._piece(F.SumSquares(), _left_live(self._arg(x), root, (root.shape[0],), live), coef, label)
+
+    def _geo_mean(self, expr, coef, label) -> Piece:
+        if expr.axis is not None and expr.args[0].ndim > 1:
+            raise UnsupportedAtomError(f"geo_mean with axis= is not in the table ('{label}'); "
+                                       f"write a sum of geo_mean of slices")
+        keep = np.flatnonzero(np.asarray(getattr(expr, "_keep", np.ones(expr.args[0].size, dtype=bool))).ravel())
+        z = self._arg(expr.args[0]).gather(keep, (keep.size,))
+        w = np.array([float(v) for v in expr.w])
+        return self._piece(F.NegGeoMean(w), z, coef.times(Coef(-1.0)), label, concave=True)
 
     # -- helpers -----------------------------------------------------------------------------
+    def _arg(self, expr, shape=None) -> AffineMap:
+        """The affine map of ``expr`` (broadcast to ``shape`` when given)."""
+        m = self.affine.compile(expr)
+        return m if shape is None else self.affine._broadcast(m, expr.shape, shape)
+
+    def _blocks(self, expr, label):
+        """(the argument with each reduced block contiguous, the block length)."""
+        a = expr.args[0]
+        shape = _shape2(a.shape)
+        axis = expr.axis
+        if len(shape) != 2 or not isinstance(axis, (int, np.integer)):
+            raise UnsupportedAtomError(f"'{user_name(expr)}' over axis {axis!r} of a {len(shape)}-D argument "
+                                       f"('{label}'): only one axis of a matrix is supported")
+        z = self.affine.compile(a)
+        if axis % 2 == 0:
+            return z, shape[0]          # columns are contiguous in F order
+        return z.gather(flat(index_array(shape).T), (z.size,)), shape[1]
+
+    def _spread(self, expr, w: Data | None) -> Data | None:
+        """Weights on sum(U, axis) as weights on the entries of U (U a matrix)."""
+        if w is None:
+            return None
+        rows, cols = np.indices(_shape2(expr.args[0].shape))
+        idx = flat(cols if expr.axis % 2 == 0 else rows)   # the output each entry is summed into
+        return w.map(lambda v: v[idx])
+
+    def _weights(self, const, shape, label) -> Data:
+        """A nonnegative weight vector (flat, F order, broadcast to ``shape``)."""
+        def read():
+            v = flat(np.broadcast_to(_dense(self.affine.constant_value(const)), _shape2(shape)))
+            if np.any(v < 0):
+                raise NonConvexError(f"'{label}' weights a convex atom with negative entries: not convex")
+            return v.astype(np.float64)
+        return Data(read(), read if self.affine.is_parametric(const) else None)
+
+    def _matrix_weights(self, expr, w, label):
+        """(atom, weights) for C @ atom(u) under weights w: sum_i w_i (C f)_i = (C^T w) . f,
+        which needs C^T w >= 0."""
+        C, f = expr.args
+        if not C.is_constant() or f.is_constant() or f.ndim != 1 or C.ndim != 2:
+            raise UnsupportedAtomError(f"'{label}': a nonlinear atom in a product is supported as C @ atom(u) "
+                                       f"with a constant matrix C on the left; write w @ atom(u) or C @ atom(u)")
+        Cd = Data(_dense(self.affine.constant_value(C)))
+        if self.affine.is_parametric(C):
+            Cd.source = lambda: _dense(self.affine.constant_value(C))
+        outer = w if w is not None else Data(np.ones(C.shape[0]))
+
+        def fold(Cv, wv):
+            v = Cv.T @ wv
+            if np.any(v < 0):
+                raise NonConvexError(f"'{label}': the matrix gives the convex atom negative weights: not convex")
+            return v
+        return {"expr": f, "w": Data.combine(fold, Cd, outer)}
+
+    def _data(self, expr, shape, check) -> Data:
+        """The value of a constant expression (flat, broadcast), checked by ``check``."""
+        def read():
+            return check(flat(np.broadcast_to(_dense(self.affine.constant_value(expr)), _shape2(shape))))
+        return Data(read(), read if self.affine.is_parametric(expr) else None)
+
+    def _positive_coef(self, expr, what, label) -> Coef:
+        c = _scalar_coef(self.affine, expr)
+        check = lambda v: float(_positive(np.array([v]), f"{what} ('{label}')")[0])  # noqa: E731
+        if c.source is None:
+            return Coef(check(c.value))
+        src = c.source
+        return Coef(check(c.value), lambda: check(src()))
+
+    def _scale_rows(self, z: AffineMap, w: Data) -> AffineMap:
+        """diag(w) z."""
+        return _left_live(z, self._diag(w), z.shape, w.live)
+
+    def _diag(self, w: Data) -> L.LinearOperator:
+        if not w.live:
+            return L.DiagonalOperator(w.value)
+        op = L.DiagonalOperator(source=w.current)
+        self.affine.refreshable.append(op)
+        return op
+
+    def _total(self, expr, shape, w: Data | None) -> AffineMap:
+        """sum_i w_i expr_i (w None: plain sum) as a scalar affine map."""
+        z = self._arg(expr, shape)
+        if w is not None:
+            z = self._scale_rows(z, w)
+        return z.left(L.ReduceSumOperator(z.size, 1, None), ())
+
     def _hinge_arg(self, expr):
         """The affine map z with expr = max(z, 0) (CVXPY's ``pos(z)`` is ``maximum(z, 0)``),
         or None when expr is not such a hinge."""
@@ -287,36 +594,72 @@ class ObjectiveCompiler:
             a, b = expr.args
             var, const = (a, b) if b.is_constant() else (b, a)
             if const.is_constant() and not const.parameters() and var.is_affine():
-                cv = self.affine.constant_value(const)
-                cv = cv.toarray() if sp.issparse(cv) else np.asarray(cv)
-                if np.all(cv == 0):
-                    return self.affine._broadcast(self.affine.compile(var), var.shape, expr.shape)
+                if np.all(_dense(self.affine.constant_value(const)) == 0):
+                    return self._arg(var, expr.shape)
         return None
 
-    def _shifted(self, var, const, shape, sign):
-        """sign * (var - const) broadcast to ``shape``, as an affine map."""
-        a = self.affine._broadcast(self.affine.compile(var), var.shape, shape)
-        c = self.affine._broadcast(self.affine.compile(const), const.shape, shape)
-        return a.plus(c.scaled(-1.0)).scaled(sign)
-
-    def _const_sum(self, const, shape, w):
-        c = self.affine._broadcast(self.affine.compile(const), const.shape, shape)
-        wv = np.ones(c.size) if w is None else w
-        return c.left(L.MatrixOperator(wv.reshape(1, -1)), ())
-
-    def _piece(self, f, arg_expr, coef, label, w=None, concave=False) -> Piece:
-        arg = self.affine.compile(arg_expr)
-        return self._checked(Piece(f, arg, coef, label, concave), w)
-
-    def _checked(self, piece: Piece, w=None) -> Piece:
-        if w is not None:
-            if np.allclose(w, w[0]):
-                piece.coef = piece.coef.times(Coef(float(w[0])))
-            else:
-                raise UnsupportedAtomError(f"a non-uniform weight vector on {piece.f.name} ('{piece.label}') "
-                                           f"is supported for abs, square and exp (positive weights) only")
+    def _piece(self, f, arg, coef, label, concave=False) -> Piece:
+        piece = Piece(f, arg, coef, label, concave)
         check_sign(piece)
         return piece
+
+    def _built(self, build, data: list[Data], arg, coef, label, concave=False) -> Piece:
+        """Piece(build(*data)), rebuilt from the data's sources when any is live."""
+        piece = self._piece(build(*[d.value for d in data]), arg, coef, label, concave)
+        if any(d.live for d in data):
+            piece.f_source = lambda: tuple(d.current() for d in data)
+            piece.f_build = lambda values: build(*values)
+        return piece
+
+
+def _left_live(z: AffineMap, op, shape, live: bool) -> AffineMap:
+    """op z; when op follows Parameters its offset is re-read through op as well
+    (``AffineMap.left`` maps a fixed offset once)."""
+    out = z.left(op, shape)
+    if live and z.offset is not None:
+        off, size = z.offset, z.size
+        out.offset = lambda: op.matvec(eval_offset(off, size))
+    return out
+
+
+def _not_in_table(expr, label) -> UnsupportedAtomError:
+    return UnsupportedAtomError(f"atom '{user_name(expr)}' is not in solvelab's atom table (in '{label}'). "
+                                f"Supported: {SUPPORTED}")
+
+
+def _fold(w: Data | None):
+    """(coefficient, remaining weights): fixed uniform weights fold into the coefficient."""
+    if w is not None and w.uniform():
+        return Coef(float(w.value.ravel()[0])), None
+    return Coef(1.0), w
+
+
+def _positive(v, what) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float64)
+    if np.any(~(v > 0)):
+        raise InvalidDataError(f"{what}; got min {np.min(v):g}")
+    return v
+
+
+def _nonneg(v, what) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float64)
+    if np.any(~(v >= 0)):
+        raise InvalidDataError(f"{what}; got min {np.min(v):g}")
+    return v
+
+
+def _pnorm_function(expr, label) -> F.Function:
+    p = float(expr.original_p)
+    if p == 2:
+        return F.L2Norm()
+    if p == 1:
+        return F.L1Norm()
+    if np.isinf(p):
+        return F.LInfNorm()
+    if p > 1:
+        return F.PNorm(p)
+    raise UnsupportedAtomError(f"pnorm with p = {p:g} < 1 is concave and not in solvelab's atom table "
+                               f"(in '{label}'); supported: p >= 1 (for a concave mean use geo_mean)")
 
 
 def check_sign(piece: Piece) -> None:
@@ -335,8 +678,9 @@ def _is_elementwise(expr) -> bool:
     return isinstance(expr, Elementwise)
 
 
-def _psd_root(P, label) -> np.ndarray:
-    """R with R^T R = P for a symmetric PSD constant P (so x^T P x = ||R x||^2)."""
+def _psd_root(P, label, full: bool = False) -> np.ndarray:
+    """R with R^T R = P for a symmetric PSD P (so x^T P x = ||R x||^2); ``full`` keeps
+    every eigenvector (a fixed shape for a Parameter whose rank may change)."""
     P = P.toarray() if sp.issparse(P) else np.atleast_2d(np.asarray(P, dtype=np.float64))
     if not np.allclose(P, P.T, atol=1e-10 * max(1.0, np.abs(P).max())):
         raise NonConvexError(f"quad_form matrix is not symmetric ('{label}')")
@@ -344,12 +688,16 @@ def _psd_root(P, label) -> np.ndarray:
     if vals.size and vals.min() < -1e-9 * max(1.0, vals.max()):
         raise NonConvexError(f"quad_form matrix is not positive semidefinite (min eigenvalue "
                              f"{vals.min():.3g}) in '{label}'")
-    keep = vals > 1e-14 * max(1.0, vals.max(initial=0.0))
-    return (vecs[:, keep] * np.sqrt(vals[keep])).T
+    keep = np.ones(vals.size, dtype=bool) if full else vals > 1e-14 * max(1.0, vals.max(initial=0.0))
+    return (vecs[:, keep] * np.sqrt(np.maximum(vals[keep], 0.0))).T
 
 
-def _power_p(expr) -> float:
+def _power_p(expr, label) -> float:
+    """The exponent as the user wrote it (CVXPY's rational approximation is its own)."""
     p = getattr(expr, "_p_orig", None)
     if p is None:
         p = expr.p
-    return float(np.asarray(getattr(p, "value", p)).ravel()[0])
+    if hasattr(p, "parameters") and p.parameters():
+        raise UnsupportedAtomError(f"power with a Parameter exponent is not supported ('{label}'); "
+                                   f"the exponent must be a number")
+    return float(np.asarray(getattr(p, "value", p), dtype=np.float64).ravel()[0])

@@ -14,7 +14,7 @@ from ..ir import linop as L
 from ..ir.program import Program, Term, VariableInfo
 from .affine import AffineCompiler, AffineMap, _short, eval_offset
 from .atoms import Coef, ObjectiveCompiler, Piece, check_sign
-from .constraints import BoundsPass, compile_constraint
+from .constraints import BoundsPass, bound_array, compile_constraint
 
 INF = float("inf")
 
@@ -70,26 +70,29 @@ def compile_problem(objective, constraints=(), source=None) -> Program:
     # constraints -------------------------------------------------------------------------
     bounds = BoundsPass(sizes)
     for v in variables:
-        lo, hi = _attribute_bounds(v)
-        if lo is not None or hi is not None:
-            bounds.add_attribute(v.id, lo, hi, label=f"attribute of {v.name()}")
+        lo, hi, read = _attribute_bounds(v, affine)
+        if lo is not None or hi is not None or read is not None:
+            bounds.add_attribute(v.id, lo, hi, label=f"attribute of {v.name()}", read=read)
     for c in constraints:
         pieces = compile_constraint(affine, c)
         for cp_piece in pieces:
             if bounds.try_absorb(cp_piece):
                 continue
-            terms.append(_term(cp_piece.f, cp_piece.arg, offsets, n, Coef(1.0), cp_piece.label, "constraint"))
-            if len(pieces) == 1:
+            terms.append(_term(cp_piece.f, cp_piece.arg, offsets, n, Coef(1.0), cp_piece.label, "constraint",
+                               piece=cp_piece))
+            if len(pieces) == 1 and cp_piece.direct:
                 terms[-1].origin = c
     info_by_key = {i.key: i for i in infos}
-    for key, f, label in bounds.boxes():
+    for key, f, label, f_source, f_build in bounds.boxes():
         info = info_by_key[key]
         A = L.BlockRowOperator([(info.offset, L.IdentityOperator(info.size))], n)
-        if f is None:  # conflicting attribute bounds: two separate sets
+        if f is None:  # conflicting fixed bounds: two separate sets
             terms.append(Term(F.Box(bounds.lo[key], INF), A, np.zeros(info.size), 1.0, label, "constraint"))
             terms.append(Term(F.Box(-INF, bounds.hi[key]), A, np.zeros(info.size), 1.0, label, "constraint"))
         else:
-            terms.append(Term(f, A, np.zeros(info.size), 1.0, f"bounds on {info.name}: {label}", "constraint"))
+            terms.append(Term(f, A, np.zeros(info.size), 1.0, f"bounds on {info.name}: {label}", "constraint",
+                              f_source=f_source, f_build=f_build,
+                              _f_data=None if f_source is None else tuple(f_source())))
 
     # every parametric operator is refreshed once, through the first term
     if refreshable and terms:
@@ -102,7 +105,9 @@ def compile_problem(objective, constraints=(), source=None) -> Program:
     return program
 
 
-def _term(f, arg: AffineMap, offsets, n, coef: Coef, label, role, ops=(), piece: Piece | None = None) -> Term:
+def _term(f, arg: AffineMap, offsets, n, coef: Coef, label, role, ops=(), piece=None) -> Term:
+    """The IR term of one objective ``Piece`` or ``ConstraintPiece``: offsets, weights and
+    function data that follow Parameters keep their sources (``Term.refresh``)."""
     blocks = [(offsets[k], op) for k, op in arg.blocks.items()]
     A = L.BlockRowOperator(blocks, n, arg.size)
     if callable(arg.offset):
@@ -114,14 +119,17 @@ def _term(f, arg: AffineMap, offsets, n, coef: Coef, label, role, ops=(), piece:
         b = -arg.offset_value()
     weight_source = None
     if coef.source is not None:
-        if piece is not None:
+        if isinstance(piece, Piece):
             def weight_source(coef=coef, piece=piece):
                 check_sign(piece)
                 return coef.current()
         else:
             weight_source = coef.current
     weight = coef.current()  # concave atoms were negated by the atom table already
-    return Term(f, A, b, weight, label, role, b_source, weight_source, list(ops))
+    f_source = getattr(piece, "f_source", None)
+    f_build = getattr(piece, "f_build", None)
+    return Term(f, A, b, weight, label, role, b_source, weight_source, list(ops), f_source=f_source,
+                f_build=f_build, _f_data=None if f_source is None else tuple(f_source()))
 
 
 def _add_constant(p: Piece, constant: list, const_sources: list) -> None:
@@ -146,20 +154,37 @@ def _check_variable(v) -> None:
         raise InvalidDataError(f"variable {v.name()} has shape {v.shape}: it is empty")
 
 
-def _attribute_bounds(v):
+def _attribute_bounds(v, affine):
+    """(lo, hi, read) from the nonneg / nonpos / bounds attributes: fixed flat arrays (None:
+    no bound) and, when a bound holds Parameters, ``read()`` -> their current (lo, hi).
+    Infinite entries mean no bound there."""
     attrs = v.attributes
     lo = hi = None
     if attrs.get("nonneg") or attrs.get("pos"):
         lo = np.zeros(v.size)
     if attrs.get("nonpos") or attrs.get("neg"):
         hi = np.zeros(v.size)
-    b = attrs.get("bounds")
-    if b is not None:
-        blo, bhi = b
-        if blo is not None:
-            blo = np.broadcast_to(np.asarray(getattr(blo, "value", blo), dtype=np.float64), v.shape).ravel(order="F")
-            lo = blo if lo is None else np.maximum(lo, blo)
-        if bhi is not None:
-            bhi = np.broadcast_to(np.asarray(getattr(bhi, "value", bhi), dtype=np.float64), v.shape).ravel(order="F")
-            hi = bhi if hi is None else np.minimum(hi, bhi)
-    return lo, hi
+    label = f"bounds attribute of {v.name()}"
+    live = []
+    for upper, side in enumerate(attrs.get("bounds") or (None, None)):
+        if side is None:
+            continue
+        if getattr(side, "parameters", None) and side.parameters():
+            live.append((bool(upper), side))
+            continue
+        arr = bound_array(getattr(side, "value", side), v.shape, bool(upper), label)
+        if upper:
+            hi = arr if hi is None else np.minimum(hi, arr)
+        else:
+            lo = arr if lo is None else np.maximum(lo, arr)
+    if not live:
+        return lo, hi, None
+
+    def read():
+        out = [np.full(v.size, -INF), np.full(v.size, INF)]
+        for upper, side in live:
+            val = affine.constant_value(side, check=False)
+            out[upper] = bound_array(val.toarray() if hasattr(val, "toarray") else val, v.shape, upper, label)
+        return tuple(out)
+    read()  # a missing or bad value fails now, with its message
+    return lo, hi, read

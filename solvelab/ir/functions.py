@@ -24,6 +24,7 @@ import numpy as np
 from scipy import special
 
 INF = float("inf")
+_TINY = np.finfo(np.float64).tiny
 
 
 class Function:
@@ -104,6 +105,47 @@ def _rounding_tol(y) -> float:
 
 def _on_interval(s, lo, hi):
     return np.minimum(np.maximum(s, lo), hi)
+
+
+def _nonneg_weights(w, who: str) -> np.ndarray:
+    w = np.asarray(w, dtype=np.float64)
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        from ..errors import InvalidDataError
+        raise InvalidDataError(f"{who}: weights must be finite and >= 0 (got min {np.min(w)!r})")
+    return w
+
+
+def _increasing_root(fun, lo, hi, x0, iters: int = 200):
+    """Entrywise root of an increasing function: Newton steps kept inside a shrinking
+    bracket [lo, hi] (bisection where a step would leave it). ``fun(x) -> (g, g')``;
+    the bracket must be finite and hold the root."""
+    x = np.array(x0, dtype=np.float64, copy=True)
+    lo = np.array(np.broadcast_to(lo, x.shape), dtype=np.float64)
+    hi = np.array(np.broadcast_to(hi, x.shape), dtype=np.float64)
+    for _ in range(iters):
+        g, dg = fun(x)
+        lo = np.where(g < 0, x, lo)
+        hi = np.where(g > 0, x, hi)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            xn = x - g / dg
+        tiny = np.abs(xn - x) <= 1e-15 * (1.0 + np.abs(x))   # converged (it may round onto lo or hi)
+        xn = np.where(((xn > lo) & (xn < hi)) | tiny, xn, 0.5 * (lo + hi))
+        xn = np.where(g == 0, x, xn)
+        done = np.max(np.abs(xn - x), initial=0.0) <= 1e-15 * (1.0 + np.max(np.abs(x), initial=0.0))
+        x = xn
+        if done:
+            break
+    return x
+
+
+def _rows(z, group):
+    """z as one row per consecutive block of length ``group`` (None: one block)."""
+    z = np.asarray(z, dtype=np.float64)
+    return z.reshape(-1, group) if group else z.reshape(1, -1)
+
+
+def _row_norms(R):
+    return np.linalg.norm(R, axis=1)
 
 
 # ---------------------------------------------------------------------------------------
@@ -231,47 +273,67 @@ class Huber(Function):
         return {"M": self.M}
 
 
+class WeightedHuber(Huber):
+    """Huber with an entrywise threshold M_i >= 0. ``w_i huber(z_i, M)`` is
+    ``huber(sqrt(w_i) z_i, sqrt(w_i) M)``, so weighted Huber losses compile to this on a
+    scaled argument; its own name, because GLM backends read ``huber`` as one scalar M."""
+    name = "weighted_huber"
+
+    def __init__(self, M, dim=None):
+        Function.__init__(self, dim)
+        self.M = _nonneg_weights(M, self.name)
+
+
 class Logistic(Function):
-    """f(z) = sum_i log(1 + exp(z_i)), CVXPY's ``logistic``."""
+    """f(z) = sum_i w_i log(1 + exp(z_i)), CVXPY's ``logistic`` (w = 1; see
+    ``WeightedLogistic`` for entrywise weights)."""
     name = "logistic"
     smooth = True
     separable = True
     lipschitz = 0.25
+    w = 1.0
 
     def value(self, z):
-        return float(np.sum(np.logaddexp(0.0, z)))
+        return float(np.sum(self.w * np.logaddexp(0.0, z)))
 
     def grad(self, z):
-        return special.expit(z)
+        return self.w * special.expit(z)
 
     def prox(self, v, t):
-        # Solve x + t*sigmoid(x) = v entrywise by safeguarded Newton (monotone, 1-D).
+        # x + t w sigmoid(x) = v entrywise: increasing, root in [v - t w, v]
         v = np.asarray(v, dtype=np.float64)
-        lo, hi = v - t, v.copy()
-        x = v - t * special.expit(v)
-        for _ in range(60):
+        tw = t * np.broadcast_to(self.w, v.shape)
+
+        def g(x):
             s = special.expit(x)
-            g = x + t * s - v
-            lo = np.where(g < 0, x, lo)
-            hi = np.where(g > 0, x, hi)
-            step = g / (1.0 + t * s * (1.0 - s))
-            xn = x - step
-            bad = (xn <= lo) | (xn >= hi)
-            xn = np.where(bad, 0.5 * (lo + hi), xn)
-            if np.max(np.abs(xn - x), initial=0.0) <= 1e-15 * (1.0 + np.max(np.abs(x), initial=0.0)):
-                x = xn
-                break
-            x = xn
-        return x
+            return x + tw * s - v, 1.0 + tw * s * (1.0 - s)
+        return _increasing_root(g, v - tw, v, v - tw * special.expit(v))
 
     def conj(self, y):
-        if np.any(y < -1e-12) or np.any(y > 1 + 1e-12):
+        # (w phi)^*(y) = w phi^*(y / w), phi^*(u) = u log u + (1 - u) log(1 - u) on [0, 1]
+        w = np.broadcast_to(np.asarray(self.w, dtype=np.float64), np.shape(y))
+        tol = 1e-12 * max(1.0, float(np.max(w, initial=0.0)))
+        if np.any(y < -tol) or np.any(y > w + tol):
             return INF
-        y = np.clip(y, 0.0, 1.0)
-        return float(np.sum(special.xlogy(y, y) + special.xlogy(1 - y, 1 - y)))
+        u = np.clip(y / np.where(w > 0, w, 1.0), 0.0, 1.0)
+        return float(np.sum(w * (special.xlogy(u, u) + special.xlogy(1 - u, 1 - u))))
 
     def project_dual_domain(self, y):
-        return np.clip(y, 0.0, 1.0)
+        return np.clip(y, 0.0, self.w)
+
+
+class WeightedLogistic(Logistic):
+    """f(z) = sum_i w_i log(1 + exp(z_i)) with entrywise weights w >= 0 (``w @ logistic(z)``);
+    its own name, because GLM backends read ``logistic`` as the unweighted loss."""
+    name = "weighted_logistic"
+
+    def __init__(self, w, dim=None):
+        super().__init__(dim)
+        self.w = _nonneg_weights(w, self.name)
+        self.lipschitz = 0.25 * float(np.max(self.w, initial=0.0))
+
+    def params(self):
+        return {"w": self.w}
 
 
 class SquaredHinge(Function):
@@ -752,41 +814,138 @@ class Simplex(Indicator):
         return {"total": self.total}
 
 
-class SOC(Indicator):
-    """Second-order cone {(t, u) : ||u||_2 <= t}, with t the first entry."""
-    name = "soc"
+class SOCProduct(Indicator):
+    """A product of second-order cones {(t_j, u_j) : ||u_j||_2 <= t_j}, j = 1..count, laid
+    out as [t_1..t_count, u_1, ..., u_count] (the u_j consecutive blocks of one length):
+    ``norm(X, 2, axis=...) <= t`` and ``cp.SOC(t, X, axis)`` with a vector t."""
+    name = "soc_product"
+
+    def __init__(self, count=1, dim=None):
+        super().__init__(dim)
+        self.count = int(count)
+
+    def _split(self, z):
+        z = np.asarray(z, dtype=np.float64)
+        k = self.count
+        return z[:k], z[k:].reshape(k, -1)
 
     def project(self, z):
-        t, u = z[0], z[1:]
-        nu = np.linalg.norm(u)
-        if nu <= t:
-            return np.array(z, dtype=np.float64, copy=True)
-        if nu <= -t:
-            return np.zeros_like(z, dtype=np.float64)
-        a = 0.5 * (t + nu)
-        out = np.empty_like(z, dtype=np.float64)
-        out[0] = a
-        out[1:] = a * u / nu
-        return out
+        T, U = self._split(z)
+        nu = _row_norms(U)
+        a = 0.5 * (T + nu)
+        inside, polar = nu <= T, nu <= -T
+        scale = np.where(inside, 1.0, np.where(polar, 0.0, a / np.where(nu > 0, nu, 1.0)))
+        Tn = np.where(inside, T, np.where(polar, 0.0, a))
+        return np.concatenate([Tn, (U * scale[:, None]).ravel()])
 
     def support(self, y):
         # sigma_K = indicator of the polar cone -K
-        return 0.0 if np.linalg.norm(y[1:]) <= -y[0] + 1e-12 * (1 + np.abs(y[0])) else INF
+        T, U = self._split(y)
+        return 0.0 if np.all(_row_norms(U) <= -T + 1e-12 * (1 + np.abs(T))) else INF
 
     def project_dual_domain(self, y):
-        return -self.project(-y)
+        return -self.project(-np.asarray(y, dtype=np.float64))
 
     def project_subdifferential(self, z, s):
-        # normal cone at z: {0} inside, -K at the apex, ray lambda*(-t, u) on the boundary
+        # per cone: {0} inside, -K at the apex, the ray lambda (-||u||, u) on the boundary
+        T, U = self._split(z)
+        St, Su = self._split(s)
+        nu = _row_norms(U)
+        d = np.concatenate([-nu[:, None], U], axis=1)
+        d /= np.maximum(_row_norms(d), _TINY)[:, None]
+        lam = np.maximum(St * d[:, 0] + np.sum(Su * d[:, 1:], axis=1), 0.0)
+        ray = lam[:, None] * d
+        Pt, Pu = self._split(self.project_dual_domain(s))
+        apex = np.concatenate([Pt[:, None], Pu], axis=1)
+        out = np.where((nu < T * (1 - 1e-12))[:, None], 0.0, np.where(((T <= 0) & (nu == 0))[:, None], apex, ray))
+        return np.concatenate([out[:, 0], out[:, 1:].ravel()])
+
+    def params(self):
+        return {"count": self.count}
+
+
+class SOC(SOCProduct):
+    """Second-order cone {(t, u) : ||u||_2 <= t}, with t the first entry."""
+    name = "soc"
+
+    def __init__(self, dim=None):
+        super().__init__(1, dim)
+
+    def params(self):
+        return {}
+
+
+class LInfCone(Indicator):
+    """{(t, u) : ||u||_inf <= t}, t first (``norm_inf(u) <= t``). The nearest point is
+    (s, clip(u, -s, s)) with s = max(root, 0) of s - t = sum_i (|u_i| - s)_+."""
+    name = "linf_cone"
+
+    def project(self, z):
+        z = np.asarray(z, dtype=np.float64)
+        s = max(_plus_root(np.abs(z[1:]), -z[0], 1.0), 0.0)
+        return np.concatenate([[s], np.clip(z[1:], -s, s)])
+
+    def support(self, y):   # the polar cone is -L1Cone
+        y = np.asarray(y, dtype=np.float64)
+        return 0.0 if np.sum(np.abs(y[1:])) <= -y[0] + 1e-12 * (1 + np.abs(y).max()) else INF
+
+    def project_dual_domain(self, y):
+        return -L1Cone().project(-np.asarray(y, dtype=np.float64))
+
+    def project_subdifferential(self, z, s):
+        # on the boundary: -lam (1, -sign(u_A) a) with a in the simplex over the active set A;
+        # with v = lam a >= 0: v = (b - theta)_+, b = sign(u_A) s_A, theta - s_t = sum v
+        z, s = np.asarray(z, dtype=np.float64), np.asarray(s, dtype=np.float64)
         t, u = z[0], z[1:]
-        nu = np.linalg.norm(u)
-        if nu < t * (1 - 1e-12):
-            return np.zeros_like(z, dtype=np.float64)
-        if t <= 0 and nu == 0:
+        m = np.max(np.abs(u), initial=0.0)
+        if m < t * (1 - 1e-12):
+            return np.zeros_like(z)
+        if m == 0:
             return self.project_dual_domain(s)
-        d = np.concatenate([[-nu], u])
-        d /= np.linalg.norm(d)
-        return max(float(np.dot(s, d)), 0.0) * d
+        act = np.abs(u) >= m * (1 - 1e-12)
+        sg = np.sign(u[act])
+        b = sg * s[1:][act]
+        v = np.maximum(b - _plus_root(b, -s[0], 1.0), 0.0)
+        out = np.zeros_like(z)
+        out[0] = -np.sum(v)
+        out[1:][act] = sg * v
+        return out
+
+
+class L1Cone(Indicator):
+    """{(t, u) : ||u||_1 <= t}, t first (``norm1(u) <= t``). Its polar is -LInfCone, so
+    (Moreau) P(z) = z + P_LInfCone(-z)."""
+    name = "l1_cone"
+
+    def project(self, z):
+        z = np.asarray(z, dtype=np.float64)
+        return z + LInfCone().project(-z)
+
+    def support(self, y):   # the polar cone is -LInfCone
+        y = np.asarray(y, dtype=np.float64)
+        return 0.0 if np.max(np.abs(y[1:]), initial=0.0) <= -y[0] + 1e-12 * (1 + np.abs(y).max()) else INF
+
+    def project_dual_domain(self, y):
+        return -LInfCone().project(-np.asarray(y, dtype=np.float64))
+
+    def project_subdifferential(self, z, s):
+        # on the boundary: lam (-1, g), g = sign(u) off zero entries and in [-1, 1] on them;
+        # lam solves (1 + |P|) lam + s_t - sign(u_P).s_P = sum_Z (|s_i| - lam)_+
+        z, s = np.asarray(z, dtype=np.float64), np.asarray(s, dtype=np.float64)
+        t, u = z[0], z[1:]
+        n1 = np.sum(np.abs(u))
+        if n1 < t * (1 - 1e-12):
+            return np.zeros_like(z)
+        if n1 == 0:
+            return self.project_dual_domain(s)
+        P = u != 0
+        sg = np.sign(u[P])
+        lam = max(_plus_root(np.abs(s[1:][~P]), s[0] - np.dot(sg, s[1:][P]), 1.0 + np.sum(P)), 0.0)
+        out = np.empty_like(z)
+        out[0] = -lam
+        out[1:][P] = lam * sg
+        out[1:][~P] = np.clip(s[1:][~P], -lam, lam)
+        return out
 
 
 class AffineSet(Indicator):
@@ -819,6 +978,490 @@ class AffineSet(Indicator):
 
 
 # ---------------------------------------------------------------------------------------
+# Atoms over blocks (``group``: consecutive blocks of that length, None: the whole vector)
+# and other non-separable atoms; the prox of a norm-like f is v - t P_{dom f*}(v / t)
+# ---------------------------------------------------------------------------------------
+
+class GroupL2Norm(Function):
+    """f(z) = sum_g ||z_g||_2 over consecutive blocks of length ``group``
+    (``sum(norm(X, 2, axis=0))``, the group lasso)."""
+    name = "group_l2"
+
+    def __init__(self, group, dim=None):
+        super().__init__(dim)
+        self.group = int(group)
+
+    def value(self, z):
+        return float(np.sum(_row_norms(_rows(z, self.group))))
+
+    def prox(self, v, t):
+        V = _rows(v, self.group)
+        n = _row_norms(V)
+        scale = np.maximum(1.0 - t / np.where(n > 0, n, 1.0), 0.0) * (n > t)
+        return (V * scale[:, None]).ravel()
+
+    def conj(self, y):
+        return 0.0 if np.all(_row_norms(_rows(y, self.group)) <= 1 + 1e-12) else INF
+
+    def project_dual_domain(self, y):
+        Y = _rows(y, self.group)
+        return (Y / np.maximum(_row_norms(Y), 1.0)[:, None]).ravel()
+
+    def project_subdifferential(self, z, s):
+        Z = _rows(z, self.group)
+        n = _row_norms(Z)
+        ball = _rows(self.project_dual_domain(s), self.group)
+        return np.where((n > 0)[:, None], Z / np.where(n > 0, n, 1.0)[:, None], ball).ravel()
+
+    def params(self):
+        return {"group": self.group}
+
+
+class GroupLInfNorm(Function):
+    """f(z) = sum_g ||z_g||_inf over consecutive blocks (``sum(norm_inf(X, axis=0))``)."""
+    name = "group_linf"
+
+    def __init__(self, group, dim=None):
+        super().__init__(dim)
+        self.group = int(group)
+
+    def value(self, z):
+        return float(np.sum(np.max(np.abs(_rows(z, self.group)), axis=1)))
+
+    def prox(self, v, t):
+        # v - t P_{l1 ball}(v / t) per block, written as a clip (exact zeros and ties)
+        V = _rows(v, self.group)
+        A = np.abs(V)
+        lam = _simplex_threshold_rows(A, t)
+        out = np.clip(V, -lam[:, None], lam[:, None])
+        return np.where((np.sum(A, axis=1) <= t)[:, None], 0.0, out).ravel()
+
+    def conj(self, y):
+        return 0.0 if np.all(np.sum(np.abs(_rows(y, self.group)), axis=1) <= 1 + 1e-12) else INF
+
+    def project_dual_domain(self, y):
+        return _project_l1_ball_rows(_rows(y, self.group)).ravel()
+
+    def project_subdifferential(self, z, s):
+        one = LInfNorm()
+        return np.concatenate([one.project_subdifferential(zr, sr)
+                               for zr, sr in zip(_rows(z, self.group), _rows(s, self.group))])
+
+    def params(self):
+        return {"group": self.group}
+
+
+class MaxEntry(Function):
+    """f(z) = sum_g max_i z_gi: CVXPY's ``max`` (per block for ``max(X, axis=...)``,
+    and ``maximum`` of three or more arguments). f* is the indicator of a product of
+    unit simplices."""
+    name = "max"
+
+    def __init__(self, group=None, dim=None):
+        super().__init__(dim)
+        self.group = None if group is None else int(group)
+
+    def value(self, z):
+        return float(np.sum(np.max(_rows(z, self.group), axis=1)))
+
+    def prox(self, v, t):
+        V = _rows(v, self.group)
+        return (V - t * _project_simplex_rows(V / t)).ravel()
+
+    def conj(self, y):
+        Y = _rows(y, self.group)
+        tol = 1e-12 * Y.shape[1] + _rounding_tol(y)
+        ok = np.all(Y >= -tol) and np.all(np.abs(np.sum(Y, axis=1) - 1.0) <= tol)
+        return 0.0 if ok else INF
+
+    def project_dual_domain(self, y):
+        return _project_simplex_rows(_rows(y, self.group)).ravel()
+
+    def project_subdifferential(self, z, s):
+        # ∂ = the simplex on the entries at the maximum: push the others below the threshold
+        Z, S = _rows(z, self.group), _rows(s, self.group)
+        top = np.max(Z, axis=1, keepdims=True)
+        active = Z >= top - 1e-12 * (1.0 + np.abs(top))
+        low = np.min(S, axis=1, keepdims=True) - 2.0
+        return _project_simplex_rows(np.where(active, S, low)).ravel()
+
+    def params(self):
+        return {"group": self.group}
+
+
+class LogSumExp(Function):
+    """f(z) = sum_g log sum_i exp(z_gi), CVXPY's ``log_sum_exp`` (per block with ``axis``).
+    Its Hessian diag(p) - p p^T is at most 1/2 (a variance of values in [-1, 1]).
+
+    prox: x = v - t y with y = softmax(x) in each block, so y_i = omega(log t + v_i - c) / t
+    (Wright omega) with c fixed by sum_i y_i = 1, a decreasing convex function of c in
+    [lse(v) - t, lse(v)]."""
+    name = "log_sum_exp"
+    smooth = True
+    lipschitz = 0.5
+
+    def __init__(self, group=None, dim=None):
+        super().__init__(dim)
+        self.group = None if group is None else int(group)
+
+    def value(self, z):
+        return float(np.sum(special.logsumexp(_rows(z, self.group), axis=1)))
+
+    def grad(self, z):
+        return special.softmax(_rows(z, self.group), axis=1).ravel()
+
+    def prox(self, v, t):
+        V = _rows(v, self.group)
+        lse = special.logsumexp(V, axis=1)
+        shift = np.log(t) + V
+
+        def g(c):  # 1 - sum_i y_i(c): increasing in c
+            W = np.real(special.wrightomega(shift - c[:, None]))
+            return 1.0 - W.sum(axis=1) / t, (W / (1.0 + W)).sum(axis=1) / t
+        c = _increasing_root(g, lse - t, lse, lse - t)
+        Y = np.real(special.wrightomega(shift - c[:, None])) / t
+        return (V - t * Y).ravel()
+
+    def conj(self, y):
+        Y = _rows(y, self.group)
+        tol = 1e-9
+        if np.any(Y < -tol) or np.any(np.abs(np.sum(Y, axis=1) - 1.0) > tol * Y.shape[1]):
+            return INF
+        Y = np.maximum(Y, 0.0)
+        return float(np.sum(special.xlogy(Y, Y)))
+
+    def project_dual_domain(self, y):
+        return _project_simplex_rows(_rows(y, self.group)).ravel()
+
+    def params(self):
+        return {"group": self.group}
+
+
+class SumLargest(Function):
+    """f(z) = the sum of the k largest entries (fractional k: the next one weighted by
+    the fraction), CVXPY's ``sum_largest``; f* is the indicator of
+    C = {0 <= y <= 1, sum y = k}."""
+    name = "sum_largest"
+
+    def __init__(self, k, dim=None):
+        super().__init__(dim)
+        self.k = float(k)
+
+    def value(self, z):
+        z = -np.sort(-np.asarray(z, dtype=np.float64))
+        y = np.clip(self.k - np.arange(z.size), 0.0, 1.0)   # the vertex of C that wins
+        return float(np.dot(y, z))
+
+    def prox(self, v, t):
+        v = np.asarray(v, dtype=np.float64)
+        return v - t * _project_capped_simplex(v / t, min(self.k, v.size))
+
+    def conj(self, y):
+        y = np.asarray(y, dtype=np.float64)
+        tol = 1e-12 * (1.0 + y.size)
+        ok = np.all(y >= -tol) and np.all(y <= 1 + tol) and abs(np.sum(y) - min(self.k, y.size)) <= tol
+        return 0.0 if ok else INF
+
+    def project_dual_domain(self, y):
+        return _project_capped_simplex(np.asarray(y, dtype=np.float64), min(self.k, np.size(y)))
+
+    def project_subdifferential(self, z, s):
+        # entries above the k-th largest get 1, below it 0, ties share what is left
+        z, s = np.asarray(z, dtype=np.float64), np.asarray(s, dtype=np.float64)
+        k = min(self.k, z.size)
+        tau = -np.sort(-z)[max(int(np.ceil(k)) - 1, 0)]
+        tol = 1e-12 * (1.0 + np.max(np.abs(z), initial=0.0))
+        above, tie = z > tau + tol, np.abs(z - tau) <= tol
+        out = above.astype(np.float64)
+        out[tie] = _project_capped_simplex(s[tie], k - np.sum(above))
+        return out
+
+    def params(self):
+        return {"k": self.k}
+
+
+class NegGeoMean(Function):
+    """f(z) = -prod_i z_i^{w_i} on z >= 0 (w > 0, sum w = 1): the negated ``geo_mean``.
+    f* is the indicator of D = {y <= 0 : prod_i (-y_i / w_i)^{w_i} >= 1} (weighted
+    AM-GM), so prox_{tf}(v) = v - t P_D(v / t)."""
+    name = "neg_geo_mean"
+
+    def __init__(self, w, dim=None):
+        super().__init__(dim)
+        w = np.asarray(w, dtype=np.float64).ravel()
+        self.w = w / np.sum(w)
+        self._wlogw = float(np.dot(self.w, np.log(self.w)))
+
+    def value(self, z):
+        z = np.asarray(z, dtype=np.float64)
+        if np.any(z < 0):
+            return INF
+        with np.errstate(divide="ignore"):
+            return -float(np.exp(np.dot(self.w, np.log(z))))
+
+    def _in_D(self, a):
+        b = -np.asarray(a, dtype=np.float64)
+        return bool(np.all(b > 0) and np.dot(self.w, np.log(b)) - self._wlogw >= 0)
+
+    def _project_D(self, a):
+        """P_D(a) = -u, u = argmin ||u + a||^2 s.t. sum w log(u / w) >= 0: u_i solves
+        u^2 - b_i u - mu w_i = 0 (b = -a) for the multiplier mu that makes it tight."""
+        b, w = -np.asarray(a, dtype=np.float64), self.w
+        if self._in_D(a):
+            return np.array(a, dtype=np.float64, copy=True)
+
+        def u_of(s):   # the positive root, without cancellation
+            r = np.sqrt(b * b + 4.0 * np.exp(s) * w)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(b >= 0, 0.5 * (b + r), 2.0 * np.exp(s) * w / (r - b)), r
+
+        def g(s):  # sum w log(u / w), increasing in s = log mu
+            u, r = u_of(s[0])
+            return (np.array([np.dot(w, np.log(u)) - self._wlogw]),
+                    np.array([np.exp(s[0]) * np.dot(w, w / (r * u))]))
+        lo = hi = self._wlogw   # mu = prod w^w makes g >= 0 when b >= 0; widen to a bracket
+        while g(np.array([hi]))[0][0] < 0:
+            hi += 10.0
+        while g(np.array([lo]))[0][0] > 0:
+            lo -= 10.0
+        s = _increasing_root(g, [lo], [hi], [0.5 * (lo + hi)])[0]
+        return -u_of(s)[0]
+
+    def prox(self, v, t):
+        v = np.asarray(v, dtype=np.float64)
+        if self._in_D(v / t):
+            return np.zeros_like(v)
+        return v - t * self._project_D(v / t)
+
+    def conj(self, y):
+        y = np.asarray(y, dtype=np.float64)
+        if np.any(y > 0):
+            return INF
+        with np.errstate(divide="ignore"):
+            ok = np.dot(self.w, np.log(-y)) - self._wlogw >= -1e-10
+        return 0.0 if ok else INF
+
+    def project_domain(self, z):
+        return np.maximum(z, 0.0)
+
+    def project_dual_domain(self, y):
+        return self._project_D(y)
+
+    def project_subdifferential(self, z, s):
+        z = np.asarray(z, dtype=np.float64)
+        if np.all(z > 0):
+            return self.value(z) * self.w / z
+        if np.all(z == 0):
+            return self._project_D(s)
+        return np.full(z.shape, -1e300)  # empty: a zero entry with a positive one
+
+    def params(self):
+        return {"w": self.w}
+
+
+class PNorm(Function):
+    """f(z) = ||z||_p for 1 < p < inf; f* is the indicator of the unit q-ball
+    (1/p + 1/q = 1)."""
+    name = "pnorm"
+
+    def __init__(self, p, dim=None):
+        super().__init__(dim)
+        self.p = float(p)
+        self.q = self.p / (self.p - 1.0)
+
+    def value(self, z):
+        return float(np.linalg.norm(np.ravel(z), self.p))
+
+    def _ball(self, a):
+        """P onto {||y||_q <= 1}: y = sign(a) r, r_i + mu q r_i^(q-1) = |a_i|, mu fixed by
+        sum r^q = 1 (each r_i decreases in mu)."""
+        a = np.asarray(a, dtype=np.float64)
+        q, m = self.q, np.abs(a)
+        if np.linalg.norm(m, q) <= 1:
+            return a.copy()
+
+        def r_of(mu):   # Newton from above on a convex increasing equation: monotone, quadratic
+            c = mu * q
+            if q >= 2:
+                return _increasing_root(lambda r: (r + c * r ** (q - 1) - m, 1.0 + c * (q - 1) * r ** (q - 2)),
+                                        0.0, m, np.minimum(m, (m / c) ** (1.0 / (q - 1))))
+            e = 1.0 / (q - 1)   # in u = r^(q-1): u^e + c u = m, convex with e > 1
+            u = _increasing_root(lambda u: (u ** e + c * u - m, e * u ** (e - 1) + c),
+                                 0.0, m / c, np.minimum(m / c, m ** (q - 1)))
+            return u ** e
+
+        def g(s):  # 1 - sum r^q, increasing in s = log mu
+            mu = np.exp(s[0])
+            r = r_of(mu)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                drdmu = np.where(r > 0, -q * r / (r ** (2 - q) + mu * q * (q - 1)), 0.0)
+            return np.array([1.0 - np.sum(r ** q)]), np.array([-mu * np.sum(q * r ** (q - 1) * drdmu)])
+        hi = np.log(np.linalg.norm(m, self.p) / q)       # here sum r^q <= 1
+        lo = hi - 10.0
+        while g(np.array([lo]))[0][0] > 0:
+            lo -= 10.0
+        s = _increasing_root(g, [lo], [hi], [hi])[0]
+        return np.sign(a) * r_of(np.exp(s))
+
+    def prox(self, v, t):
+        v = np.asarray(v, dtype=np.float64)
+        if np.linalg.norm(v, self.q) <= t:
+            return np.zeros_like(v)   # v / t in the q-ball: exactly 0
+        return v - t * self._ball(v / t)
+
+    def conj(self, y):
+        return 0.0 if np.linalg.norm(np.ravel(y), self.q) <= 1 + 1e-12 else INF
+
+    def project_dual_domain(self, y):
+        return self._ball(y)
+
+    def project_subdifferential(self, z, s):
+        z = np.asarray(z, dtype=np.float64)
+        nz = np.linalg.norm(z, self.p)
+        if nz > 0:
+            return np.sign(z) * (np.abs(z) / nz) ** (self.p - 1)
+        return self._ball(s)
+
+    def params(self):
+        return {"p": self.p}
+
+
+class Power(Function):
+    """CVXPY's ``power(z, p)`` summed, as a convex function (a concave one negated):
+
+        p > 1, p an even integer   sum z^p              on R (smooth, no global Lipschitz constant)
+        p > 1 otherwise            sum z^p              on z >= 0
+        0 < p < 1                  -sum z^p             on z >= 0  (sqrt: p = 1/2)
+        p < 0                      sum z^p              on z > 0   (inv_pos: p = -1)
+
+    Entrywise f' = kappa z^(p-1) with kappa = p, or -p when 0 < p < 1; the prox solves
+    x + t f'(x) = v, and f*(y) = (1 - 1/p) kappa (y / kappa)^(p/(p-1)) where y / kappa >= 0."""
+    name = "power"
+    separable = True
+
+    def __init__(self, p, dim=None):
+        super().__init__(dim)
+        self.p = p = float(p)
+        if p in (0.0, 1.0):
+            raise ValueError("Power: p = 0 or 1 is affine")
+        self.even = p > 1 and p == int(p) and int(p) % 2 == 0
+        self.kappa = -p if 0 < p < 1 else p
+        self.smooth = self.even
+        self.lipschitz = None
+
+    def _slope(self, x):
+        """f'(x) and f''(x) on the domain (x > 0 unless even)."""
+        p, k = self.p, self.kappa
+        a = np.abs(x)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return k * np.sign(x) * a ** (p - 1), k * (p - 1) * a ** (p - 2)
+
+    def value(self, z):
+        z = np.asarray(z, dtype=np.float64)
+        if not self.even and np.any(z < 0):
+            return INF
+        with np.errstate(divide="ignore", over="ignore"):
+            return float(np.sign(self.kappa * self.p) * np.sum(np.abs(z) ** self.p))
+
+    def grad(self, z):
+        return self._slope(np.asarray(z, dtype=np.float64))[0]
+
+    def prox(self, v, t):
+        v = np.asarray(v, dtype=np.float64)
+        p, c = self.p, t * abs(self.kappa)
+        if p > 1:   # x + c sign(x)|x|^(p-1) = v has its root between 0 and v; clip for z >= 0
+            def g(x):
+                with np.errstate(divide="ignore"):
+                    return x + c * np.sign(x) * np.abs(x) ** (p - 1) - v, 1.0 + c * (p - 1) * np.abs(x) ** (p - 2)
+            x = _increasing_root(g, np.minimum(v, 0.0), np.maximum(v, 0.0), v)
+            return x if self.even else np.maximum(x, 0.0)
+        # x - c x^(p-1) = v with x > 0, solved in u = log x; bracket from x >= v, x <= max(1, v + c)
+        lo = (np.log(c) - np.log(1.0 + np.abs(v) + c)) / (1.0 - p)
+        hi = np.log(np.maximum(1.0, v + c))
+
+        def g(u):
+            e, f = np.exp(u), c * np.exp((p - 1) * u)
+            return e - f - v, e - (p - 1) * f
+        return np.exp(_increasing_root(g, lo, hi, hi))
+
+    def conj(self, y):
+        y = np.asarray(y, dtype=np.float64)
+        p, k = self.p, self.kappa
+        r = y / k
+        if self.even:
+            r = np.abs(r)
+        elif k > 0:
+            r = np.maximum(r, 0.0)
+        elif np.any(r < 0):
+            return INF
+        with np.errstate(divide="ignore", over="ignore"):
+            return float(np.sum((1.0 - 1.0 / p) * k * r ** (p / (p - 1.0))))
+
+    def project_domain(self, z):
+        return z if self.even else np.maximum(z, 0.0)
+
+    def project_dual_domain(self, y):
+        if self.kappa > 0:
+            return y
+        return np.minimum(y, 0.0 if self.p < 0 else -_TINY)
+
+    def project_subdifferential(self, z, s):
+        z = np.asarray(z, dtype=np.float64)
+        g = self._slope(z)[0]
+        if self.even:
+            return g
+        at0 = np.minimum(s, 0.0) if self.kappa > 0 else -1e300   # kappa < 0: empty at 0
+        return np.where(z > 0, g, at0)
+
+    def params(self):
+        return {"p": self.p}
+
+
+class NegLog(Function):
+    """f(z) = -sum_i w_i log z_i (w > 0), the negated ``log``; dom f = z > 0.
+    prox: x^2 - v x - t w = 0; f*(y) = -sum w (1 + log(-y / w)) for y < 0."""
+    name = "neg_log"
+    separable = True
+
+    def __init__(self, w=1.0, dim=None):
+        super().__init__(dim)
+        self.w = w if np.isscalar(w) else np.asarray(w, dtype=np.float64)
+
+    def value(self, z):
+        z = np.asarray(z, dtype=np.float64)
+        if np.any(z <= 0):
+            return INF
+        return -float(np.sum(self.w * np.log(z)))
+
+    def prox(self, v, t):
+        v = np.asarray(v, dtype=np.float64)
+        tw = t * self.w
+        r = np.sqrt(v * v + 4.0 * tw)
+        return np.where(v >= 0, 0.5 * (v + r), 2.0 * tw / (r - v))  # no cancellation
+
+    def conj(self, y):
+        y = np.asarray(y, dtype=np.float64)
+        if np.any(y >= 0):
+            return INF
+        w = np.broadcast_to(self.w, y.shape)
+        return -float(np.sum(w * (1.0 + np.log(-y / w))))
+
+    def project_domain(self, z):
+        return np.maximum(z, 0.0)
+
+    def project_dual_domain(self, y):
+        return np.minimum(y, -_TINY)
+
+    def project_subdifferential(self, z, s):
+        z = np.asarray(z, dtype=np.float64)
+        return np.where(z > 0, -self.w / np.where(z > 0, z, 1.0), -1e300)
+
+    def params(self):
+        return {"w": self.w}
+
+
+
+# ---------------------------------------------------------------------------------------
 # Projections used above
 # ---------------------------------------------------------------------------------------
 
@@ -834,12 +1477,66 @@ def _project_simplex(v, total=1.0):
 
 def _simplex_threshold(v, total):
     """theta with sum_i (v_i - theta)_+ = total (total > 0, v non-empty)."""
-    u = np.sort(v)[::-1]
-    css = np.cumsum(u) - total
-    k = np.arange(1, v.size + 1)
-    cond = u - css / k > 0
-    rho = k[cond][-1]
-    return css[cond][-1] / rho
+    return float(_simplex_threshold_rows(np.asarray(v, dtype=np.float64).reshape(1, -1), total)[0])
+
+
+def _simplex_threshold_rows(V, total):
+    """theta_r per row with sum_j (V_rj - theta_r)_+ = total (total > 0; sort-based)."""
+    U = -np.sort(-V, axis=1)
+    css = np.cumsum(U, axis=1) - total
+    k = np.arange(1, V.shape[1] + 1)
+    cond = U - css / k > 0                       # true on a prefix; column 0 always
+    rho = V.shape[1] - 1 - np.argmax(cond[:, ::-1], axis=1)
+    return css[np.arange(V.shape[0]), rho] / (rho + 1)
+
+
+def _project_simplex_rows(V, total=1.0):
+    return np.maximum(V - _simplex_threshold_rows(V, total)[:, None], 0.0)
+
+
+def _project_l1_ball_rows(V, radius=1.0):
+    out = V.copy()
+    big = np.sum(np.abs(V), axis=1) > radius
+    if np.any(big):
+        A = np.abs(V[big])
+        out[big] = np.sign(V[big]) * np.maximum(A - _simplex_threshold_rows(A, radius)[:, None], 0.0)
+    return out
+
+
+def _plus_root(a, c0, c1):
+    """lam with c1 lam + c0 = sum_j (a_j - lam)_+ (c1 > 0): the left side increases, the
+    right decreases, so one sorted sweep finds the piece where they meet."""
+    a = -np.sort(-np.asarray(a, dtype=np.float64))
+    k = np.arange(a.size + 1)
+    lam = (np.concatenate([[0.0], np.cumsum(a)]) - c0) / (c1 + k)
+    upper = np.concatenate([[INF], a])           # exactly the k largest exceed lam_k
+    lower = np.concatenate([a, [-INF]])
+    ok = (lam <= upper) & (lam >= lower)
+    return float(lam[np.argmax(ok)])
+
+
+def _capped_threshold(a, total):
+    """theta with sum_i clip(a_i - theta, 0, 1) = total, 0 <= total <= a.size: the sum is
+    piecewise linear and decreasing in theta with breaks at a_i and a_i - 1."""
+    a = np.asarray(a, dtype=np.float64)
+    srt = np.sort(a)
+    suffix = np.concatenate([np.cumsum(srt[::-1])[::-1], [0.0]])
+
+    def plus_sum(th):                            # sum_i (a_i - th)_+ at each th
+        j = np.searchsorted(srt, th, side="right")
+        return suffix[j] - (a.size - j) * th
+
+    B = np.sort(np.concatenate([a, a - 1.0]))
+    h = plus_sum(B) - plus_sum(B + 1.0)
+    j = int(np.argmax(h <= total))
+    if j == 0 or h[j] == total:
+        return float(B[j])
+    return float(B[j - 1] + (h[j - 1] - total) * (B[j] - B[j - 1]) / (h[j - 1] - h[j]))
+
+
+def _project_capped_simplex(a, total):
+    """Nearest point of {0 <= y <= 1, sum y = total}."""
+    return np.clip(a - _capped_threshold(a, total), 0.0, 1.0)
 
 
 def _project_l1_ball(v, radius=1.0):
