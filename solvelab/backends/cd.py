@@ -44,7 +44,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InvalidDataError
-from ..ir.glm_form import L_PHI, Evaluation, _pen_value, kkt_distances
+from ..ir.glm_form import L_PHI, Evaluation, _pen_value, kkt_distances, relative
 from . import registry
 from .base import Backend, RawSolution, SolveOptions, callback_stops
 
@@ -278,13 +278,20 @@ class _Data:
         K.glm_eval(x, u, g, d, D.s, D.b, view.c, view.dkind, view.dpar, view.pkind, view.w1, view.r, view.lo,
                    view.hi, view.gamma, bool(want_gap and self.gap_ok), self.const, scores, out)
         P, kkt, gap_abs, dual, scale, rel, viol = (float(v) for v in out)
+        # the kernel's ratios have max(1, .) floors; the relative ones are taken here
+        gscale = max(float(np.abs(g).max(initial=0.0)), view._origin_scale(D))
+        kkt = relative(float(scores.max(initial=0.0)), gscale)
         if math.isnan(rel):
             gap_abs = dual = rel = None
             if math.isnan(scale):
                 scale = None
         else:
+            rel = relative(gap_abs, max(abs(P + self.const), abs(dual + self.const)))
+            f0 = view._origin_value(D)
+            if f0 > 0.0:
+                rel = min(rel, math.sqrt(gap_abs / f0))
             dual += self.const
-        return Evaluation(P + self.const, g, d, scores, kkt, gap_abs, dual, scale, rel, viol)
+        return Evaluation(P + self.const, g, d, scores, kkt, gap_abs, dual, scale, rel, viol, gscale)
 
     def full_gram(self):
         """The full Gram matrix A^T A of a unit-scale least-squares problem when the solve
@@ -573,7 +580,7 @@ class CDBackend(Backend):
                         x[moved] = 0.0
                     screened |= test
             # -- working set ---------------------------------------------------------------
-            gscale = max(1.0, float(np.abs(ev.grad).max(initial=0.0)))
+            gscale = ev.grad_scale
             kkt_abs = float(ev.kkt_scores[~screened].max(initial=0.0))
             if opt["ws_strategy"] == "full" or whole_gram:
                 ws = np.nonzero(~screened)[0].astype(np.int64)
@@ -797,7 +804,7 @@ def newton_line_search(view, K, D, u, Ad, d, h, xw, delta, lo, hi, f_old, decrea
     # near the solution the predicted decrease falls below the rounding of f: Armijo cannot
     # see it, but the (very accurate) full Newton step is safe when it does not raise f
     # beyond rounding
-    fs = max(1.0, abs(f_old))
+    fs = abs(f_old)
     if abs(decrease) <= 1e-13 * fs:
         xt = np.clip(xw + delta, lo, hi)
         f_dt = _datafit_all(view, K, D, u, d, h, Ad, 1.0)

@@ -262,7 +262,7 @@ def solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_ti
                 screened |= test
         # -- working set of blocks ------------------------------------------------------------
         bscore = np.maximum.reduceat(ev.kkt_scores[gidx], gptr[:-1])
-        gscale = max(1.0, float(np.max(np.abs(ev.grad), initial=0.0)))
+        gscale = ev.grad_scale
         kkt_abs = float(np.max(bscore[~screened], initial=0.0))
         if opt["ws_strategy"] == "full":
             ws_blocks = np.nonzero(~screened)[0].astype(np.int64)

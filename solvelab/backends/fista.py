@@ -19,21 +19,32 @@ The method (Beck & Teboulle 2009) with
     is obtained from it by linearity.
 
 Every ``check_every`` iterations the prox-gradient mapping G = L (x - prox(x - g/L))
-(relative to max(1, ||g||_inf)) is measured; when it is small, duals are built at the
-prox-gradient point (which has exact zeros) and the real certificate
+(relative to the larger of ||g||_inf and the gradient's size at the start, so that it
+does not depend on how the objective is scaled) is measured; when it is small, duals
+are built at the prox-gradient point (which has exact zeros) and the real certificate
 ``solvelab.ir.certificate.certify`` decides whether the solve has converged.
 
+Unboundedness: on a problem unbounded below the iterates run off along a fixed
+direction with a linearly falling objective. At every check the displacement since
+the previous check is tested with ``solvelab.ir.certificate.check_unboundedness`` (it
+keeps every constraint, leaves every nonlinear term constant and lowers the linear
+part); when it passes and the objective fell, the run stops with status 'unbounded',
+that displacement as the ray and the current iterate (a prox output: it satisfies the
+bounds) as the feasible point.
+
 The returned point is always a prox-gradient point (feasible for the bounds, exact
-zeros). Statuses: 'converged' (certificate <= tol), 'max_iter', 'time_limit',
+zeros). Statuses: 'converged' (certificate <= tol), 'unbounded' (a checked ray and a
+feasible point), 'max_iter', 'time_limit',
 'numerical_error' (NaN/Inf, or backtracking cannot find a step), and 'stopped' when the
 callback returned True (the engine reports that as inaccurate unless it certifies).
 Where a term's subdifferential projection is not implemented, the gradient mapping
 stands in for the certificate.
 
 Backend-specific options (``options.extra``): ``restart`` ('gradient' | 'function' |
-'none'), ``L0_factor`` (default 10), ``L_decrease`` (default 0.9, 1.0 disables it),
-``check_factor`` (certify when the gradient mapping is below check_factor * tol,
-default 10).
+'none'), ``L0_factor`` (a positive number, default 10), ``L_decrease`` (in (0, 1],
+default 0.9, 1.0 disables it), ``check_factor`` (certify when the gradient mapping is
+below check_factor * tol; positive, default 10). Anything else (zero, negative, NaN,
+a bool) is refused with an error naming the option.
 """
 from __future__ import annotations
 
@@ -42,7 +53,8 @@ import time
 
 import numpy as np
 
-from ..ir.certificate import certify
+from ..errors import InvalidDataError
+from ..ir.certificate import certify, check_unboundedness, primal_residual
 from . import registry
 from .base import Backend, RawSolution, SolveOptions, callback_stops
 
@@ -51,6 +63,18 @@ _EXTRA = ("restart", "L0_factor", "L_decrease", "check_factor")
 
 def _inf(v) -> float:
     return float(np.max(np.abs(v), initial=0.0)) if np.size(v) else 0.0
+
+
+def _number(extra: dict, name: str, default: float, upper_one: bool = False) -> float:
+    """A positive finite number option (in (0, 1] when ``upper_one``), refused otherwise
+    with an error naming the option and the backend."""
+    v = extra.get(name, default)
+    ok = (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+          and math.isfinite(v) and v > 0 and (v <= 1 or not upper_one))
+    if not ok:
+        what = "a number in (0, 1]" if upper_one else "a positive finite number"
+        raise InvalidDataError(f"fista: option {name} must be {what}, got {v!r}")
+    return float(v)
 
 
 class _Smooth:
@@ -189,12 +213,11 @@ class FistaBackend(Backend):
         t_setup0 = time.perf_counter()
         extra = self.checked_extra(options)
         restart = extra.get("restart", "gradient")
-        if restart not in ("gradient", "function", "none"):
-            from ..errors import InvalidDataError
-            raise InvalidDataError(f"fista: restart must be 'gradient', 'function' or 'none', got {restart!r}")
-        L0_factor = float(extra.get("L0_factor", 10.0))
-        L_dec = float(extra.get("L_decrease", 0.9))
-        check_factor = float(extra.get("check_factor", 10.0))
+        if not (isinstance(restart, str) and restart in ("gradient", "function", "none")):
+            raise InvalidDataError(f"fista: option restart must be 'gradient', 'function' or 'none', got {restart!r}")
+        L0_factor = _number(extra, "L0_factor", 10.0)
+        L_dec = _number(extra, "L_decrease", 0.9, upper_one=True)
+        check_factor = _number(extra, "check_factor", 10.0)
         tol = float(options.tol)
         check_every = max(1, int(options.check_every))
         max_iter = int(options.max_iter)
@@ -215,8 +238,16 @@ class FistaBackend(Backend):
                                        "(NaN or Inf in the data?)")
         if L_up <= 0.0:
             L_up = 0.0
-        L_floor = 1e-12 * max(L_up, 1.0)
-        L = max(L_up / L0_factor, L_floor) if L_up > 0 else 1.0
+        # without curvature (a linear smooth part) any step passes the test: L starts where a
+        # step of the gradient at 0 has unit length (so it follows the objective's scale) and
+        # falls by L_decrease; the floor is relative to the bound when there is one
+        L_floor = 1e-12 * L_up if L_up > 0 else 1e-300
+        if L_up > 0:
+            L = max(L_up / L0_factor, L_floor)
+        else:
+            with np.errstate(invalid="ignore", over="ignore"):
+                g0 = _inf(sm.grad(sm.apply(np.zeros(n))))
+            L = g0 if (math.isfinite(g0) and g0 > 0) else 1.0
 
         x0 = None
         if options.warm_start and state.get("x") is not None:
@@ -246,6 +277,10 @@ class FistaBackend(Backend):
         last_cert = None
         x_out = None
         duals_out = None
+        ray = None
+        ref = None          # (x, objective) at the previous check, for the unboundedness ray
+        ref_mid = ref_far = None   # (iteration, x) at checks spaced by doubling
+        g_start = None      # the gradient's size at the start: the scale of the gradient mapping
         verbose = bool(options.verbose)
         if verbose:
             print(f"fista: n={n}, {len(sm.terms)} smooth term(s), {len(view.pieces)} penalty "
@@ -268,7 +303,10 @@ class FistaBackend(Backend):
                     x_out = x
                     break
                 xp = view.prox(x - gx / L, 1.0 / L)
-                gm = L * _inf(x - xp) / max(1.0, _inf(gx))
+                if g_start is None:
+                    g_start = _inf(gx)
+                gmap = L * _inf(x - xp)
+                gm = 0.0 if gmap == 0.0 else gmap / max(_inf(gx), g_start, np.finfo(np.float64).tiny)
                 cert_val = None
                 if gm <= check_factor * tol or it >= max_iter:
                     Axp = sm.apply(xp)
@@ -298,6 +336,23 @@ class FistaBackend(Backend):
                 if cert_val is not None and math.isfinite(cert_val) and cert_val <= tol:
                     status = "converged"
                     break
+                # unbounded below: the displacement since the last check is a ray
+                # (or since a check a quarter to a half of the run ago: the part of the
+                # iterates that converges has moved less since then, while the ray has grown)
+                if ref is not None and F_x < ref[1]:
+                    for x_ref in (ref[0], ref_far[1]):
+                        dx = x - x_ref
+                        if _inf(dx) > 0 and check_unboundedness(prog, dx):
+                            ray = dx
+                            break
+                    if ray is not None and primal_residual(prog, x) <= tol:
+                        status, x_out, duals_out = "unbounded", x, None
+                        message = f"unbounded: the iterates run off along a checked ray (iteration {it})"
+                        break
+                    ray = None
+                ref = (x.copy(), F_x)
+                if ref_mid is None or it >= 2 * ref_mid[0]:
+                    ref_far, ref_mid = (ref_mid or (it, ref[0])), (it, ref[0])
                 if callback_stops(options, rec, x):
                     status, message = "stopped", f"stopped by the callback at iteration {it}"
                     break
@@ -388,7 +443,7 @@ class FistaBackend(Backend):
             duals_out = None
         else:
             x_ret = x_out if x_out is not None else x
-        if x_ret is not None and finite(x_ret):
+        if x_ret is not None and finite(x_ret) and status != "unbounded":   # not a point run off to infinity
             state["x"] = np.array(x_ret, copy=True)
             state["L"] = L
         if verbose:
@@ -397,7 +452,7 @@ class FistaBackend(Backend):
         info = {"restarts": restarts, "backtracks": backtracks, "step": 1.0 / L, "L": L,
                 "L_upper": L_up, "warm_start": warm, "certificate": last_cert,
                 "solve_time": solve_time}
-        return RawSolution(x=x_ret, status=status, iterations=it, duals=duals_out,
+        return RawSolution(x=x_ret, status=status, iterations=it, duals=duals_out, ray=ray,
                            history=history, setup_time=setup_time, info=info, message=message)
 
     @staticmethod

@@ -286,7 +286,7 @@ def check_primal_infeasibility(program: Program, dy: list[np.ndarray], tol: floa
     Farkas: every feasible x has <x, sum A_i^T dy_i> <= sum [sigma_i(dy_i) + <b_i, dy_i>]
     (the support functions of the constraint sets), so a negative right side with a
     vanishing left-side operator proves infeasibility. Both tests are relative: the sum
-    of operators against its largest part, the right side against its parts' sizes.
+    of operators against its largest part (and |A_i| |dy_i|, so one term alone can carry it), the right side against its parts' sizes.
     """
     if not dy or len(dy) != len(program.terms):
         return False
@@ -303,7 +303,7 @@ def check_primal_infeasibility(program: Program, dy: list[np.ndarray], tol: floa
             continue
         atd = t.A.rmatvec(d)
         total += atd
-        biggest = max(biggest, _inf(atd))
+        biggest = max(biggest, _inf(atd), t.A.norm_est() * _inf(d))  # |A_i| |dy_i|: one term alone too
         s = t.f.support(d)
         if not np.isfinite(s):
             return False

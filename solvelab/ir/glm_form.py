@@ -25,11 +25,13 @@ cached per operator version.
 ``certify(x, duals)`` recomputes from x alone, on the original data:
   * for convex penalties without unpenalized unbounded coordinates: the duality gap at
     the rescaled dual point nu = scale * grad h(A x) (Fercoq et al. 2015, Massias et al.
-    2018), relative to max(1, |P|, |D|) like the engine's generic certificate, together
-    with the KKT residual below (both must meet tol);
+    2018), relative to max(|P|, |D|) like the engine's generic certificate (and, for a
+    tiny optimal value, sqrt(gap / datafit(0))), together with the KKT residual below
+    (both must meet tol);
   * otherwise (MCP/SCAD, unpenalized coordinates): the KKT residual, the largest
     distance of -grad_j to the subdifferential of pen_j at x_j (Frechet for the
-    nonconvex penalties), relative to max(1, ||grad||_inf).
+    nonconvex penalties), relative to the largest of ||grad||_inf, the gradient at x = 0
+    and the penalty weights (no absolute floor: scaling the objective changes nothing).
 """
 from __future__ import annotations
 
@@ -488,6 +490,8 @@ class Evaluation:
     scale: float | None
     rel_gap: float | None
     violation: float = 0.0
+    #: what the KKT scores are relative to (|grad|, the gradient at 0, penalty weights)
+    grad_scale: float = 1.0
 
     @property
     def value(self) -> float:
@@ -767,8 +771,8 @@ class SparseGLM:
             scores[gi] = np.repeat(dist / np.sqrt(sizes), sizes)
         # (ndarray methods rather than np.max: the wrappers cost a microsecond each, which
         # adds up on small problems solved in a fraction of a millisecond)
-        gscale = max(1.0, float(np.abs(g).max(initial=0.0)))
-        kkt = float(scores.max(initial=0.0)) / gscale
+        gscale = max(float(np.abs(g).max(initial=0.0)), self._origin_scale(D))
+        kkt = relative(float(scores.max(initial=0.0)), gscale)
         violation = float(np.maximum(self.lo - x, 0.0).max(initial=0.0)
                           + np.maximum(x - self.hi, 0.0).max(initial=0.0))
         gap_abs = dual = scale = rel = None
@@ -803,11 +807,37 @@ class SparseGLM:
                 gap_abs = max(P - dual, 0.0)
                 Pc = P + float(self.program.constant)
                 Dc = dual + float(self.program.constant)
-                rel = gap_abs / max(1.0, abs(Pc), abs(Dc))
+                rel = relative(gap_abs, max(abs(Pc), abs(Dc)))
+                f0 = self._origin_value(D)
+                if f0 > 0.0:  # a tiny optimal value (an exact fit): the residual's accuracy
+                    rel = min(rel, float(np.sqrt(gap_abs / f0)))
             else:
                 dual = None
         return Evaluation(P + float(self.program.constant), g, d, scores, kkt, gap_abs,
-                          None if dual is None else dual + float(self.program.constant), scale, rel, violation)
+                          None if dual is None else dual + float(self.program.constant), scale, rel, violation,
+                          gscale)
+
+    def _origin_scale(self, D) -> float:
+        """The size the KKT scores are relative to, besides |grad|: the gradient of the
+        datafit at x = 0 (OSQP's |q|) and the largest penalty weight. Cached per view."""
+        hit = self.__dict__.get("_origin")
+        if hit is None:
+            hit = self.__dict__["_origin"] = self._origin(D)
+        return hit[0]
+
+    def _origin_value(self, D) -> float:
+        self._origin_scale(D)
+        return self.__dict__["_origin"][1]
+
+    def _origin(self, D):
+        """(scale of the gradient at x = 0 and of the penalty weights, |datafit(0)|)."""
+        if not D.m:
+            return float(np.abs(self.w1).max(initial=0.0)), 0.0
+        u0 = np.zeros(D.m)
+        g0 = D.rmatvec(self.deriv(D, u0))
+        f0 = abs(float(self.datafit_value(D, u0)))
+        scale = max(float(np.abs(g0).max(initial=0.0)), float(np.abs(self.w1).max(initial=0.0)))
+        return scale, f0 if np.isfinite(f0) else 0.0
 
     def _conj_datafit(self, D, d, scale):
         """sum_i h_i^*(scale d_i); with a linear part, h_i = g_i + lin_i u + const and
@@ -887,8 +917,9 @@ class SparseGLM:
         if x.shape != (self.n,) or not np.isfinite(x).all():
             return Certificate(float("inf"), float("inf"), float("inf"), None, None, "kkt")
         ev = self.evaluate(x)
-        scale = max(1.0, float(np.abs(x).max(initial=0.0)))
-        rp = ev.violation / scale
+        bounds = np.concatenate([self.lo[np.isfinite(self.lo)], self.hi[np.isfinite(self.hi)]])
+        scale = max(float(np.abs(x).max(initial=0.0)), float(np.abs(bounds).max(initial=0.0)))
+        rp = relative(ev.violation, scale)
         if ev.rel_gap is not None:
             # the dual point is built exactly (rescaled gradient), so the dual residual is
             # zero by construction; the gap and the KKT residual are both required
@@ -897,3 +928,8 @@ class SparseGLM:
                                primal_objective=ev.primal)
         return Certificate(primal_residual=rp, dual_residual=0.0, subgradient_residual=ev.kkt,
                            gap=None, dual_objective=None, kind="kkt", primal_objective=ev.primal)
+
+
+def relative(num: float, den: float) -> float:
+    """num / den with 0 / 0 read as 0: relative measures without absolute floors."""
+    return 0.0 if num == 0.0 else num / max(den, np.finfo(np.float64).tiny)
