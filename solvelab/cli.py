@@ -57,6 +57,13 @@ def format_markdown(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
+def _rel_diff(objective: float, reference: float) -> float | None:
+    """|objective - reference| / |reference| for the tables (None when not finite)."""
+    from .bench.report import rel_error
+    e = rel_error(objective, reference)
+    return None if e is None else abs(e)
+
+
 def _num(v: float | None, fmt: str) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
 
@@ -161,13 +168,13 @@ def cmd_demo(args) -> int:
                              + "".join(traceback.format_exception(exc)[-3:]).rstrip())
                 continue
             cert = None if res.certificate is None else res.certificate.value
-            rel = abs(res.objective - ref) / max(1.0, abs(ref)) if math.isfinite(res.objective) else None
+            rel = _rel_diff(res.objective, ref)
             rows.append([name, backend, str(res.status), _num(res.objective, ".8g"), _num(cert, ".1e"),
                          str(res.iterations), _num(res.timings.get("total"), ".3f"), _num(ref, ".8g"),
                          _num(rel, ".1e")])
     print(f"solvelab {__version__} demo: tol={args.tol:g}, seed={args.seed}; certificate = recomputed "
           f"KKT/gap residual (optimal only when <= tol); rel. diff = |objective - reference| / "
-          f"max(1, |reference|), reference = CVXPY + Clarabel\n")
+          f"|reference|, reference = CVXPY + Clarabel\n")
     print(format_table(headers, rows))
     for note in notes:
         print("\n" + note)
@@ -234,7 +241,7 @@ def cmd_solve(args) -> int:
     if args.reference:
         ref = reference_objective(prob)
         print(f"reference:   {ref:.12g} (CVXPY + Clarabel), rel. diff "
-              f"{abs(res.objective - ref) / max(1.0, abs(ref)):.1e}")
+              f"{_num(_rel_diff(res.objective, ref), '.1e')}")
     return 0
 
 

@@ -82,7 +82,7 @@ from ..errors import InvalidDataError
 from ..kernels import ot as K
 from . import registry
 from .base import Backend, RawSolution, SolveOptions, callback_stops
-from .sinkhorn import (Reduced, SinkhornState, eps_schedule, run_sinkhorn, thread_option,
+from .sinkhorn import (_TINY, Reduced, SinkhornState, eps_schedule, run_sinkhorn, thread_option,
                        warm_potentials)
 
 _EXTRA = ("threads", "switch_iters", "warmup_tol", "sparsity", "dense_fraction", "levenberg", "linear_solver",
@@ -383,13 +383,13 @@ def _kernel_newton(red, kd, it, tol, max_iter, deadline, history, t0, options, i
         err = (float(np.abs(red.a - r).sum()) + float(np.abs(gg).sum())) / red.mass
         prim = float(F @ r + G @ c)
         gap = abs(float(F @ (r - red.a) + G @ (c - red.b)) + red.eps * (float(r.sum()) - red.mass))
-        gap /= max(1.0, abs(prim))
+        gap /= max(abs(prim), _TINY)
         if not (math.isfinite(err) and math.isfinite(kd.phi)):
             return it, "numerical_error", f"non-finite dual at Newton iteration {info['newton_iterations']}"
         rec = {"iteration": it, "time": time.perf_counter() - t0, "eps": red.eps, "stage": "newton",
                "marginal_violation": err, "gap_estimate": gap, "residual": max(err, gap)}
         history.append(rec)
-        if err <= tol and gap <= tol:
+        if err <= tol and gap <= 0.5 * tol:
             return it, "converged", ""
         if callback_stops(options, rec):
             return it, "stopped", f"stopped by the callback at iteration {it}"
@@ -633,14 +633,14 @@ class SinkhornNewtonBackend(Backend):
                 err = (float(np.abs(gf).sum()) + float(np.abs(gg).sum())) / red.mass
                 prim = float(F @ r + G @ c)
                 gap = abs(float(F @ (r - red.a) + G @ (c - red.b)) + red.eps * (float(r.sum()) - red.mass))
-                gap /= max(1.0, abs(prim))
+                gap /= max(abs(prim), _TINY)
                 if not (math.isfinite(err) and math.isfinite(L)):
                     status, message = "numerical_error", f"non-finite dual at Newton iteration {it - it_s}"
                     break
                 rec = {"iteration": it, "time": time.perf_counter() - t0, "eps": red.eps, "stage": "newton",
                        "marginal_violation": err, "gap_estimate": gap, "residual": max(err, gap)}
                 history.append(rec)
-                if err <= tol and gap <= tol:
+                if err <= tol and gap <= 0.5 * tol:
                     status = "converged"
                     break
                 if callback_stops(options, rec):

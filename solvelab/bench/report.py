@@ -5,10 +5,13 @@ How a run is judged (``judge``):
     recomputed the certificate (KKT residuals and duality gap) from the returned point
     and it met ``tol``;
   * a peer run is solved when the relative objective error of its point,
-    ``(f(x) - ref) / max(1, |ref|)``, is at most ``tol`` and its constraint violation
+    ``(f(x) - ref) / max(|ref|, scale)``, is at most ``tol`` and its constraint violation
     is at most ``tol``. ``ref`` is the instance's known optimum when the suite gives one,
     else the objective of the certified ``cvxpy`` backend run (CVXPY + Clarabel at tight
     tolerances, certificate rechecked), else the objective of the certified run with the smallest certificate.
+    ``scale`` is the instance's ``objective_scale`` where the suite records one (the
+    objective's size at its start point, for optimal values at or near zero), else 0:
+    no absolute floor, so an instance means the same in any unit.
     Peers' own convergence claims are recorded but not believed. (No certificate is
     given for a peer's point: recomputing one without its duals punishes points that
     are optimal but not exactly sparse, e.g. an interior-point solution.)
@@ -69,10 +72,15 @@ def shifted_geomean(values, shift: float = SGM_SHIFT) -> float:
     return float(np.exp(np.mean(np.log(v + shift))) - shift)
 
 
-def rel_error(obj, ref):
+_TINY = float(np.finfo(np.float64).tiny)
+
+
+def rel_error(obj, ref, scale=None):
+    """(obj - ref) / max(|ref|, scale): relative, with the instance's objective scale (if
+    any) standing in for a reference at zero; None when either value is missing."""
     if obj is None or ref is None or not math.isfinite(obj) or not math.isfinite(ref):
         return None
-    return (obj - ref) / max(1.0, abs(ref))
+    return (obj - ref) / max(abs(ref), abs(float(scale or 0.0)), _TINY)
 
 
 # ----------------------------------------------------------------------------------------
@@ -131,8 +139,13 @@ def references(records: list[dict]) -> dict:
     return refs
 
 
-def _peer_ok(obj, infeas, ref, tol) -> bool:
-    e = rel_error(obj, ref)
+def _objective_scale(record):
+    """The instance's objective scale, from the record or its instance's meta (None if neither)."""
+    return record.get("objective_scale", (record.get("meta") or {}).get("objective_scale"))
+
+
+def _peer_ok(obj, infeas, ref, tol, scale=None) -> bool:
+    e = rel_error(obj, ref, scale)
     return e is not None and e <= tol and (infeas is None or infeas <= tol)
 
 
@@ -143,7 +156,7 @@ def judge(records: list[dict]) -> list[dict]:
     for r in records:
         ref, src = refs.get(r["instance"], (None, ""))
         r["reference"], r["reference_source"] = ref, src
-        r["rel_error"] = rel_error(r.get("objective"), ref)
+        r["rel_error"] = rel_error(r.get("objective"), ref, _objective_scale(r))
         tol = float(r["tol"])
         r["time_to_tol"] = None
         if r["kind"] == "backend":
@@ -156,7 +169,8 @@ def judge(records: list[dict]) -> list[dict]:
             if r.get("status") == "skipped":
                 r["judged_by"] = None
             r["solved"] = (r.get("status") not in ("skipped", "error", "crashed") and not r.get("killed")
-                           and _peer_ok(r.get("objective"), r.get("infeasibility"), ref, tol))
+                           and _peer_ok(r.get("objective"), r.get("infeasibility"), ref, tol,
+                                       _objective_scale(r)))
             if r.get("reference_only"):
                 r["judged_by"], r["solved"] = "reference only", False
             if r["solved"]:
@@ -315,7 +329,7 @@ def render_markdown(rows, config, figs) -> str:
     L += ["**How runs are judged.** A solvelab backend counts as solved only with status `optimal`: "
           "the engine recomputed its certificate (KKT residuals and duality gap, relative) from the "
           "returned point and it met `tol`. A peer counts as solved when the relative objective error "
-          "of its point, `(f(x) - ref) / max(1, |ref|)`, and its constraint violation are both at most "
+          "of its point, `(f(x) - ref) / max(|ref|, objective scale)`, and its constraint violation are both at most "
           "`tol`; `ref` is the suite's known optimum, else the certified `cvxpy` backend run, else the "
           "certified run with the smallest certificate. Peers' own convergence claims are not believed. Time to tolerance "
           "excludes model compilation and JIT warm-up (columns *compile*, *JIT*). "
@@ -425,7 +439,7 @@ def draw_plots(rows, out) -> dict:
                 if r.get("certificate") is not None and r.get("time") is not None:
                     ax_t.semilogy([r["time"]], [max(r["certificate"], 1e-17)], "o", color=color[key])
             ref = r.get("reference")
-            pts = [(e.get("time"), rel_error(e.get("objective"), ref)) for e in h]
+            pts = [(e.get("time"), rel_error(e.get("objective"), ref, _objective_scale(r))) for e in h]
             pts = [(offset + t if r["kind"] == "backend" else t, abs(v)) for t, v in pts
                    if t is not None and v is not None]
             if not pts and r.get("rel_error") is not None and r.get("time") is not None:
@@ -438,7 +452,7 @@ def draw_plots(rows, out) -> dict:
                 any_curve[2] = True
         for ax, xl, yl, title in ((ax_t, "time (s)", "certificate (relative)", "backends: certificate vs time"),
                                   (ax_i, "iteration", "certificate (relative)", "backends: certificate vs iterations"),
-                                  (ax_o, "time (s)", "|f - ref| / max(1, |ref|)", "all: relative objective error")):
+                                  (ax_o, "time (s)", "|f - ref| / |ref|", "all: relative objective error")):
             ax.axhline(tol, color="gray", lw=0.8, ls=":")
             ax.set_xlabel(xl)
             ax.set_ylabel(yl)

@@ -332,6 +332,9 @@ def _xlogy_sum(x, y) -> float:
     return float(np.sum(special.xlogy(x, x) - special.xlogy(x, y) - x + y))
 
 
+_TINY = float(np.finfo(np.float64).tiny)
+
+
 def primal_value(view, x):
     """(objective, row sums, column sums, negative mass, bad) of the flat plan x."""
     n, m = view.a.size, view.b.size
@@ -421,7 +424,8 @@ def certify_plan(view, x, duals) -> Certificate:
 
     primal_residual  (||P1 - a||_1 + ||P^T 1 - b||_1 + negative mass) / sum(a)   (balanced)
                      negative mass / sum(a)                                       (unbalanced)
-    gap              |primal(P) - dual(f, g)| / max(1, |primal|, |dual|), where (f, g) are
+    gap              |primal(P) - dual(f, g)| / max(|primal|, |dual|) (PDLP's relative gap,
+                     no absolute floor, so costs in any unit are judged alike), where (f, g) are
                      the returned potentials after one exact dual block update each (which
                      can only raise the dual, so the gap stays an upper bound on suboptimality
                      of a feasible P).
@@ -451,7 +455,7 @@ def certify_plan(view, x, duals) -> Certificate:
     dual = dual_value(view, f, g)
     gap = None
     if np.isfinite(prim) and np.isfinite(dual):
-        gap = abs(prim - dual) / max(1.0, abs(prim), abs(dual))
+        gap = abs(prim - dual) / max(abs(prim), abs(dual), _TINY)
     return Certificate(primal_residual=viol, dual_residual=float("nan"), subgradient_residual=float("nan"),
                        gap=gap, dual_objective=dual, kind="ot_marginal+gap")
 

@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+import pytest
 
 from solvelab.bench.report import profile_ratios, profile_value, shifted_geomean
 
@@ -53,3 +54,15 @@ def test_reference_only_peer_is_shown_but_not_judged_or_profiled():
     assert ("peer", "exact") not in solvers
     text = render_markdown(judged, {}, {})
     assert "reference only: solves the unregularized problem" in text
+
+
+def test_peer_objective_error_is_relative_at_any_scale():
+    from solvelab.bench.report import rel_error
+    # the same 1e-3 relative miss at objective scales 1e-6 and 1e6 (a max(1, |ref|) floor
+    # called the first one solved to 1e-9)
+    assert rel_error(1.001e-6, 1e-6) == pytest.approx(1e-3)
+    assert rel_error(1.001e6, 1e6) == pytest.approx(1e-3)
+    # a zero optimum is judged against the instance's objective scale when it has one
+    assert rel_error(1e-9, 0.0, scale=2.0) == pytest.approx(5e-10)
+    assert rel_error(1e-9, 0.0) > 1e6
+    assert rel_error(None, 1.0) is None and rel_error(float("nan"), 1.0) is None
