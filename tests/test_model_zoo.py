@@ -155,12 +155,12 @@ def outcome(name: str, scale_obj: float = 1.0, scale_con: float = 1.0) -> dict:
     return out
 
 
-#: open gaps of the issue "optimal must never be wrong" (each an honest non-optimal status
-#: or a refusal whose message names a CVXPY internal, never a wrong answer); see its note
+#: open gaps (each an honest non-optimal status or a refusal, never a wrong answer), with
+#: the reason
 KNOWN_GAPS = {
-    "lad_regression": "one nonsmooth term, no constraints: the dual residual has no data-side scale yet",
-    "ridge": "pnorm(r, 2)**2 is refused naming PnormApprox instead of the user's atom",
-    "robust_lp": "A x + rho * norm1(x) <= b is refused (a convex atom inside an affine sum on the left)",
+    "robust_lp": "compiled exactly now (one L1 cone per row), but admm needs ~20000 iterations "
+                 "(~9 s) on this degenerate LP-like cone program and stops at the 5 s limit; the "
+                 "LP/saddle-point backends (pdhg, halpern) are the issue that closes it",
 }
 
 
@@ -204,7 +204,6 @@ def table(outcomes) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.xfail(reason="28 of 31 certified; the target 29 waits on KNOWN_GAPS", strict=False)
 def test_certified_count(capsys):
     outs = [outcome(n) for n in zoo.names()]
     text = table(outs)

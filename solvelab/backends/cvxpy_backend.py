@@ -93,7 +93,7 @@ def _snap(program, x: np.ndarray, rel: float) -> np.ndarray:
     dual. Only terms that read a selection of x can be snapped (the move is then exact).
     """
     x = x.copy()
-    tol = rel * max(1.0, float(np.max(np.abs(x), initial=0.0)))
+    tol = rel * float(np.max(np.abs(x), initial=0.0))  # relative to the point: any unit
     for t in program.terms:
         f = t.f
         if f.smooth and not f.is_indicator:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -593,11 +594,20 @@ class LazyText:
         return other + str(self)
 
 
+_INTERNAL = ((re.compile(r"\bPnormApprox\("), "pnorm("), (re.compile(r"\bGeoMeanApprox\("), "geo_mean("),
+             (re.compile(r"\bPowerApprox\("), "power("), (re.compile(r"\bSum\("), "sum("),
+             (re.compile(r", None, False\)"), ")"))
+
+
 def _one_line(expr, limit: int) -> str:
+    """The expression on one line as the user would write it (CVXPY prints some atoms by
+    their class: PnormApprox(x, 3), Sum(x, None, False)), cut to ``limit`` characters."""
     s = " ".join(str(expr).split())
+    for pattern, repl in _INTERNAL:
+        s = pattern.sub(repl, s)
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
 def _short(expr, limit: int = 80) -> LazyText:
-    """The expression as text on one line, cut to ``limit`` characters, made when shown."""
+    """The expression as the user wrote it, on one line, made when shown."""
     return LazyText(lambda: _one_line(expr, limit))

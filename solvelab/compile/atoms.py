@@ -27,7 +27,8 @@ import scipy.sparse as sp
 from ..errors import InvalidDataError, NonConvexError, UnsupportedAtomError
 from ..ir import functions as F
 from ..ir import linop as L
-from .affine import AffineCompiler, AffineMap, LazyText, _concat, _shape2, eval_offset, flat, index_array
+from .affine import (AffineCompiler, AffineMap, LazyText, _concat, _shape2, _short, eval_offset, flat,
+                     index_array)
 
 SUPPORTED = (
     "affine terms, sum_squares, quad_over_lin (constant denominator), quad_form (constant PSD "
@@ -114,22 +115,6 @@ def user_name(expr) -> str:
     if name in special or not name[:1].isupper():   # CVXPY's function names are its lower-case classes
         return special.get(name, name)
     return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()   # GeoMean -> geo_mean
-
-
-_INTERNAL = ((re.compile(r"\bPnormApprox\("), "pnorm("), (re.compile(r"\bGeoMeanApprox\("), "geo_mean("),
-             (re.compile(r"\bPowerApprox\("), "power("), (re.compile(r"\bSum\("), "sum("),
-             (re.compile(r", None, False\)"), ")"))
-
-
-def _short(expr, limit: int = 80) -> LazyText:
-    """The expression on one line as the user would write it (CVXPY prints some atoms by
-    their class: PnormApprox(x, 3), Sum(x, None, False)), made when shown."""
-    def text():
-        out = " ".join(str(expr).split())
-        for pattern, repl in _INTERNAL:
-            out = pattern.sub(repl, out)
-        return out if len(out) <= limit else out[: limit - 3] + "..."
-    return LazyText(text)
 
 
 def _dense(val) -> np.ndarray:
@@ -396,6 +381,15 @@ class ObjectiveCompiler:
 
     def _power(self, expr, coef, w, label) -> list[Piece]:
         p = _power_p(expr, label)
+        if p == 2 and _is_whole_norm2(expr.args[0]):
+            # norm2(u)**2 (pnorm(u, 2)**2, norm(u, 'fro')**2, square(norm(u))) is sum_squares(u)
+            if w is not None:
+                raise UnsupportedAtomError(f"'{label}': a Parameter weight on the square of a norm; use a "
+                                           f"scalar Parameter coefficient on sum_squares(...) instead")
+            return [self._piece(F.SumSquares(), self._arg(expr.args[0].args[0]), coef, label)]
+        if not expr.args[0].is_affine() and self._hinge_arg(expr.args[0]) is None:
+            raise UnsupportedAtomError(f"power/square of '{_short(expr.args[0])}' in '{label}': it takes an "
+                                       f"affine argument, pos(u)**2 or norm2(u)**2, and this one is not affine")
         hinge = self._hinge_arg(expr.args[0]) if p == 2 else None
         z = self._arg(expr.args[0], expr.shape) if hinge is None else hinge
         if p == 2:
@@ -690,6 +684,12 @@ def _psd_root(P, label, full: bool = False) -> np.ndarray:
                              f"{vals.min():.3g}) in '{label}'")
     keep = np.ones(vals.size, dtype=bool) if full else vals > 1e-14 * max(1.0, vals.max(initial=0.0))
     return (vecs[:, keep] * np.sqrt(np.maximum(vals[keep], 0.0))).T
+
+
+def _is_whole_norm2(expr) -> bool:
+    """norm2 / pnorm(., 2) / the Frobenius norm of its whole argument (no axis)."""
+    from cvxpy.atoms.pnorm import Pnorm
+    return isinstance(expr, Pnorm) and expr.axis is None and float(getattr(expr, "original_p", expr.p)) == 2
 
 
 def _power_p(expr, label) -> float:

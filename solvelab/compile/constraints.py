@@ -10,6 +10,8 @@
     sum_squares(u) <= t         SOC over [t + 1; t - 1; 2u]   (||u||^2 <= t, exact);
       quad_over_lin(u, y) <= t  SOC over [t + y; t - y; 2u]; quad_form(x, P) <= t with u = R x
     abs / pos / maximum / max (u) <= t, t <= min / minimum (u)   the affine inequalities they mean
+    c * atom + affine <= rhs    atom <= (rhs - affine) / c (c > 0 constant), one cone per row
+                                when a scalar atom faces a vector side
     cp.SOC(t, X, axis)          SOC, or SOCProduct for a vector t
     nonneg / nonpos / bounds attributes   bounds (Parameters in ``bounds`` stay live)
 
@@ -73,10 +75,13 @@ def compile_constraint(affine: AffineCompiler, c, label=None) -> list[Constraint
         if (lhs is None or lhs.is_affine()) and (rhs is None or rhs.is_affine()):
             return [_affine_inequality(affine, c, lhs, rhs, label)]
         if lhs is not None and rhs is not None:
+            above = lambda a, m, tt, lb: _concave_above(a, tt, m, lb)  # noqa: E731 - t <= atom
             if not lhs.is_affine() and rhs.is_affine():
-                return _convex_below(affine, lhs, rhs, label)
+                atom, t, flip = _isolate(lhs, rhs, label)
+                return _rowwise(affine, atom, t, label, above if flip else _convex_below)
             if lhs.is_affine() and not rhs.is_affine():
-                return _concave_above(affine, lhs, rhs, label)
+                atom, t, flip = _isolate(rhs, lhs, label)
+                return _rowwise(affine, atom, t, label, _convex_below if flip else above)
         raise UnsupportedAtomError(f"constraint '{label}' is not in solvelab's table; supported: {SUPPORTED}")
     if isinstance(c, SOC):
         return [_soc_constraint(affine, c, label)]
@@ -178,6 +183,87 @@ def _convex_below(affine, atom, t, label) -> list[ConstraintPiece]:
         return _each(affine, [u <= t], label)
     raise UnsupportedAtomError(f"constraint '{label}': '{_atom_name(atom)}' <= t is not in solvelab's table; "
                                f"supported: {SUPPORTED}")
+
+
+def _isolate(side, other, label):
+    """(atom, t, flipped): ``side <= other`` (or ``>=``) is ``atom <= t`` (``>=``), the other
+    way round when ``flipped``. The affine summands of ``side`` move to the other side and
+    a constant scalar factor divides out (a negative one flips the inequality), so
+    ``A x + rho * norm1(x) <= b`` is ``norm1(x) <= (b - A x) / rho``."""
+    from cvxpy.atoms.affine import add_expr, binary_operators as bo, unary_operators
+    from cvxpy.atoms.affine.promote import Promote
+
+    summands = list(side.args) if isinstance(side, add_expr.AddExpression) else [side]
+    rest = [a for a in summands if a.is_affine()]
+    curved = [a for a in summands if not a.is_affine()]
+    if len(curved) != 1:
+        raise UnsupportedAtomError(f"constraint '{label}': {len(curved)} non-affine terms on one side; a "
+                                   f"constraint takes one atom plus affine terms (give each atom its own "
+                                   f"epigraph variable: s1 + s2 <= t, atom1 <= s1, atom2 <= s2)")
+    atom, c = curved[0], 1.0
+    while True:
+        if isinstance(atom, Promote):
+            atom = atom.args[0]
+        elif isinstance(atom, unary_operators.NegExpression):
+            c, atom = -c, atom.args[0]
+        elif isinstance(atom, (bo.multiply, bo.MulExpression)) and any(
+                a.is_constant() and a.size == 1 for a in atom.args):
+            k, atom = (atom.args[0], atom.args[1]) if atom.args[0].is_constant() else (atom.args[1], atom.args[0])
+            c *= _nonzero_scalar(k, label)
+        elif isinstance(atom, bo.DivExpression) and atom.args[1].is_constant() and atom.args[1].size == 1:
+            c /= _nonzero_scalar(atom.args[1], label)
+            atom = atom.args[0]
+        else:
+            break
+    t = other
+    for a in rest:
+        t = t - a
+    return atom, (t / c if c != 1.0 else t), c < 0
+
+
+def _nonzero_scalar(k, label) -> float:
+    if k.parameters():
+        raise UnsupportedAtomError(f"constraint '{label}': a Parameter factor on the atom; divide the "
+                                   f"other side by it instead")
+    v = float(np.asarray(k.value, dtype=np.float64))
+    if not np.isfinite(v) or v == 0:
+        raise InvalidDataError(f"constraint '{label}': the factor {v:g} on the atom must be nonzero and finite")
+    return v
+
+
+def _rowwise(affine, atom, t, label, lower) -> list[ConstraintPiece]:
+    """``lower(affine, atom, t, label)``, once per entry of t when a scalar atom faces a
+    vector side (one cone per row: a_i x + rho ||x||_1 <= b_i)."""
+    if atom.size == 1 and t.size > 1:
+        from cvxpy.atoms.affine.reshape import reshape
+        tv = reshape(t, (t.size,), order="F")
+        cone = _norm_cone_product(atom) if lower is _convex_below else None
+        if cone is not None:   # one term, a cone per row: [t_1..t_k, u, ..., u]
+            return [ConstraintPiece(cone(t.size), _stack(affine, [tv] + [atom.args[0]] * t.size), label,
+                                    direct=False)]
+        out = []
+        for i in range(t.size):
+            for piece in lower(affine, atom, tv[i], label):
+                piece.direct = False
+                out.append(piece)
+        return out
+    return lower(affine, atom, t, label)
+
+
+def _norm_cone_product(atom):
+    """The cone-product class for norm1 / norm2 / norm_inf of an affine argument, else None."""
+    from cvxpy.atoms.norm1 import norm1
+    from cvxpy.atoms.norm_inf import norm_inf
+    from cvxpy.atoms.pnorm import Pnorm
+    if not atom.args or not atom.args[0].is_affine() or getattr(atom, "axis", None) is not None:
+        return None
+    if isinstance(atom, norm1):
+        return F.L1ConeProduct
+    if isinstance(atom, norm_inf):
+        return F.LInfConeProduct
+    if isinstance(atom, Pnorm) and float(atom.original_p) == 2:
+        return F.SOCProduct
+    return None
 
 
 def _concave_above(affine, t, atom, label) -> list[ConstraintPiece]:

@@ -14,9 +14,10 @@ the smallest normal number. Multiplying the objective, a constraint or a variabl
 
     primal     dist(z_i, dom f_i) / max(|A_i x|, |b_i|, |A_i| |x|) (|x| over the variables
                the term reads)
-    dual       |sum_i A_i^T y_i| / max_i(|A_i^T y_i|, and for smooth terms the two parts
-               of their gradient |A_i^T g_i(-b_i)| and |A_i^T (y_i - g_i(-b_i))|, where
-               g_i = grad(w_i f_i): OSQP's |q| and |P x|)
+    dual       |sum_i A_i^T y_i| / max_i(|A_i^T y_i|, |A_i| |y_i|, and for smooth terms the
+               two parts of their gradient |A_i^T g_i(-b_i)| and |A_i^T (y_i - g_i(-b_i))|,
+               where g_i = grad(w_i f_i): OSQP's |q| and |P x|; |A_i| |y_i| measures a
+               term whose own rows must cancel, as in one-term LAD regression)
     subgrad    |z_i - prox_{t w_i f_i}(z_i + t y_i)| / max(|z_i|, t |y_i|) with
                t = |z_i| / |y_i| (so both sides have one size; exact: y_i ∈ ∂(w_i f_i)(z_i)
                iff z_i = prox_{t w_i f_i}(z_i + t y_i) for every t > 0); for smooth terms
@@ -129,17 +130,20 @@ def _dual_residual(program: Program, duals):
     """(|sum A_i^T y_i| / scale, scale); the scale is the largest part of the sum, each
     smooth term counted as its two parts (gradient at x = 0 and the change since)."""
     total = np.zeros(program.n)
-    scale = 0.0
+    scale = carried = 0.0
     for t, yi in zip(program.terms, duals):
         aty = t.A.rmatvec(yi)
         total += aty
         scale = max(scale, _inf(aty))
+        # |A_i| |y_i|: what the term's rows could add up to, so that a term whose own rows
+        # must cancel (one nonsmooth term: A^T y = 0 in LAD regression) is measured too
+        carried = max(carried, t.A.norm_est() * _inf(yi))
         if _is_smooth(t) and t.f.name not in ("zero", "linear"):
             g0 = t.grad(-t.b)
             if np.all(np.isfinite(g0)):
                 atg0 = t.A.rmatvec(g0)
                 scale = max(scale, _inf(atg0), _inf(aty - atg0))
-    return _rel(_inf(total), scale), scale
+    return _rel(_inf(total), max(scale, carried)), scale
 
 
 def _subgradient_residual(t, zi, yi, zsize: float, dual_scale: float) -> float:

@@ -875,77 +875,132 @@ class SOC(SOCProduct):
         return {}
 
 
-class LInfCone(Indicator):
-    """{(t, u) : ||u||_inf <= t}, t first (``norm_inf(u) <= t``). The nearest point is
-    (s, clip(u, -s, s)) with s = max(root, 0) of s - t = sum_i (|u_i| - s)_+."""
-    name = "linf_cone"
+class _NormConeProduct(Indicator):
+    """A product of ``count`` norm cones {(t_j, u_j) : ||u_j|| <= t_j}, laid out as
+    [t_1..t_count, u_1, ..., u_count] (the u_j consecutive blocks of one length), as
+    SOCProduct is: ``A x + rho * norm1(x) <= b`` is one such term with a cone per row,
+    projected in one vectorized pass instead of ``count`` small ones."""
+
+    def __init__(self, count=1, dim=None):
+        super().__init__(dim)
+        self.count = int(count)
+
+    def _split(self, z):
+        z = np.asarray(z, dtype=np.float64)
+        k = self.count
+        return z[:k], z[k:].reshape(k, -1)
+
+    def _join(self, T, U):
+        return np.concatenate([T, U.ravel()])
+
+    def _blocks(self, z):
+        """The cones one at a time, each as [t_j; u_j]."""
+        T, U = self._split(z)
+        return [np.concatenate([[T[j]], U[j]]) for j in range(self.count)]
+
+    def _from_blocks(self, blocks):
+        B = np.asarray(blocks, dtype=np.float64).reshape(self.count, -1)
+        return self._join(B[:, 0], B[:, 1:])
+
+    def params(self):
+        return {"count": self.count} if self.count != 1 else {}
+
+
+class LInfConeProduct(_NormConeProduct):
+    """{(t_j, u_j) : ||u_j||_inf <= t_j} per block (``norm_inf(u) <= t``). The nearest point
+    is (s, clip(u, -s, s)) with s = max(root, 0) of s - t = sum_i (|u_i| - s)_+."""
+    name = "linf_cone_product"
 
     def project(self, z):
-        z = np.asarray(z, dtype=np.float64)
-        s = max(_plus_root(np.abs(z[1:]), -z[0], 1.0), 0.0)
-        return np.concatenate([[s], np.clip(z[1:], -s, s)])
+        T, U = self._split(z)
+        S = np.maximum(_plus_root_rows(np.abs(U), -T, 1.0), 0.0)
+        return self._join(S, np.clip(U, -S[:, None], S[:, None]))
 
     def support(self, y):   # the polar cone is -L1Cone
-        y = np.asarray(y, dtype=np.float64)
-        return 0.0 if np.sum(np.abs(y[1:])) <= -y[0] + 1e-12 * (1 + np.abs(y).max()) else INF
+        T, U = self._split(y)
+        return 0.0 if np.all(np.sum(np.abs(U), axis=1) <= -T + 1e-12 * (1 + np.abs(y).max(initial=0.0))) else INF
 
     def project_dual_domain(self, y):
-        return -L1Cone().project(-np.asarray(y, dtype=np.float64))
+        return -L1ConeProduct(self.count).project(-np.asarray(y, dtype=np.float64))
 
     def project_subdifferential(self, z, s):
         # on the boundary: -lam (1, -sign(u_A) a) with a in the simplex over the active set A;
         # with v = lam a >= 0: v = (b - theta)_+, b = sign(u_A) s_A, theta - s_t = sum v
-        z, s = np.asarray(z, dtype=np.float64), np.asarray(s, dtype=np.float64)
-        t, u = z[0], z[1:]
-        m = np.max(np.abs(u), initial=0.0)
-        if m < t * (1 - 1e-12):
-            return np.zeros_like(z)
-        if m == 0:
-            return self.project_dual_domain(s)
-        act = np.abs(u) >= m * (1 - 1e-12)
-        sg = np.sign(u[act])
-        b = sg * s[1:][act]
-        v = np.maximum(b - _plus_root(b, -s[0], 1.0), 0.0)
-        out = np.zeros_like(z)
-        out[0] = -np.sum(v)
-        out[1:][act] = sg * v
-        return out
+        out = []
+        for zj, sj in zip(self._blocks(z), self._blocks(s)):
+            t, u = zj[0], zj[1:]
+            m = np.max(np.abs(u), initial=0.0)
+            if m < t * (1 - 1e-12):
+                out.append(np.zeros_like(zj))
+                continue
+            if m == 0:
+                out.append(LInfConeProduct().project_dual_domain(sj))
+                continue
+            act = np.abs(u) >= m * (1 - 1e-12)
+            sg = np.sign(u[act])
+            b = sg * sj[1:][act]
+            v = np.maximum(b - _plus_root(b, -sj[0], 1.0), 0.0)
+            o = np.zeros_like(zj)
+            o[0] = -np.sum(v)
+            o[1:][act] = sg * v
+            out.append(o)
+        return self._from_blocks(out)
 
 
-class L1Cone(Indicator):
-    """{(t, u) : ||u||_1 <= t}, t first (``norm1(u) <= t``). Its polar is -LInfCone, so
-    (Moreau) P(z) = z + P_LInfCone(-z)."""
-    name = "l1_cone"
+class L1ConeProduct(_NormConeProduct):
+    """{(t_j, u_j) : ||u_j||_1 <= t_j} per block (``norm1(u) <= t``). Its polar is
+    -LInfCone, so (Moreau) P(z) = z + P_LInfCone(-z)."""
+    name = "l1_cone_product"
 
     def project(self, z):
         z = np.asarray(z, dtype=np.float64)
-        return z + LInfCone().project(-z)
+        return z + LInfConeProduct(self.count).project(-z)
 
     def support(self, y):   # the polar cone is -LInfCone
-        y = np.asarray(y, dtype=np.float64)
-        return 0.0 if np.max(np.abs(y[1:]), initial=0.0) <= -y[0] + 1e-12 * (1 + np.abs(y).max()) else INF
+        T, U = self._split(y)
+        return 0.0 if np.all(np.max(np.abs(U), axis=1, initial=0.0) <= -T + 1e-12 * (1 + np.abs(y).max(initial=0.0))) else INF
 
     def project_dual_domain(self, y):
-        return -LInfCone().project(-np.asarray(y, dtype=np.float64))
+        return -LInfConeProduct(self.count).project(-np.asarray(y, dtype=np.float64))
 
     def project_subdifferential(self, z, s):
         # on the boundary: lam (-1, g), g = sign(u) off zero entries and in [-1, 1] on them;
         # lam solves (1 + |P|) lam + s_t - sign(u_P).s_P = sum_Z (|s_i| - lam)_+
-        z, s = np.asarray(z, dtype=np.float64), np.asarray(s, dtype=np.float64)
-        t, u = z[0], z[1:]
-        n1 = np.sum(np.abs(u))
-        if n1 < t * (1 - 1e-12):
-            return np.zeros_like(z)
-        if n1 == 0:
-            return self.project_dual_domain(s)
-        P = u != 0
-        sg = np.sign(u[P])
-        lam = max(_plus_root(np.abs(s[1:][~P]), s[0] - np.dot(sg, s[1:][P]), 1.0 + np.sum(P)), 0.0)
-        out = np.empty_like(z)
-        out[0] = -lam
-        out[1:][P] = lam * sg
-        out[1:][~P] = np.clip(s[1:][~P], -lam, lam)
-        return out
+        out = []
+        for zj, sj in zip(self._blocks(z), self._blocks(s)):
+            t, u = zj[0], zj[1:]
+            n1 = np.sum(np.abs(u))
+            if n1 < t * (1 - 1e-12):
+                out.append(np.zeros_like(zj))
+                continue
+            if n1 == 0:
+                out.append(L1ConeProduct().project_dual_domain(sj))
+                continue
+            P = u != 0
+            sg = np.sign(u[P])
+            lam = max(_plus_root(np.abs(sj[1:][~P]), sj[0] - np.dot(sg, sj[1:][P]), 1.0 + np.sum(P)), 0.0)
+            o = np.empty_like(zj)
+            o[0] = -lam
+            o[1:][P] = lam * sg
+            o[1:][~P] = np.clip(sj[1:][~P], -lam, lam)
+            out.append(o)
+        return self._from_blocks(out)
+
+
+class LInfCone(LInfConeProduct):
+    """{(t, u) : ||u||_inf <= t}, t first (``norm_inf(u) <= t``)."""
+    name = "linf_cone"
+
+    def __init__(self, dim=None):
+        super().__init__(1, dim)
+
+
+class L1Cone(L1ConeProduct):
+    """{(t, u) : ||u||_1 <= t}, t first (``norm1(u) <= t``)."""
+    name = "l1_cone"
+
+    def __init__(self, dim=None):
+        super().__init__(1, dim)
 
 
 class AffineSet(Indicator):
@@ -1513,6 +1568,19 @@ def _plus_root(a, c0, c1):
     lower = np.concatenate([a, [-INF]])
     ok = (lam <= upper) & (lam >= lower)
     return float(lam[np.argmax(ok)])
+
+
+def _plus_root_rows(A, c0, c1):
+    """_plus_root for each row of A at once (c0 a vector, c1 a scalar > 0)."""
+    A = -np.sort(-np.asarray(A, dtype=np.float64), axis=1)
+    k, n = A.shape
+    cnt = np.arange(n + 1)
+    csum = np.concatenate([np.zeros((k, 1)), np.cumsum(A, axis=1)], axis=1)
+    lam = (csum - np.asarray(c0, dtype=np.float64)[:, None]) / (c1 + cnt)
+    upper = np.concatenate([np.full((k, 1), INF), A], axis=1)
+    lower = np.concatenate([A, np.full((k, 1), -INF)], axis=1)
+    ok = (lam <= upper) & (lam >= lower)
+    return lam[np.arange(k), np.argmax(ok, axis=1)]
 
 
 def _capped_threshold(a, total):

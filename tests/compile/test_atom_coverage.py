@@ -61,6 +61,10 @@ CATALOGUE = {
     "soc_product": (lambda: F.SOCProduct(2), lambda x: (cp.Constant(0.0), [cp.SOC(x[:2], cp.reshape(x[2:], (2, 2), order="F"))])),
     "l1_cone": (lambda: F.L1Cone(), lambda x: (cp.Constant(0.0), [cp.norm1(x[1:]) <= x[0]])),
     "linf_cone": (lambda: F.LInfCone(), lambda x: (cp.Constant(0.0), [cp.norm_inf(x[1:]) <= x[0]])),
+    "l1_cone_product": (lambda: F.L1ConeProduct(2),
+                        lambda x: (cp.Constant(0.0), [cp.norm1(x[2:4]) <= x[0], cp.norm1(x[4:]) <= x[1]])),
+    "linf_cone_product": (lambda: F.LInfConeProduct(2),
+                          lambda x: (cp.Constant(0.0), [cp.norm_inf(x[2:4]) <= x[0], cp.norm_inf(x[4:]) <= x[1]])),
 }
 IDS = list(CATALOGUE)
 SMOOTH = [k for k in IDS if CATALOGUE[k][0]().smooth]
@@ -274,6 +278,11 @@ def _models():
         "soc_vector_t": ("admm", cp.Minimize(cp.sum_squares(X - C34) + cp.sum(y[:4])), [cp.SOC(y[:4], X, axis=0)]),
         "abs_max_le": ("admm", cp.Minimize(cp.sum_squares(r)), [cp.abs(x) <= 0.3, cp.max(x) <= 0.1, cp.maximum(x[0], x[1]) <= 0.05]),
         "min_ge": ("admm", cp.Minimize(cp.sum_squares(r)), [cp.min(x) >= -0.1, cp.minimum(x[2], x[3]) >= 0.0]),
+        "robust_rows_norm1": ("admm", cp.Minimize(np.ones(nA) @ x), [A @ x + 0.1 * cp.norm1(x) <= 1 + np.abs(bA)]),
+        "robust_rows_norm_inf": ("admm", cp.Minimize(np.ones(nA) @ x), [A @ x + cp.norm_inf(x) / 4 <= 1 + np.abs(bA)]),
+        "robust_rows_norm2": ("admm", cp.Minimize(np.ones(nA) @ x), [A @ x + 0.5 * cp.norm2(x) <= 1 + np.abs(bA)]),
+        "atom_minus_affine_le": ("admm", cp.Minimize(cp.sum_squares(r)), [2 * cp.norm1(x) - x[0] <= 1]),
+        "negated_atom_above": ("admm", cp.Minimize(cp.sum_squares(r)), [x[1] + 0.5 <= 1 - cp.norm_inf(x)]),
         "infinite_bounds": ("fista", cp.Minimize(cp.sum_squares(r)), [x <= np.array([0.1, np.inf, 0.0, np.inf, 0.2]),
                                                                      x >= np.array([-np.inf, -0.1, -np.inf, 0.0, -np.inf])]),
         "infinite_bounds_attribute": ("fista", cp.Minimize(cp.sum_squares(A @ xb - bA)), []),
@@ -310,6 +319,9 @@ def _models():
         "weighted_pos": ("admm", cp.Minimize(cp.sum(cp.multiply(W_M, cp.pos(r))) + cp.sum_squares(x)), []),
         "weighted_logistic": ("fista", cp.Minimize(W_M @ cp.logistic(-cp.multiply(np.sign(bA), A @ x)) + cp.sum_squares(x)), []),
         "weighted_entr": ("admm", cp.Maximize(W_N @ cp.entr(xp) + bA[:nA] @ xp), [cp.sum(xp) == 1]),
+        "pnorm2_squared": ("fista", cp.Minimize(cp.pnorm(r, p=2) ** 2 + cp.pnorm(x, p=2) ** 2), []),
+        "square_of_norm": ("fista", cp.Minimize(cp.square(cp.norm(r)) + cp.norm1(x)), []),
+        "fro_norm_squared": ("fista", cp.Minimize(cp.norm(X - C34, "fro") ** 2 + cp.norm1(X)), []),
         "weighted_square_sum_axis": ("fista", cp.Minimize(np.array([1.0, 2.0, 0.5]) @ cp.sum(cp.square(X - C34), axis=1) + cp.norm1(X)), []),
     }
 
@@ -376,6 +388,8 @@ def _refusals():
         "pnorm_constraint": (cp.Minimize(cp.sum(x)), [cp.pnorm(x, 3) <= 1], r"pnorm\(u, 3\) <= t"),
         "mixed_norm_q2": (cp.Minimize(cp.mixed_norm(M34, 2, 2)), [], r"vector of norms only the sum"),
         "log_sum_exp_constraint": (cp.Minimize(cp.sum(x)), [cp.log_sum_exp(x) <= 1], r"'log_sum_exp' <= t"),
+        "power_of_pnorm3": (cp.Minimize(cp.pnorm(x, 3) ** 2), [], r"power/square of 'pnorm\(x, 3\)'.*affine argument"),
+        "two_atoms_in_a_constraint": (cp.Minimize(cp.sum(x)), [cp.norm1(x) + cp.norm2(x) <= 1], r"2 non-affine terms on one side"),
         "entr_zero_weight": (cp.Maximize(np.array([1.0, 0.0, 1.0, 1.0]) @ cp.entr(x)), [], r"positive weights"),
     }
 
