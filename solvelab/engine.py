@@ -210,7 +210,10 @@ def finish(program, raw, backend_name: str, tol: float, view=None) -> Result:
     message = raw.message
     status, cert, objective = None, None, float("nan")
     if raw.status == "infeasible":
-        ok = isinstance(raw.ray, list) and check_primal_infeasibility(program, raw.ray)
+        if view is not None and hasattr(view, "check_infeasibility"):   # a form's own Farkas test
+            ok = view.check_infeasibility(raw.ray)
+        else:
+            ok = isinstance(raw.ray, list) and check_primal_infeasibility(program, raw.ray)
         if ok:
             status, message = Status.INFEASIBLE, message or "certified by a dual ray"
         elif raw.info.get("trusted_status"):

@@ -251,6 +251,22 @@ class SinkhornState:
         return abs(float(F @ (self.r - red.a))) / max(abs(prim), _TINY)
 
 
+def forbidden_pairs_infeasible(view, name: str, t_setup: float) -> RawSolution | None:
+    """An 'infeasible' RawSolution with its Farkas ray when the +inf-cost (forbidden) pairs
+    leave no feasible plan (checked by a maximum flow before any iteration: Sinkhorn's
+    potentials would only diverge), else None."""
+    from ..ir.ot_form import forbidden_pairs_ray
+    ray = forbidden_pairs_ray(view)
+    if ray is None:
+        return None
+    f, g = ray
+    return RawSolution(x=None, status="infeasible", iterations=0, ray=ray,
+                       setup_time=time.perf_counter() - t_setup,
+                       message=f"{name}: a set S of {int(f.sum())} rows may send mass only to {int(-g.sum())} "
+                               f"columns N(S), and a(S) - b(N(S)) = {float(f @ view.a + g @ view.b):.3e} > 0: "
+                               f"no plan avoids the +inf costs")
+
+
 def eps_schedule(red: Reduced, eps: float, scaling, factor: float) -> list:
     """The decreasing eps values of epsilon scaling, ending with eps."""
     start = red.cmax / 4.0
@@ -379,6 +395,9 @@ class SinkhornBackend(Backend):
     def _solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
         t_setup = time.perf_counter()
         extra = self.checked_extra(options)
+        infeasible = forbidden_pairs_infeasible(view, self.name, t_setup)
+        if infeasible is not None:
+            return infeasible
         compile_time = K.warm_up()
         red = Reduced(view)
         F, G, warm = warm_potentials(red, options, state)

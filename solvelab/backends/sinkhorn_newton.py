@@ -82,8 +82,8 @@ from ..errors import InvalidDataError
 from ..kernels import ot as K
 from . import registry
 from .base import Backend, RawSolution, SolveOptions, callback_stops
-from .sinkhorn import (_TINY, Reduced, SinkhornState, eps_schedule, run_sinkhorn, thread_option,
-                       warm_potentials)
+from .sinkhorn import (_TINY, Reduced, SinkhornState, eps_schedule, forbidden_pairs_infeasible, run_sinkhorn,
+                       thread_option, warm_potentials)
 
 _EXTRA = ("threads", "switch_iters", "warmup_tol", "sparsity", "dense_fraction", "levenberg", "linear_solver",
           "topk", "warmup_scaling", "cg_max_iter", "stabilize", "tau", "eps_scaling", "scaling_factor", "stage_tol",
@@ -527,6 +527,9 @@ class SinkhornNewtonBackend(Backend):
         if not levenberg >= 0.0:
             raise InvalidDataError(f"sinkhorn_newton: levenberg must be >= 0, got {levenberg!r}")
         tol = float(options.tol)
+        infeasible = forbidden_pairs_infeasible(view, self.name, t_setup)
+        if infeasible is not None:
+            return infeasible
         compile_time = K.warm_up()
         red = Reduced(view)
         F, G, warm = warm_potentials(red, options, state)

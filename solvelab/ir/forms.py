@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InvalidDataError
 from .linop import BlockRowOperator
 from .program import Program, Term
 
@@ -173,7 +174,12 @@ def match(program: Program, form: str):
     _load_extra_forms()
     if form not in FORMS:
         return NoMatch(form, f"unknown form {form!r}; known: {', '.join(FORMS)}")
-    return FORMS[form].match(program)
+    try:
+        return FORMS[form].match(program)
+    except InvalidDataError as exc:
+        # the program cannot be put in this form's terms (an OT problem with +inf costs has
+        # no generic terms): not this form, with the reason; the structured forms still match
+        return NoMatch(form, str(exc))
 
 
 def own_certificate(program: Program):
