@@ -55,6 +55,24 @@ class LinearOperator:
     def _rmatvec(self, y):
         raise NotImplementedError
 
+    def _refresh_array(self, attr: str, ravel: bool = False) -> bool:
+        """Re-read ``self._source()`` into the dense array ``attr`` (same shape); True if the
+        numbers changed, which bumps the data version and drops the cached norm."""
+        if self._source is None:
+            return False
+        new = np.array(self._source(), dtype=np.float64, copy=True)
+        new = new.ravel() if ravel else new
+        old = getattr(self, attr)
+        if new.shape != old.shape:
+            raise ShapeError(f"{type(self).__name__}.refresh: the source changed shape from {old.shape} "
+                             f"to {new.shape}")
+        if np.array_equal(new, old):
+            return False
+        setattr(self, attr, new)
+        self._data_version += 1
+        self._norm = None
+        return True
+
     def __call__(self, x):
         return self.matvec(x)
 
@@ -356,17 +374,7 @@ class DiagonalOperator(LinearOperator):
         self._data_version = 0
 
     def refresh(self) -> bool:
-        if self._source is None:
-            return False
-        new = np.array(self._source(), dtype=np.float64, copy=True).ravel()
-        if new.shape != self.d.shape:
-            raise ShapeError(f"DiagonalOperator.refresh: the source changed shape from {self.d.shape} to {new.shape}")
-        if np.array_equal(new, self.d):
-            return False
-        self.d = new
-        self._data_version += 1
-        self._norm = None
-        return True
+        return self._refresh_array("d", ravel=True)
 
     @property
     def version(self):
@@ -738,18 +746,7 @@ class BatchMatMulOperator(LinearOperator):
 
     def refresh(self) -> bool:
         """Re-read a parametric source; return True if the numbers changed."""
-        if self._source is None:
-            return False
-        new = np.array(self._source(), dtype=np.float64, copy=True)
-        if new.shape != self.stack.shape:
-            raise ShapeError(f"BatchMatMulOperator.refresh: the source changed shape from "
-                             f"{self.stack.shape} to {new.shape}")
-        if np.array_equal(new, self.stack):
-            return False
-        self.stack = new
-        self._data_version += 1
-        self._norm = None
-        return True
+        return self._refresh_array("stack")
 
     @property
     def version(self):
