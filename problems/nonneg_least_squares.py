@@ -18,9 +18,5 @@ def build(seed=0, m=50, n=30):
 
 
 if __name__ == "__main__":
-    prob = build()
-    ref = cp.Problem(prob.objective, prob.constraints).solve(solver="CLARABEL")
-    print(f"CVXPY+Clarabel objective {ref:.10g}")
-    for backend in ("fista", "admm", "cvxpy"):
-        res = prob.solve(backend=backend, tol=1e-6)
-        print(f"  {backend:6s} {res!r}  rel.diff {abs(res.objective - ref) / max(1.0, abs(ref)):.1e}")
+    from solvelab.compare import compare_backends
+    compare_backends(build(), ("fista", "admm", "cvxpy"))

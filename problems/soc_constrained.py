@@ -20,9 +20,5 @@ def build(seed=0, m=40, n=20, lam=5.0):
 
 
 if __name__ == "__main__":
-    prob = build()
-    ref = cp.Problem(prob.objective, prob.constraints).solve(solver="CLARABEL")
-    print(f"CVXPY+Clarabel objective {ref:.10g}")
-    for backend in ("admm", "cvxpy"):
-        res = prob.solve(backend=backend, tol=1e-6)
-        print(f"  {backend:6s} {res!r}  rel.diff {abs(res.objective - ref) / max(1.0, abs(ref)):.1e}")
+    from solvelab.compare import compare_backends
+    compare_backends(build(), ("admm", "cvxpy"))
