@@ -33,56 +33,186 @@ class Status(str, enum.Enum):
         return self.value
 
 
-@dataclass
+@dataclass(frozen=True)
+class Measure:
+    """One named optimality measure of a certificate.
+
+    name      a Python identifier (``primal_residual``, ``marginal_violation`` ...); also
+              readable as ``cert.<name>``
+    value     the measure at the returned point (relative, scale-invariant)
+    meaning   one line saying what it measures
+    compared  whether it is compared with ``tol`` (False: reported only, e.g. a
+              diagnostic that has no target)
+    """
+
+    name: str
+    value: float
+    meaning: str = ""
+    compared: bool = True
+
+    def __post_init__(self):
+        if not (isinstance(self.name, str) and self.name.isidentifier()):
+            raise ValueError(f"a measure needs an identifier for a name, got {self.name!r}")
+        object.__setattr__(self, "value", float(self.value))
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value:.2e}" + ("" if self.compared else " (not compared)")
+
+
+#: the measures the KKT constructor builds, with their short labels in ``kkt=... (...)``
+_KKT = {
+    "primal_residual": ("primal", "primal infeasibility: constraint violation of A_i x - b_i, relative to the data"),
+    "dual_residual": ("dual", "stationarity: |sum_i A_i^T y_i| relative to its summands"),
+    "subgradient_residual": ("subgrad", "distance of each dual y_i to the subdifferential of its term, relative"),
+}
+_GAP = "relative duality gap |P - D| / max(|P|, |D|)"
+
+
+def _worst(values) -> float:
+    """The largest value; inf when any is NaN or inf (an unmeasurable measure certifies nothing)."""
+    values = list(values)
+    if not values:
+        return float("nan")
+    if not all(np.isfinite(v) for v in values):
+        return float("inf")
+    return max(values)
+
+
 class Certificate:
     """Optimality measures recomputed from the returned point on the original problem.
 
-    All entries are relative (scaled by the size of the data they compare); ``None``
-    means the measure does not apply (e.g. a gap when a conjugate is unknown).
+    A certificate is a set of named ``Measure`` s (``measures``, in order), each relative
+    to the size of the data it compares. ``value`` is the largest compared measure (inf
+    when one is NaN or inf, or when there is none) and ``meets(tol)`` is ``value <= tol``.
+
+    ``Certificate(primal_residual, dual_residual, subgradient_residual, gap,
+    dual_objective, kind)`` builds the KKT measures (a NaN residual or a None gap is no
+    measure); ``Certificate.from_measures(kind, measures)`` takes a family's own (marginal
+    violation, triangle violation, fixed-point residual ...). Every measure reads as an
+    attribute (``cert.gap``, ``cert.marginal_violation``); ``primal_residual``,
+    ``dual_residual``, ``subgradient_residual`` read NaN and ``gap`` None when the
+    certificate has no such measure.
     """
 
-    primal_residual: float = float("nan")
-    dual_residual: float = float("nan")
-    subgradient_residual: float = float("nan")
-    gap: float | None = None
-    dual_objective: float | None = None
-    kind: str = "kkt"
-    #: the (minimized) IR objective at x, constant included, when the certificate computed
-    #: it anyway (saves the engine a second pass over the data); None otherwise
-    primal_objective: float | None = None
+    def __init__(self, primal_residual: float = float("nan"), dual_residual: float = float("nan"),
+                 subgradient_residual: float = float("nan"), gap: float | None = None,
+                 dual_objective: float | None = None, kind: str = "kkt",
+                 primal_objective: float | None = None):
+        measures = [Measure(name, v, meaning) for (name, (_, meaning)), v in
+                    zip(_KKT.items(), (primal_residual, dual_residual, subgradient_residual))
+                    if v is not None and not np.isnan(v)]
+        if gap is not None and not np.isnan(gap):
+            measures.append(Measure("gap", gap, _GAP))
+        self._set(kind, measures, dual_objective, primal_objective)
+
+    @classmethod
+    def from_measures(cls, kind: str, measures, dual_objective: float | None = None,
+                      primal_objective: float | None = None) -> "Certificate":
+        """A certificate made of a family's own measures (kept as given, NaN included)."""
+        cert = cls.__new__(cls)
+        cert._set(kind, list(measures), dual_objective, primal_objective)
+        return cert
+
+    def _set(self, kind, measures, dual_objective, primal_objective):
+        if not all(isinstance(m, Measure) for m in measures):
+            raise TypeError("a certificate's measures are Measure(name, value, meaning, compared)")
+        names = [m.name for m in measures]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"a certificate has one measure per name; repeated: {', '.join(dup)}")
+        taken = sorted(set(names) & _RESERVED)
+        if taken:
+            raise ValueError(f"{', '.join(taken)}: the name of a certificate attribute, not usable for a measure")
+        self.kind = kind
+        self.measures: tuple[Measure, ...] = tuple(measures)
+        #: the dual objective the gap compares with, when the certificate has one
+        self.dual_objective = dual_objective
+        #: the (minimized) IR objective at x, constant included, when the certificate computed
+        #: it anyway (saves the engine a second pass over the data); None otherwise
+        self.primal_objective = primal_objective
+
+    # -- reading measures -------------------------------------------------------------
+
+    def measure(self, name: str) -> Measure | None:
+        """The measure called ``name``, or None."""
+        for m in self.__dict__.get("measures", ()):
+            if m.name == name:
+                return m
+        return None
+
+    def __getattr__(self, name: str):  # only for names that are no attribute: a measure's
+        if not name.startswith("_"):
+            m = self.measure(name)
+            if m is not None:
+                return m.value
+        raise AttributeError(f"certificate {self.__dict__.get('kind', '')!r} has no measure {name!r} "
+                             f"(it has {', '.join(self.as_dict()) or 'none'})")
+
+    def _or_nan(self, name: str) -> float:
+        m = self.measure(name)
+        return float("nan") if m is None else m.value
+
+    primal_residual = property(lambda self: self._or_nan("primal_residual"),
+                               doc="relative constraint violation (NaN when not a measure)")
+    dual_residual = property(lambda self: self._or_nan("dual_residual"),
+                             doc="relative stationarity residual (NaN when not a measure)")
+    subgradient_residual = property(lambda self: self._or_nan("subgradient_residual"),
+                                    doc="relative subgradient residual (NaN when not a measure)")
+
+    @property
+    def gap(self) -> float | None:
+        """The relative duality gap, or None when the certificate has none."""
+        m = self.measure("gap")
+        return None if m is None else m.value
 
     @property
     def kkt(self) -> float:
-        """The largest of the KKT residuals (primal, dual, subgradient)."""
-        vals = [self.primal_residual, self.dual_residual, self.subgradient_residual]
-        vals = [v for v in vals if v is not None and not np.isnan(v)]
-        return max(vals) if vals else float("nan")
+        """The largest of the KKT residuals (primal, dual, subgradient); NaN when none."""
+        return _worst(m.value for m in self.measures if m.name in _KKT and m.compared)
 
     @property
     def value(self) -> float:
-        """One number to compare with ``tol``: the KKT residual, or the gap if larger."""
-        worst = self.kkt
-        if self.gap is not None and not np.isnan(self.gap):
-            worst = max(worst, self.gap) if not np.isnan(worst) else self.gap
-        return worst
+        """One number to compare with ``tol``: the largest compared measure (inf when one
+        is NaN or inf, or when there is none)."""
+        worst = _worst(m.value for m in self.measures if m.compared)
+        return float("inf") if np.isnan(worst) else worst
 
     def meets(self, tol: float) -> bool:
         return bool(np.isfinite(self.value) and self.value <= tol)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "value": self.value,
-            "primal_residual": self.primal_residual,
-            "dual_residual": self.dual_residual,
-            "subgradient_residual": self.subgradient_residual,
-            "gap": self.gap,
-        }
+    def as_dict(self) -> dict[str, float]:
+        """{measure name: value}, in order."""
+        return {m.name: m.value for m in self.__dict__.get("measures", ())}
+
+    # -- printing ---------------------------------------------------------------------
 
     def __str__(self) -> str:
-        gap = "n/a" if self.gap is None else f"{self.gap:.2e}"
-        return (f"kkt={self.kkt:.2e} (primal {self.primal_residual:.1e}, dual "
-                f"{self.dual_residual:.1e}, subgrad {self.subgradient_residual:.1e}), gap={gap}")
+        kkt = [m for m in self.measures if m.name in _KKT]
+        if len(kkt) < 2:   # a lone residual (OT's marginals) prints by its name
+            kkt = []
+        parts = []
+        if kkt:
+            inner = ", ".join(f"{_KKT[m.name][0]} {m.value:.1e}" + ("" if m.compared else " not compared")
+                              for m in kkt)
+            parts.append(f"kkt={self.kkt:.2e} ({inner})")
+        parts += [str(m) for m in self.measures if m not in kkt]
+        return ", ".join(parts) or "no measures"
+
+    def __repr__(self) -> str:
+        return f"Certificate({self.kind}: {self})"
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Certificate):
+            return NotImplemented
+        return (self.kind, self.measures, self.dual_objective, self.primal_objective) == \
+               (other.kind, other.measures, other.dual_objective, other.primal_objective)
+
+    __hash__ = None
+
+
+#: names a measure cannot take: they would be hidden behind the certificate's own attributes
+_RESERVED = ({"kind", "measures", "dual_objective", "primal_objective"}
+             | {n for n in dir(Certificate) if not n.startswith("_")}) - set(_KKT) - {"gap"}
 
 
 class Values(dict):
