@@ -1,6 +1,7 @@
 """The ``solvelab`` command: backends, demo, solve, bench.
 
-    solvelab backends [--markdown]      every backend, the forms it accepts, what it does
+    solvelab backends [--markdown]      every backend (forms it accepts, what it does, priority),
+                                        then the plugins that failed to import and why
     solvelab demo [--tol T] [--seed S]  small built-in problems on every capable backend,
                                         checked against CVXPY + Clarabel (no downloads)
     solvelab solve FILE.py [...]        solve the Problem returned by FILE's build()
@@ -73,11 +74,23 @@ def _num(v: float | None, fmt: str) -> str:
 # ---------------------------------------------------------------------------------------
 
 def cmd_backends(args) -> int:
-    """Print every registered backend, in backend='auto' preference order."""
-    from .engine import backends
-    rows = [[b["name"], ", ".join(b["forms"]), b["description"]] for b in backends()]
-    headers = ["backend", "forms", "description"]
-    print(format_markdown(headers, rows) if args.markdown else format_table(headers, rows))
+    """Print every registered backend, in backend='auto' preference order (lower priority
+    first), then every plugin module that could not be imported, with why and a hint."""
+    from .backends import registry
+    from .discovery import failures
+
+    rows = [[b.name, str(b.priority), ", ".join(b.forms), b.description]
+            for b in registry.all_backends().values()]
+    headers = ["backend", "priority", "forms", "description"]   # the long column last
+    fmt = format_markdown if args.markdown else format_table
+    print(fmt(headers, rows))
+    registry.unavailable()   # loads the backends; failures() then has every kind loaded so far
+    broken = failures()
+    if not broken:
+        print("\nunavailable plugins: none")
+        return 0
+    print(f"\nunavailable plugins ({len(broken)}):")
+    print(fmt(["kind", "module", "reason", "install"], [[f.kind, f.module, f.error, f.hint or "-"] for f in broken]))
     return 0
 
 
@@ -214,9 +227,10 @@ def load_problem(path: str):
 
 def cmd_solve(args) -> int:
     """Solve the problem a file builds and print a summary."""
-    from .engine import _as_problem, solve
+    from .engine import solve
+    from .model import as_problem
 
-    prob = _as_problem(load_problem(args.file))
+    prob = as_problem(load_problem(args.file))
     if args.show_ir:
         print(prob.compile(), end="\n\n")
     options = {"tol": args.tol, "verbose": args.verbose, "max_iter": args.max_iter,

@@ -1,7 +1,11 @@
 """The ``solvelab`` command, driven through ``solvelab.cli.main`` with captured output."""
+import importlib
+import pkgutil
 import sys
 import types
 from pathlib import Path
+
+import pytest
 
 import solvelab
 from solvelab.cli import format_markdown, format_table, main
@@ -14,25 +18,92 @@ def test_version(capsys):
     assert capsys.readouterr().out.strip() == f"solvelab {solvelab.__version__}"
 
 
-def test_backends_table_lists_names_and_forms(capsys):
+BUILTIN = {"fista", "admm", "cd", "sinkhorn", "sinkhorn_newton", "cvxpy"}
+
+
+def _table(lines):
+    """The rows of the first table (header, dashes, rows up to the first blank line)."""
+    end = lines.index("") if "" in lines else len(lines)
+    return lines[0], lines[2:end]
+
+
+def test_backends_table_lists_names_priorities_and_forms(capsys):
     assert main(["backends"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["backend", "forms", "description"]
-    rows = {line.split()[0]: line for line in lines[2:]}
-    assert rows["fista"].split()[1] == "Composite"
-    assert rows["cvxpy"].split()[1] == "ProxAffine"
-    assert "Clarabel" in rows["cvxpy"]
+    header, body = _table(capsys.readouterr().out.splitlines())
+    assert header.split() == ["backend", "priority", "forms", "description"]
+    rows = {line.split()[0]: line for line in body}
+    assert set(rows) >= BUILTIN
+    assert rows["fista"].split()[1:3] == ["20", "Composite"]
+    assert rows["cvxpy"].split()[2] == "ProxAffine" and "Clarabel" in rows["cvxpy"]
+    assert "EntropicOT, UnbalancedOT" in rows["sinkhorn"]
+    priorities = [int(line.split()[1]) for line in body]
+    assert priorities == sorted(priorities)          # backend='auto' preference order
 
 
 def test_backends_markdown_is_a_table(capsys):
     assert main(["backends", "--markdown"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0] == "| backend | forms | description |"
-    assert lines[1].replace(" ", "") == "|---|---|---|"
-    names = {line.split("|")[1].strip() for line in lines[2:]}
-    assert {"fista", "cvxpy"} <= names
-    assert all(line.startswith("| ") and line.endswith(" |") and line.count("|") == 4 for line in lines[2:])
-    assert any(line.startswith("| fista | Composite |") for line in lines)
+    header, body = _table(capsys.readouterr().out.splitlines())
+    assert header == "| backend | priority | forms | description |"
+    names = {line.split("|")[1].strip() for line in body}
+    assert BUILTIN <= names
+    assert all(line.startswith("| ") and line.endswith(" |") and line.count("|") == 5 for line in body)
+    assert any(line.startswith("| fista | 20 | Composite |") for line in body)
+
+
+@pytest.fixture
+def broken_backend(monkeypatch):
+    """A backend module ``solvelab.backends.gpu_broken`` that fails to import (it needs
+    cupy), simulated in memory: the package scan sees it, importing it raises. No file
+    is written; the discovery cache is restored afterwards."""
+    from solvelab import discovery
+    from solvelab.backends import registry
+
+    registry.all_backends()                        # the real ones, loaded once
+    real_iter, real_import = pkgutil.iter_modules, importlib.import_module
+    scanned = list(real_import("solvelab.backends").__path__)   # (sl.backends is the function)
+
+    def iter_modules(path=None, prefix=""):
+        yield from real_iter(path, prefix)
+        if path is not None and list(path) == scanned:
+            yield pkgutil.ModuleInfo(None, "gpu_broken", False)
+
+    def import_module(name, package=None):
+        if name == "solvelab.backends.gpu_broken":
+            raise ModuleNotFoundError("No module named 'cupy'", name="cupy")
+        return real_import(name, package)
+
+    monkeypatch.setattr(pkgutil, "iter_modules", iter_modules)
+    monkeypatch.setattr(importlib, "import_module", import_module)
+    monkeypatch.delitem(discovery._loaded, "backends")   # scan again; restored after the test
+    return registry
+
+
+def test_a_broken_backend_module_is_unavailable_with_its_error(broken_backend):
+    registry = broken_backend
+    (failure,) = [f for f in registry.unavailable() if f.module == "solvelab.backends.gpu_broken"]
+    assert failure.kind == "backends" and "No module named 'cupy'" in failure.error
+    assert "solvelab[gpu]" in failure.hint
+    assert BUILTIN <= set(registry.all_backends())        # the others still work
+    with pytest.raises(solvelab.BackendRefusedError, match="not importable: solvelab.backends.gpu_broken"):
+        registry.get("gpu")
+
+
+def test_backends_command_lists_the_unavailable_plugins(broken_backend, capsys):
+    assert main(["backends"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    _, body = _table(lines)
+    assert BUILTIN <= {line.split()[0] for line in body}
+    at = lines.index(next(line for line in lines if line.startswith("unavailable plugins (")))
+    broken = [line for line in lines[at:] if "gpu_broken" in line]
+    assert len(broken) == 1 and "ModuleNotFoundError: No module named 'cupy'" in broken[0]
+    assert "pip install 'solvelab[gpu]'" in broken[0] and broken[0].split()[0] == "backends"
+
+
+def test_backends_command_says_when_every_plugin_imported(capsys, monkeypatch):
+    from solvelab import discovery
+    monkeypatch.setattr(discovery, "failures", lambda kind=None: [])
+    assert main(["backends"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("unavailable plugins: none")
 
 
 def test_table_helpers_align_and_escape():

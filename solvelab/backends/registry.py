@@ -1,6 +1,14 @@
-"""Name -> backend. Dispatch reads each backend's declared forms; nothing is guessed."""
+"""Name -> backend. Dispatch reads each backend's declared forms; nothing is guessed.
+
+Backends are discovered, not listed: every module or package of ``solvelab.backends``
+(but ``base`` and this one) and every entry point of the ``solvelab.backends`` group is
+imported once (``solvelab.discovery``) and registers its backend with ``register``. A
+module that fails to import is kept with its error for ``unavailable()`` (and
+``solvelab backends``); the other backends work.
+"""
 from __future__ import annotations
 
+from ..discovery import PluginFailure, failures, load
 from ..errors import BackendRefusedError
 from ..ir import forms as _forms
 from .base import Backend
@@ -20,8 +28,10 @@ def get(name: str) -> Backend:
     try:
         return _REGISTRY[name]
     except KeyError:
+        broken = "; ".join(str(f) for f in unavailable())
         raise BackendRefusedError(
-            f"unknown backend {name!r}; available: {', '.join(sorted(_REGISTRY))}") from None
+            f"unknown backend {name!r}; available: {', '.join(sorted(_REGISTRY))}"
+            + (f"; not importable: {broken}" if broken else "")) from None
 
 
 def all_backends() -> dict[str, Backend]:
@@ -50,19 +60,12 @@ def capable(program) -> list[str]:
     return [b.name for b in all_backends().values() if any(_forms.match(program, f) for f in b.forms)]
 
 
-_loaded = False
+def unavailable() -> list[PluginFailure]:
+    """The backend modules (and entry points) that failed to import, with their errors."""
+    _load_builtin()
+    return failures("backends")
 
 
-def _load_builtin():
-    """Import the built-in backend modules once (each registers itself)."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    import importlib
-    for mod in ("fista", "admm", "cd", "sinkhorn", "sinkhorn_newton", "cvxpy_backend"):
-        try:
-            importlib.import_module(f"{__package__}.{mod}")
-        except ModuleNotFoundError as exc:  # a backend still missing must not break the rest
-            if exc.name != f"{__package__}.{mod}":
-                raise
+def _load_builtin() -> None:
+    """Import every backend module once (each registers itself); failures are recorded."""
+    load("backends", __package__, "solvelab.backends", skip=("base", "registry"))

@@ -51,8 +51,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _list() -> int:
-    from .peer import all_peers
-    from .suite import get_suite, suite_names
+    from ..backends import registry
+    from .peer import all_peers, unavailable_peers
+    from .suite import get_suite, suite_names, unavailable_suites
     print("suites:")
     for name in suite_names():
         try:
@@ -61,13 +62,18 @@ def _list() -> int:
             print(f"  {name:10s} {s.description}" + (f"  [unavailable: {why}]" if why else ""))
         except Exception as exc:  # a broken plugin must not hide the others
             print(f"  {name:10s} [cannot load: {type(exc).__name__}: {exc}]")
+    for failure in unavailable_suites():
+        print(f"  [cannot import] {failure}")
     print("peers:")
     for name, peer in all_peers().items():
         why = peer.available()
         fam = ", ".join(peer.families) if peer.families else "any"
         print(f"  {name:16s} {peer.description} (families: {fam})" + (f"  [unavailable: {why}]" if why else ""))
-    from ..backends import registry
+    for failure in unavailable_peers():
+        print(f"  [cannot import] {failure}")
     print("backends:", ", ".join(registry.all_backends()))
+    for failure in registry.unavailable():
+        print(f"  [cannot import] {failure}")
     return 0
 
 

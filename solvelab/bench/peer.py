@@ -1,9 +1,11 @@
 """Peers: other people's solvers, wrapped for the harness (the plugin API for peers).
 
-A peer is a ``Peer`` subclass in a module under ``solvelab/bench/peers/``, registered
-with ``register_peer`` (one module may register several, e.g. CVXPY with Clarabel, SCS
-and OSQP). Every module there is imported to list the peers, so a peer module must
-import its heavy package lazily, inside its methods.
+A peer is a ``Peer`` subclass in a module under ``solvelab/bench/peers/`` (or an entry
+point of the ``solvelab.bench.peers`` group), registered with ``register_peer`` (one
+module may register several, e.g. CVXPY with Clarabel, SCS and OSQP). Every module there
+is imported to list the peers (``solvelab.discovery``; one that fails to import is
+reported by ``unavailable_peers()``), so a peer module must import its heavy package
+lazily, inside its methods.
 
 Writing a peer::
 
@@ -33,12 +35,12 @@ suite's reference objective (see ``solvelab.bench.suite``), not by their own cla
 """
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
 import importlib.util
-import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+from ..discovery import PluginFailure, failures, load
 
 
 class PeerSkip(Exception):
@@ -112,7 +114,7 @@ class Peer:
 
 
 _PEERS: dict[str, Peer] = {}
-_loaded = False
+_PACKAGE = f"{__package__}.peers"   # also the entry-point group of out-of-tree peers
 
 
 def register_peer(cls: type) -> type:
@@ -124,14 +126,13 @@ def register_peer(cls: type) -> type:
 
 
 def _load_builtin() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    from . import peers as _pkg
-    for mod in pkgutil.iter_modules(_pkg.__path__):
-        if not mod.name.startswith("_"):
-            importlib.import_module(f"{_pkg.__name__}.{mod.name}")
+    load("peers", _PACKAGE, _PACKAGE)
+
+
+def unavailable_peers() -> list[PluginFailure]:
+    """The peer modules (and entry points) that failed to import, with their errors."""
+    _load_builtin()
+    return failures("peers")
 
 
 def all_peers(include_hidden: bool = False) -> dict[str, Peer]:
@@ -145,4 +146,6 @@ def get_peer(name: str) -> Peer:
         return _PEERS[name]
     except KeyError:
         from .suite import SuiteError
-        raise SuiteError(f"unknown peer {name!r}; available: {', '.join(all_peers())}") from None
+        broken = "; ".join(str(f) for f in failures("peers"))
+        raise SuiteError(f"unknown peer {name!r}; available: {', '.join(all_peers())}"
+                         + (f"; not importable: {broken}" if broken else "")) from None

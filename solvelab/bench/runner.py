@@ -210,10 +210,10 @@ def _run_backend(task, inst, data, rec, send):
         rec.update(status="skipped", message=str(exc))
         return
     stream = _Stream(send)
-    from ..engine import _normalize_history
+    from ..engine import normalize_history
 
     def callback(info):
-        stream.add(_normalize_history([_clean(info)])[0])  # same 'residual' as Result.history
+        stream.add(normalize_history([_clean(info)])[0])  # same 'residual' as Result.history
         return False
 
     if send is not None:

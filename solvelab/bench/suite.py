@@ -1,9 +1,12 @@
 """Suites and instances: what a benchmark runs (the plugin API for suites).
 
-A suite is one module ``solvelab/bench/suites/<name>.py`` that defines a ``Suite``
-subclass and registers it with ``register_suite``; ``get_suite(name)`` imports that
-module on first use, so adding a suite touches one new file. An instance is cheap to
-list: its data and its model are built lazily, in the worker process that runs it.
+A suite is one module ``solvelab/bench/suites/<name>.py`` (or an entry point of the
+``solvelab.bench.suites`` group) that defines a ``Suite`` subclass and registers it with
+``register_suite``; the modules are discovered (``solvelab.discovery``: every module of
+the package is imported once, and one that fails to import is reported with its error
+by ``unavailable_suites()``), so adding a suite touches one new file. An instance is
+cheap to list: its data and its model are built lazily, in the worker process that runs
+it.
 
 Writing a suite::
 
@@ -36,9 +39,10 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
-import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+from ..discovery import PluginFailure, failures, load
 
 
 class SuiteError(Exception):
@@ -77,8 +81,8 @@ class Instance:
 
     # the family's defaults, looked up lazily so that listing instances stays cheap
     def _family(self):
-        from . import models
-        return models.get_family(self.family)
+        from .models import get_family
+        return get_family(self.family)
 
     def make_problem(self, data: dict):
         """The ``solvelab.Problem`` of this instance (a fresh one per call)."""
@@ -170,22 +174,33 @@ def register_suite(cls: type) -> type:
     return cls
 
 
+_PACKAGE = f"{__package__}.suites"   # also the entry-point group of out-of-tree suites
+
+
+def _load_builtin() -> None:
+    load("suites", _PACKAGE, _PACKAGE)
+
+
+def unavailable_suites() -> list[PluginFailure]:
+    """The suite modules (and entry points) that failed to import, with their errors."""
+    _load_builtin()
+    return failures("suites")
+
+
 def suite_names() -> list[str]:
-    """Registered suites plus the modules in ``solvelab/bench/suites/`` (not imported)."""
-    from . import suites as _pkg
-    found = {m.name for m in pkgutil.iter_modules(_pkg.__path__) if not m.name.startswith("_")}
-    return sorted(found | set(_SUITES))
+    """Every registered suite (the modules of ``solvelab/bench/suites/`` and the entry
+    points, imported once)."""
+    _load_builtin()
+    return sorted(_SUITES)
 
 
 def get_suite(name: str, **options) -> Suite:
-    """The suite called ``name``, importing ``solvelab.bench.suites.<name>`` if needed."""
+    """The suite called ``name`` (a fresh instance with ``options``)."""
+    _load_builtin()
     if name not in _SUITES:
-        try:
-            importlib.import_module(f"{__package__}.suites.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.suites.{name}":
-                raise
-    if name not in _SUITES:
+        broken = [f for f in failures("suites") if f.module.rsplit(".", 1)[-1] == name]
+        if broken:
+            raise SuiteError(f"suite {name!r} cannot be loaded: {broken[0]}")
         raise SuiteError(f"unknown suite {name!r}; available: {', '.join(suite_names())}")
     return _SUITES[name](**options)
 
