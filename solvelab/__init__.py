@@ -4,10 +4,12 @@
 >>> x = cp.Variable(3)
 >>> res = sl.Problem(cp.Minimize(cp.sum_squares(x - 1) + cp.norm1(x))).solve(backend="auto")
 """
+# the model first: it imports the package solvelab.compile, which the function
+# sl.compile, imported after it, must shadow
+from .model import Problem  # noqa: I001
 from .engine import backends, compile, solve
 from .errors import (BackendRefusedError, InvalidDataError, MissingDependencyError, NonConvexError,
                      ShapeError, SolvelabError, UnsupportedAtomError)
-from .model import Problem
 from .result import Certificate, Result, Status
 
 __version__ = "0.1.0"

@@ -1,7 +1,15 @@
-"""The solve driver: compile (once), dispatch, certify on the original program, map back.
+"""The solve driver: compile (once), dispatch, certify on the original program.
 
 The engine, not the backend, decides the final status: ``optimal`` only when the
 certificate recomputed here from the returned point meets ``tol``.
+
+It solves anything that compiles: an object whose ``compile()`` returns a ``Program`` or
+a family's ``StructuredProgram`` (the same object on every call), optionally counting
+compilations in ``compile_count`` (a program just compiled is not refreshed), given
+together with a per-problem ``state`` dict (``run``). What concerns the user's objects,
+coercing a plain ``cvxpy.Problem`` and writing results back, belongs to the model layer
+(``solvelab.model``), which registers its adapter here (``register_adapter``); this
+module imports nothing of it.
 """
 from __future__ import annotations
 
@@ -15,26 +23,36 @@ from .backends.base import SolveOptions
 from .errors import BackendRefusedError, InvalidDataError
 from .ir import forms
 from .ir.certificate import certify, check_primal_infeasibility, check_unboundedness, primal_residual
-from .model.problem import Problem
 from .result import Result, Status, Values
 
+#: callables turning a foreign model (a plain cvxpy.Problem) into one that compiles, or None
+_ADAPTERS: list[Callable] = []
 
-def _as_problem(problem) -> Problem:
-    import cvxpy as cp
-    if isinstance(problem, Problem):
+
+def register_adapter(adapter: Callable) -> Callable:
+    """Let ``solve`` / ``compile`` take objects that do not compile themselves:
+    ``adapter(obj)`` returns a model that compiles, or None when ``obj`` is not its kind."""
+    if adapter not in _ADAPTERS:
+        _ADAPTERS.append(adapter)
+    return adapter
+
+
+def as_model(problem):
+    """``problem`` itself when it compiles, else what a registered adapter makes of it."""
+    if callable(getattr(problem, "compile", None)):
         return problem
-    if isinstance(problem, cp.Problem):
-        cache = getattr(problem, "_solvelab_problem", None)
-        if cache is None:
-            cache = Problem.from_cvxpy(problem)
-            problem._solvelab_problem = cache  # re-solves of the same cvxpy.Problem reuse it
-        return cache
+    for adapt in _ADAPTERS:
+        model = adapt(problem)
+        if model is not None:
+            return model
     raise TypeError(f"solve() takes a solvelab.Problem or a cvxpy.Problem, got {type(problem).__name__}")
 
 
+
+
 def compile(problem):
-    """The IR ``Program`` of a solvelab or CVXPY problem (printable)."""
-    return _as_problem(problem).compile()
+    """The IR program of a solvelab or CVXPY problem (printable)."""
+    return as_model(problem).compile()
 
 
 #: how specific a form is: a backend built for the structure beats a general one
@@ -94,23 +112,38 @@ def _check_options(tol, max_iter, time_limit, check_every) -> float:
     return float(tol)
 
 
-def solve(problem, backend: str = "auto", *, tol: float = 1e-6, max_iter: int | None = None,
-          time_limit: float | None = None, verbose: bool = False, warm_start: bool = True,
-          callback: Callable | None = None, check_every: int | None = None, **backend_options) -> Result:
-    """Solve ``problem`` (a ``solvelab.Problem`` or ``cvxpy.Problem``) on ``backend``.
+def solve(problem, backend: str = "auto", **options) -> Result:
+    """Solve ``problem`` (a ``solvelab.Problem``, a ``cvxpy.Problem`` or any model that
+    compiles) on ``backend``; the model's own ``solve`` writes the result back.
 
     Options common to every backend: ``tol`` (relative certificate target), ``max_iter``,
     ``time_limit`` (seconds), ``verbose`` (iteration table), ``warm_start`` (reuse the
     previous solution of this problem), ``callback`` (called with a dict at every check;
     return True to stop), ``check_every``. Other keywords go to the backend.
     """
+    model = as_model(problem)
+    own = getattr(model, "solve", None)
+    if callable(own):
+        return own(backend=backend, **options)
+    return run(model, {}, backend=backend, **options)   # no solve of its own: no state kept
+
+
+def run(model, state: dict, backend: str = "auto", *, tol: float = 1e-6, max_iter: int | None = None,
+        time_limit: float | None = None, verbose: bool = False, warm_start: bool = True,
+        callback: Callable | None = None, check_every: int | None = None, **backend_options) -> Result:
+    """Compile ``model`` (or re-read its Parameters), dispatch, certify: the ``Result``.
+
+    ``state`` is the caller's per-problem dict, kept between solves of the same model:
+    each backend keeps its warm start and cached factorizations under its name there.
+    Options as for ``solve``. Nothing is written back to the model.
+    """
     t_start = time.perf_counter()
     tol = _check_options(tol, max_iter, time_limit, check_every)
     if callback is not None and not callable(callback):
         raise InvalidDataError(f"callback must be callable, got {type(callback).__name__}")
-    prob = _as_problem(problem)
-    fresh = prob._program is None
-    program = prob.compile()
+    count = getattr(model, "compile_count", None)
+    program = model.compile()
+    fresh = count is not None and getattr(model, "compile_count", None) != count
     if not fresh:
         program.refresh()
     t_compiled = time.perf_counter()
@@ -134,13 +167,13 @@ def solve(problem, backend: str = "auto", *, tol: float = 1e-6, max_iter: int | 
             opts.check_every = int(check_every)
         if verbose and backend in (None, "auto"):
             print(f"solvelab auto: backend {name!r} ({why})")
-        state = prob._state.setdefault(name, {})
-        if state.get("data_version") != program.data_version:
-            state["stale_operators"] = True
-        state["data_version"] = program.data_version
+        bstate = state.setdefault(name, {})
+        if bstate.get("data_version") != program.data_version:
+            bstate["stale_operators"] = True
+        bstate["data_version"] = program.data_version
         t_setup = time.perf_counter()
         try:
-            raw = impl.solve(view, opts, state)
+            raw = impl.solve(view, opts, bstate)
         except BackendRefusedError as exc:
             if backend not in (None, "auto"):
                 raise
@@ -164,25 +197,10 @@ def solve(problem, backend: str = "auto", *, tol: float = 1e-6, max_iter: int | 
         "certify": t_end - t_solved,
         "total": t_end - t_start,
     }
-    _write_back(prob, program, result, problem if prob is not problem else None)
     return result
 
 
-#: solvelab status -> the status string CVXPY's own solve would leave
-_CVXPY_STATUS = {Status.OPTIMAL: "optimal", Status.INFEASIBLE: "infeasible", Status.UNBOUNDED: "unbounded",
-                 Status.INACCURATE: "optimal_inaccurate", Status.MAX_ITER: "user_limit",
-                 Status.TIME_LIMIT: "user_limit", Status.NUMERICAL_ERROR: "solver_error"}
-
-
-def _write_cvxpy_status(problem, result: Result) -> None:
-    """``problem.status`` / ``problem.value`` as after ``problem.solve()`` (CVXPY keeps
-    them in private slots behind read-only properties)."""
-    problem._status = _CVXPY_STATUS[result.status]
-    value = result.objective
-    problem._value = None if value is None or np.isnan(value) else float(value)
-
-
-def _normalize_history(history: list) -> list:
+def normalize_history(history: list) -> list:
     """Give every history entry a 'residual': the backend's own relative optimality measure."""
     for entry in history:
         if "residual" in entry:
@@ -198,6 +216,8 @@ def _normalize_history(history: list) -> list:
     return history
 
 
+
+
 def finish(program, raw, backend_name: str, tol: float, view=None) -> Result:
     """Turn a backend's ``RawSolution`` into a ``Result`` with a recomputed certificate.
 
@@ -205,7 +225,7 @@ def finish(program, raw, backend_name: str, tol: float, view=None) -> Result:
     marginal violation of a transport plan); otherwise the generic KKT + gap certificate
     of ``solvelab.ir.certificate`` is computed on the program's terms.
     """
-    _normalize_history(raw.history)
+    normalize_history(raw.history)
     x = raw.x
     message = raw.message
     status, cert, objective = None, None, float("nan")
@@ -271,8 +291,12 @@ def finish(program, raw, backend_name: str, tol: float, view=None) -> Result:
             status = Status.TIME_LIMIT
         elif raw.status == "max_iter":
             status = Status.MAX_ITER
+        elif raw.status == "stopped":
+            status = Status.INACCURATE
+            message = message or "stopped by the callback"
         else:
             status = Status.INACCURATE
+            message = message or f"backend {backend_name!r} returned status {raw.status!r}"
     return Result(x=x, status=status, objective=objective, certificate=cert, iterations=raw.iterations,
                   history=raw.history, backend=backend_name, values=Values.of(program, x), duals=raw.duals,
                   message=message, info=dict(raw.info))
@@ -283,26 +307,6 @@ def _has_feasible_point(program, x, tol: float) -> bool:
     ``tol``, relative): with a descent ray, that is what makes a problem unbounded."""
     candidates = ([x] if x is not None else []) + [np.zeros(program.n)]
     return any(primal_residual(program, c) <= tol for c in candidates)
-
-
-def _write_back(prob: Problem, program, result: Result, cvxpy_problem=None) -> None:
-    """Fill the user's CVXPY variables (and, for a plain ``cvxpy.Problem``, its ``status``
-    and ``value``), like CVXPY's own solve does."""
-    prob.status = result.status
-    prob.value = result.objective
-    prob.result = result
-    if cvxpy_problem is not None:
-        _write_cvxpy_status(cvxpy_problem, result)
-    by_id = {v.id: v for v in prob.variables()}
-    for info in program.variables:
-        var = by_id.get(info.key)
-        if var is None:
-            continue
-        if result.x is None:
-            var.save_value(None)
-            continue
-        vals = result.x[info.slice]
-        var.save_value(vals.reshape(info.shape, order="F") if info.shape else np.asarray(vals[0]))
 
 
 def backends() -> list[dict]:

@@ -87,8 +87,9 @@ def path(problem, parameter, values, backend: str = "auto", **solve_options) -> 
     Returns a ``PathResult``: iterate it for the ``Result`` of each value; ``coefs`` stacks
     the solutions. The Parameter keeps the last value afterwards.
     """
-    from .engine import _as_problem, solve
-    prob = _as_problem(problem)
+    from .engine import solve
+    from .model import as_problem
+    prob = as_problem(problem)
     par = _find_parameter(prob, parameter)
     vals = np.asarray(list(values), dtype=np.float64).ravel()
     if vals.size == 0:

@@ -118,3 +118,61 @@ def test_result_repr_is_readable():
     res = sl.Problem(cp.Minimize(cp.sum_squares(A @ x - b))).solve(backend="admm")
     text = repr(res)
     assert "status=optimal" in text and "backend='admm'" in text
+
+
+# --- the engine / model split ---------------------------------------------------------
+
+def test_problem_from_program_wraps_a_node_and_writes_back_its_variables():
+    from solvelab.compile import compile_problem
+    x = cp.Variable(10, name="x")
+    lam = cp.Parameter(nonneg=True, value=0.2, name="lam")
+    node = compile_problem(cp.Minimize(cp.sum_squares(A @ x - b) + lam * cp.norm1(x)))
+    prob = sl.Problem.from_program(node, variables=[x])
+    assert prob.compile() is node and prob.compile_count == 1 and prob.objective is None
+    assert [p.name() for p in prob.parameters()] == ["lam"]
+    res = prob.solve(backend="fista", tol=1e-8)
+    ref = cp.Problem(cp.Minimize(cp.sum_squares(A @ x - b) + lam * cp.norm1(x))).solve(solver="CLARABEL")
+    assert res.status is sl.Status.OPTIMAL and res.objective == pytest.approx(ref, rel=1e-6)
+    np.testing.assert_allclose(x.value, res.x)
+    assert prob.status is res.status and prob.value == res.objective and prob.result is res
+    lam.value = 2.0   # the node's Parameters are re-read on the next solve, without compiling
+    again = prob.solve(backend="fista", tol=1e-8)
+    ref = cp.Problem(cp.Minimize(cp.sum_squares(A @ x - b) + lam * cp.norm1(x))).solve(solver="CLARABEL")
+    assert again.objective == pytest.approx(ref, rel=1e-6) and prob.compile_count == 1
+    with pytest.raises(TypeError, match="not both"):
+        sl.Problem(cp.Minimize(cp.sum(x)), program=node)
+
+
+def test_the_engine_runs_anything_that_compiles_with_the_state_it_is_given():
+    from solvelab import engine
+    x = cp.Variable(10)
+    program = sl.compile(cp.Problem(cp.Minimize(cp.sum_squares(A @ x - b))))
+
+    class Compiles:
+        def compile(self):
+            return program
+
+    state = {}
+    res = engine.run(Compiles(), state, backend="admm")
+    assert res.status is sl.Status.OPTIMAL and set(state) == {"admm"}
+    assert x.value is None   # writing back is the model layer's business
+    assert engine.solve(Compiles(), backend="admm").status is sl.Status.OPTIMAL
+    with pytest.raises(TypeError, match="solvelab.Problem or a cvxpy.Problem"):
+        sl.solve(42)
+
+
+def test_a_coerced_cvxpy_problem_is_reused_and_follows_its_solves():
+    from solvelab.model import as_problem
+    x = cp.Variable(10)
+    prob = cp.Problem(cp.Minimize(cp.sum_squares(A @ x - b)), [x >= 0])
+    model = as_problem(prob)
+    assert as_problem(prob) is model and as_problem(model) is model
+    res = sl.solve(prob, backend="admm")
+    assert prob.status == "optimal" and prob.value == pytest.approx(res.objective)
+    assert model.result is res and model.compile_count == 1
+
+
+def test_normalize_history_is_public():
+    from solvelab import engine
+    hist = engine.normalize_history([{"gradient_mapping": 0.5}, {"residual": 1.0}, {}])
+    assert [h["residual"] for h in hist[:2]] == [0.5, 1.0] and np.isnan(hist[2]["residual"])

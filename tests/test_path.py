@@ -108,7 +108,7 @@ def test_nonconvex_penalty_level_is_a_parameter_and_paths_follow_it(kind):
 def test_nonconvex_penalty_parameter_without_value_is_a_clear_error():
     import cvxpy as cp
     from solvelab.errors import InvalidDataError
-    from solvelab.ir.glm_form import MCP
+    from solvelab.families.glm import MCP
     lam = cp.Parameter(nonneg=True, name="lam")
     pen = MCP(lam, 3.0)
     with pytest.raises(InvalidDataError, match="has no value"):

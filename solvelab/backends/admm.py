@@ -79,7 +79,7 @@ from ..ir.certificate import certify, check_primal_infeasibility, check_unbounde
 from ..kernels import factor as _factor
 from ..kernels.anderson import Anderson
 from . import registry
-from .base import Backend, RawSolution, SolveOptions, callback_stops
+from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table
 
 _EXTRA = ("rho", "sigma", "alpha", "adaptive_rho", "max_rho_updates", "eq_rho_scale", "system", "scaling", "anderson")
 
@@ -116,6 +116,11 @@ _RHO_BAND_STALLED = 1.5
 
 #: Anderson acceleration starts once both relative residuals are below this
 _AA_GATE = 1e-2
+
+#: the verbose iteration table
+_TABLE = Table(("iteration", "iter", "7d"), ("time", "time", "9.3f"), ("objective", "objective", "16.9e"),
+               ("primal_residual", "prim res", "10.2e"), ("dual_residual", "dual res", "10.2e"),
+               ("rho", "rho", "9.2e"), ("certificate", "cert", "10.2e"))
 
 
 def _is_equality(term) -> bool:
@@ -372,9 +377,6 @@ class AdmmBackend(Backend):
         terms = prog.terms
         n = prog.n
         tol = float(options.tol)
-        check_every = max(1, int(options.check_every))
-        max_iter = int(options.max_iter)
-        verbose = bool(options.verbose)
 
         # ---- structure (cached per data version) ----
         cached = state.get("structure")
@@ -474,20 +476,17 @@ class AdmmBackend(Backend):
 
         alpha = o["alpha"]
         quad_target_rows = np.concatenate(quad_target) if quad_target else np.zeros(0)
-        t0 = time.perf_counter()
-        deadline = None if options.time_limit is None else t0 + float(options.time_limit)
-        history: list[dict] = []
+        mon = IterationMonitor(options, table=_TABLE)
+        check_every, max_iter = mon.check_every, mon.max_iter
         rho_updates = 0
-        status, message = "max_iter", ""
         ray = None
         it = 0
         last_cert = None
-        if verbose:
+        if mon.verbose:
             print(f"admm: n={n}, {len(S.quad)} folded quadratic, {len(S.split)} split term(s), "
                   f"system={kind} ({system.fac.kind}), rho={o['rho'] * rho_scale:g} x {obj_scale:.3g} "
                   f"(objective size), alpha={alpha:g}, tol={tol:g}" + (", warm start" if warm else ""))
-            print(f"{'iter':>7} {'time':>9} {'objective':>16} {'prim res':>10} {'dual res':>10} "
-                  f"{'rho':>9} {'cert':>10}")
+            mon.header()
 
         def duals_of(x_, u_, scale):
             out = [None] * len(terms)
@@ -563,12 +562,12 @@ class AdmmBackend(Backend):
                     z[k] = zn
                 it += 1
 
-                if it % check_every != 0 and it < max_iter and (deadline is None or time.perf_counter() < deadline):
+                if not (mon.due(it) or mon.out_of_time()):
                     accelerate()
                     continue
                 # ---- residuals, certificate, infeasibility, adaptive rho ----
                 if not np.all(np.isfinite(x)):
-                    status, message = "numerical_error", f"NaN or Inf in the iterates at iteration {it}"
+                    mon.stop("numerical_error", f"NaN or Inf in the iterates at iteration {it}")
                     break
                 xu = x * S.col_scale
                 # primal: per term, relative to max(|A_i x|, |b_i|, |A_i| |x|) with the last over the
@@ -606,29 +605,22 @@ class AdmmBackend(Backend):
                         # the cheap residuals said yes, the certificate no: ask them for ten
                         # times more; far past tol the certificate is not going to move
                         if cheap_tol <= 1e-4 * tol:
-                            status = "converged"
-                            message = (f"the residuals are {max(rp_rel, rd_rel):.1e} (relative to the terms' "
-                                       f"entrywise sizes) but the certificate stays at {cert_val:.2e}")
-                            history.append({"iteration": it, "time": time.perf_counter() - t0,
-                                            "objective": prog.sign * prog.objective(xu), "primal_residual": rp_rel,
-                                            "dual_residual": rd_rel, "rho": o["rho"] * rho_scale,
-                                            "certificate": cert_val})
+                            mon.stop("converged", f"the residuals are {max(rp_rel, rd_rel):.1e} (relative to "
+                                                  f"the terms' entrywise sizes) but the certificate stays at "
+                                                  f"{cert_val:.2e}")
+                            mon.record(it, cert_val, show=False, objective=prog.sign * prog.objective(xu),
+                                       primal_residual=rp_rel, dual_residual=rd_rel, rho=o["rho"] * rho_scale,
+                                       certificate=cert_val)
                             break
                         cheap_tol *= 0.1
-                elapsed = time.perf_counter() - t0
-                rec = {"iteration": it, "time": elapsed, "objective": prog.sign * objective,
-                       "primal_residual": rp_rel, "dual_residual": rd_rel, "rho": o["rho"] * rho_scale}
-                if phase:
-                    rec["phase"] = "feasibility"
+                fields = {"phase": "feasibility"} if phase else {}
                 if cert_val is not None:
-                    rec["certificate"] = cert_val
-                history.append(rec)
-                if verbose:
-                    cs = f"{cert_val:10.2e}" if cert_val is not None else f"{'':>10}"
-                    print(f"{it:7d} {elapsed:9.3f} {prog.sign * objective:16.9e} {rp_rel:10.2e} "
-                          f"{rd_rel:10.2e} {o['rho'] * rho_scale:9.2e} {cs}")
+                    fields["certificate"] = cert_val
+                rec = mon.record(it, max(rp_rel, rd_rel) if cert_val is None else cert_val,
+                                 objective=prog.sign * objective, primal_residual=rp_rel, dual_residual=rd_rel,
+                                 rho=o["rho"] * rho_scale, **fields)
                 if cert_val is not None and math.isfinite(cert_val) and cert_val <= _CERT_MARGIN * tol:
-                    status = "converged"
+                    mon.stop("converged")
                     break
                 # ---- infeasibility / unboundedness from the iterate differences ----
                 found = self._rays(prog, S, xu, duals, ref_short, ref_long, primal=not phase)
@@ -637,12 +629,13 @@ class AdmmBackend(Backend):
                     # that also passes the engine's test, then is reported anyway
                     farkas_since = it if farkas_since is None else farkas_since
                     if found[2] or it - farkas_since >= max(50 * check_every, 3 * farkas_since):
-                        status, message, ray = "infeasible", f"primal infeasible: dual ray found at iteration {it}", found[0]
+                        mon.stop("infeasible", f"primal infeasible: dual ray found at iteration {it}")
+                        ray = found[0]
                         break
                 if phase and _feasible_along(prog, xu, primal_ray_seen, tol):
-                    status, ray = "unbounded", primal_ray_seen
-                    message = (f"unbounded: primal ray found at iteration {ray_it}, a feasible point "
-                               f"at iteration {it}")
+                    mon.stop("unbounded", f"unbounded: primal ray found at iteration {ray_it}, a feasible point "
+                                          f"at iteration {it}")
+                    ray = primal_ray_seen
                     break
                 if found[1] is not None:
                     # the current x has run off along the ray, where any relative measure calls
@@ -666,7 +659,7 @@ class AdmmBackend(Backend):
                         try:
                             system.factorize(row_weights(rho_scale))
                         except _factor.FactorizationError as exc:
-                            status, message = "numerical_error", str(exc)
+                            mon.stop("numerical_error", str(exc))
                             break
                         rho_updates += 1
                         state["system"] = (system_key(rho_scale), system)
@@ -674,14 +667,7 @@ class AdmmBackend(Backend):
                 ref_short = (it, xu.copy(), [y.copy() for y in duals])
                 if ref_long is None:
                     ref_long = ref_short
-                if callback_stops(options, rec, xu):
-                    status, message = "stopped", f"stopped by the callback at iteration {it}"
-                    break
-                if it >= max_iter:
-                    status = "max_iter"
-                    break
-                if deadline is not None and time.perf_counter() >= deadline:
-                    status, message = "time_limit", f"time limit of {options.time_limit:g} s reached at iteration {it}"
+                if mon.check(rec, xu):
                     break
                 res = max(rp_rel, rd_rel)
                 best_res, stall = (res, 0) if res < 0.5 * best_res else (best_res, stall + 1)
@@ -707,7 +693,7 @@ class AdmmBackend(Backend):
                             try:
                                 system.factorize(row_weights(rho_scale))
                             except _factor.FactorizationError as exc:
-                                status, message = "numerical_error", str(exc)
+                                mon.stop("numerical_error", str(exc))
                                 break
                             rho_updates += 1
                             last_update_it, rho_spacing = it, 2 * rho_spacing
@@ -719,16 +705,15 @@ class AdmmBackend(Backend):
                             continue
                 accelerate()
 
-        solve_time = time.perf_counter() - t0
+        solve_time = mon.elapsed()
+        status, message, history = mon.status, mon.message, mon.history
         x = x * S.col_scale
         info = {"rho": o["rho"] * rho_scale, "rho_updates": rho_updates, "system": kind,
                 "factorization": system.fac.kind, "factorized_at_setup": factorized_at_setup,
                 "warm_start": warm, "certificate": last_cert, "solve_time": solve_time,
                 "objective_scale": obj_scale,
                 "anderson": None if aa is None else {"accepted": aa.accepted, "rejected": aa.rejected}}
-        if verbose:
-            print(f"admm: {status} after {it} iterations, {rho_updates} rho update(s), {solve_time:.3f} s"
-                  + (f"; {message}" if message else ""))
+        mon.summary("admm", f"{it} iterations, {rho_updates} rho update(s)", solve_time)
         if status == "infeasible":
             return RawSolution(x=None, status=status, iterations=it, ray=ray, history=history,
                                setup_time=setup_time, info=info, message=message)

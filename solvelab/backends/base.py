@@ -1,12 +1,18 @@
-"""What every backend receives and returns.
+"""What every backend receives and returns, and the one iteration loop tail they share.
 
 A backend gets a form view (see ``solvelab.ir.forms``), the common options and a
 ``state`` dict that persists between solves of the same program (warm starts, cached
 factorizations). It returns a ``RawSolution``; the engine, not the backend, turns that
 into a ``Result`` by recomputing the certificate on the original program.
+
+``IterationMonitor`` is the part of every iteration loop that is not the algorithm: the
+budget (``max_iter``), the deadline (``time_limit``), the check schedule
+(``check_every``), the history, the verbose table, the user's callback and the stop
+reason (status and message).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -49,8 +55,34 @@ def callback_stops(options: SolveOptions, record: dict, x=None) -> bool:
 
 @dataclass
 class RawSolution:
-    """What a backend found. ``status`` is the backend's own verdict:
-    'converged', 'max_iter', 'time_limit', 'infeasible', 'unbounded', 'numerical_error'.
+    """What a backend found. ``status`` is the backend's own verdict, one of
+
+    ==================  =========================================  ==========================
+    status              the backend means                          the engine reports
+    ==================  =========================================  ==========================
+    'converged'         its own stopping test met ``tol``          optimal if the recomputed
+                                                                   certificate meets tol,
+                                                                   else inaccurate
+    'max_iter'          the iteration budget ran out               optimal if the certificate
+                                                                   meets tol, else max_iter
+    'time_limit'        ``options.time_limit`` passed              optimal if it meets tol,
+                                                                   else time_limit
+    'stopped'           the user's callback returned True          optimal if it meets tol,
+                                                                   else inaccurate (the
+                                                                   message says why)
+    'infeasible'        ``ray`` holds a dual ray (Farkas)          infeasible if the ray passes
+                                                                   the engine's check (or
+                                                                   ``info['trusted_status']``),
+                                                                   else inaccurate
+    'unbounded'         ``ray`` holds a primal descent direction,  unbounded if the ray passes
+                        ``x`` a feasible point                     and x (or 0) is feasible;
+                                                                   a ray alone: inaccurate
+    'numerical_error'   NaN / Inf, a failed factorization or       numerical_error
+                        line search
+    ==================  =========================================  ==========================
+
+    A point that is not finite is reported numerical_error whatever the status. ``message``
+    says in words why the run stopped (the engine passes it on).
 
     ``duals`` (one vector per program term, y_i in ∂(w_i f_i)(A_i x - b_i) at the
     solution) feed the certificate; they may be given as a zero-argument callable that
@@ -67,6 +99,149 @@ class RawSolution:
     setup_time: float = 0.0
     info: dict = field(default_factory=dict)
     message: str = ""
+
+
+class Table:
+    """The columns of a verbose iteration table: ``(key, title, spec)`` or ``(key, title,
+    spec, missing)``. A row formats ``values[key]`` with ``spec`` (a format spec such as
+    '7d' or '10.2e' whose leading number is the width); a missing or None value prints
+    ``missing`` (default blank) right-aligned. Columns are separated by one space."""
+
+    def __init__(self, *columns):
+        self.columns = tuple((c[0], c[1], c[2], c[3] if len(c) > 3 else "") for c in columns)
+        self.widths = tuple(int("".join(ch for ch in spec.split(".")[0] if ch.isdigit()) or 0)
+                            for _, _, spec, _ in self.columns)
+
+    def header(self) -> str:
+        return " ".join(f"{title:>{w}}" for (_, title, _, _), w in zip(self.columns, self.widths))
+
+    def row(self, values: dict) -> str:
+        out = []
+        for (key, _, spec, missing), w in zip(self.columns, self.widths):
+            v = values.get(key)
+            out.append(f"{missing:>{w}}" if v is None else f"{v:{spec}}")
+        return " ".join(out)
+
+
+class IterationMonitor:
+    """The tail of every iteration loop: budget, deadline, checks, history, verbose table,
+    callback and the stop reason.
+
+    ``due(it)``          a check is due: every ``check_every`` iterations and at the budget
+    ``out_of_time()``    the deadline (``t0 + options.time_limit``) has passed
+    ``record(it, residual, **fields)``  one history record {'iteration', 'time', fields...,
+                         'residual'} (residual: the quantity compared with tol) and, when
+                         verbose, its table row (the header first, once per table)
+    ``check(rec, x)``    the stopping tests after a check, in order: the callback
+                         ('stopped'), the budget ('max_iter'), the deadline ('time_limit')
+    ``stop(status, message)``  any other stop ('converged', 'numerical_error', ...)
+
+    ``status`` / ``message`` hold the last stop ('max_iter' and '' until then). The tests
+    are cheap (a modulo, a clock read when there is a time limit); records, rows and
+    callbacks happen at checks only. ``unit`` names the iterations in messages:
+    'iteration' ("at iteration 40") or 'epochs' ("after 40 epochs"). ``child(max_iter)``
+    is a monitor for a sub-run with its own budget that shares everything else (clock,
+    deadline, history, printed headers).
+    """
+
+    def __init__(self, options: SolveOptions, *, max_iter: int | None = None, table: Table | None = None,
+                 unit: str = "iteration", t0: float | None = None, time_message: str | None = None):
+        self.options = options
+        self.max_iter = int(options.max_iter if max_iter is None else max_iter)
+        self.check_every = max(1, int(options.check_every))
+        self.t0 = time.perf_counter() if t0 is None else float(t0)
+        self.deadline = None if options.time_limit is None else self.t0 + float(options.time_limit)
+        self.verbose = bool(options.verbose)
+        self.history: list[dict] = []
+        self.table = table
+        self.unit = unit
+        self.time_message = time_message
+        self.status, self.message = "max_iter", ""
+        self._headers: set = set()
+
+    def child(self, max_iter: int) -> "IterationMonitor":
+        sub = object.__new__(IterationMonitor)
+        sub.__dict__.update(self.__dict__)
+        sub.max_iter = int(max_iter)
+        sub.status, sub.message = "max_iter", ""
+        return sub
+
+    # ---- the per-iteration tests (keep them cheap) ----
+    def due(self, it: int) -> bool:
+        return it % self.check_every == 0 or it >= self.max_iter
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.perf_counter() >= self.deadline
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    # ---- history and the verbose table ----
+    def record(self, it: int, residual: float | None = None, *, show: bool = True, table: Table | None = None,
+               row: dict | None = None, **fields) -> dict:
+        """Append {'iteration': it, 'time': elapsed, **fields, 'residual': residual} to the
+        history (no 'residual' when None) and, when verbose and ``show``, print its row
+        (``row``: extra values for the table that are not kept in the history)."""
+        rec = {"iteration": it, "time": time.perf_counter() - self.t0}
+        rec.update(fields)
+        if residual is not None:
+            rec["residual"] = residual
+        self.history.append(rec)
+        if show and self.verbose:
+            self.row(rec if row is None else {**rec, **row}, table)
+        return rec
+
+    def header(self, table: Table | None = None) -> None:
+        """Print the table's header, once per table and solve (when verbose)."""
+        table = self.table if table is None else table
+        if self.verbose and table is not None and id(table) not in self._headers:
+            self._headers.add(id(table))
+            print(table.header())
+
+    def row(self, values: dict, table: Table | None = None) -> None:
+        table = self.table if table is None else table
+        if self.verbose and table is not None:
+            self.header(table)
+            print(table.row(values))
+
+    def summary(self, name: str, after: str, seconds: float, digits: int = 3, status: str | None = None) -> None:
+        """The closing line of a verbose solve: "name: status after ..., t s; message"."""
+        if self.verbose:
+            print(f"{name}: {self.status if status is None else status} after {after}, {seconds:.{digits}f} s"
+                  + (f"; {self.message}" if self.message else ""))
+
+    # ---- stopping ----
+    def where(self, it: int) -> str:
+        return f"after {it} epochs" if self.unit == "epochs" else f"at iteration {it}"
+
+    def stop(self, status: str, message: str = "") -> bool:
+        """Record why the run stops; returns True (so that ``if mon.stop(...): break`` reads)."""
+        self.status, self.message = status, message
+        return True
+
+    def stopped(self, rec: dict, x=None) -> bool:
+        """Whether the user's callback, given a copy of ``rec`` (and x), asks to stop."""
+        if callback_stops(self.options, rec, x):
+            return self.stop("stopped", f"stopped by the callback {self.where(rec['iteration'])}")
+        return False
+
+    def timed_out(self, it: int) -> bool:
+        """The deadline test: True (status 'time_limit') once it has passed."""
+        if self.deadline is not None and time.perf_counter() >= self.deadline:
+            msg = (self.time_message.format(it=it) if self.time_message is not None else
+                   f"time limit of {self.options.time_limit:g} s reached {self.where(it)}")
+            return self.stop("time_limit", msg)
+        return False
+
+    def limits(self, it: int, max_iter_message: str = "", exhausted: bool = False) -> bool:
+        """The budget ('max_iter' when it >= max_iter or ``exhausted``), then the deadline."""
+        if exhausted or it >= self.max_iter:
+            return self.stop("max_iter", max_iter_message)
+        return self.timed_out(it)
+
+    def check(self, rec: dict, x=None, max_iter_message: str = "", exhausted: bool = False) -> bool:
+        """After a check's own tests: the callback, the budget, the deadline."""
+        return self.stopped(rec, x) or self.limits(rec["iteration"], max_iter_message, exhausted)
 
 
 class Backend:

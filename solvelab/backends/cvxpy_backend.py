@@ -190,7 +190,7 @@ def _polish(program, x, options, info):
     """Interior-point points are accurate in objective (gap 1e-10) but only to about
     sqrt(gap) in x, which the KKT certificate sees (1e-5 on cone problems). When the
     certificate misses ``tol`` and the program has the Composite form, a few hundred
-    proximal-gradient steps (the fista backend, started at the point) repair it; the
+    proximal-gradient steps (``fista.polish``, started at the point) repair it; the
     polished point is kept only if its certificate is better. ``info['polished']``
     records what happened; the objective stays CVXPY's up to the polish's tiny change.
     """
@@ -199,20 +199,14 @@ def _polish(program, x, options, info):
     info["polished"] = False
     if before <= tol:
         return x, None
-    from ..ir.forms import Composite
-    from .fista import FistaBackend
-    view = Composite.match(program)
-    if not view:
+    from .fista import polish   # (only when polishing: the reference needs no other backend)
+    out = polish(program, x, tol, max_iter=int(options.extra.get("polish_iter", 2000)),
+                 time_limit=options.time_limit)
+    if out is None:
         return x, None
-    opts = SolveOptions(tol=tol, max_iter=int(options.extra.get("polish_iter", 2000)), check_every=10,
-                        time_limit=options.time_limit, warm_start=True)
-    raw = FistaBackend().solve(view, opts, {"x": np.array(x, copy=True)})
-    if raw.x is None or raw.duals is None:
-        return x, None
-    after = float(certify(program, raw.x, raw.duals).value)
-    if np.isfinite(after) and after < before:
-        info.update(polished=True, certificate_before_polish=before, polish_iterations=raw.iterations)
-        return raw.x, raw.duals
+    if np.isfinite(out.certificate) and out.certificate < before:
+        info.update(polished=True, certificate_before_polish=before, polish_iterations=out.iterations)
+        return out.x, out.duals
     return x, None
 
 

@@ -50,15 +50,22 @@ from __future__ import annotations
 
 import math
 import time
+from typing import NamedTuple
 
 import numpy as np
 
 from ..errors import InvalidDataError
 from ..ir.certificate import certify, check_unboundedness, primal_residual
+from ..ir.forms import Composite
 from . import registry
-from .base import Backend, RawSolution, SolveOptions, callback_stops
+from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table
 
 _EXTRA = ("restart", "L0_factor", "L_decrease", "check_factor")
+
+#: the verbose iteration table
+_TABLE = Table(("iteration", "iter", "7d"), ("time", "time", "9.3f"), ("objective", "objective", "16.9e"),
+               ("gradient_mapping", "grad map", "10.2e"), ("step", "step", "10.2e"),
+               ("certificate", "cert", "10.2e"))
 
 
 def _inf(v) -> float:
@@ -219,8 +226,6 @@ class FistaBackend(Backend):
         L_dec = _number(extra, "L_decrease", 0.9, upper_one=True)
         check_factor = _number(extra, "check_factor", 10.0)
         tol = float(options.tol)
-        check_every = max(1, int(options.check_every))
-        max_iter = int(options.max_iter)
 
         prog = view.program
         n = prog.n
@@ -262,9 +267,8 @@ class FistaBackend(Backend):
             x0 = view.prox(np.zeros(n), 1.0 / L)
         setup_time = time.perf_counter() - t_setup0
 
-        t0 = time.perf_counter()
-        deadline = None if options.time_limit is None else t0 + float(options.time_limit)
-        history: list[dict] = []
+        mon = IterationMonitor(options, table=_TABLE)
+        max_iter = mon.max_iter
         restarts = backtracks = 0
         theta = 1.0
         x = x0
@@ -272,7 +276,6 @@ class FistaBackend(Backend):
         x_old, Ax_old = x, Ax
         y, Ay = x, Ax
         F_x = sm.value(Ax) + view.penalty_value(x)
-        status, message = "max_iter", ""
         it = 0
         last_cert = None
         x_out = None
@@ -281,25 +284,24 @@ class FistaBackend(Backend):
         ref = None          # (x, objective) at the previous check, for the unboundedness ray
         ref_mid = ref_far = None   # (iteration, x) at checks spaced by doubling
         g_start = None      # the gradient's size at the start: the scale of the gradient mapping
-        verbose = bool(options.verbose)
-        if verbose:
+        if mon.verbose:
             print(f"fista: n={n}, {len(sm.terms)} smooth term(s), {len(view.pieces)} penalty "
                   f"piece(s), {len(view.clips)} bound(s); L_up={L_up:.3e}, tol={tol:g}"
                   + (", warm start" if warm else ""))
-            print(f"{'iter':>7} {'time':>9} {'objective':>16} {'grad map':>10} {'step':>10} {'cert':>10}")
+            mon.header()
 
         def finite(*arrs):
             return all(np.all(np.isfinite(a)) for a in arrs)
 
         while True:
             # ---- convergence check every check_every iterations (and at the start) ----
-            if it % check_every == 0 or it >= max_iter:
+            if mon.due(it):
                 gx_duals = sm.term_grads(Ax)
                 gx = np.zeros(n)
                 for t, yv in zip(sm.terms, gx_duals):
                     gx += t.A.rmatvec(yv)
                 if not finite(gx) or not math.isfinite(F_x):
-                    status, message = "numerical_error", f"NaN or Inf at iteration {it}"
+                    mon.stop("numerical_error", f"NaN or Inf at iteration {it}")
                     x_out = x
                     break
                 xp = view.prox(x - gx / L, 1.0 / L)
@@ -324,17 +326,11 @@ class FistaBackend(Backend):
                             cert_val = gm  # no certificate available: fall back on G
                         last_cert = cert_val
                         x_out, duals_out = xp, duals
-                elapsed = time.perf_counter() - t0
-                rec = {"iteration": it, "time": elapsed, "objective": prog.sign * F_x,
-                       "gradient_mapping": gm, "step": 1.0 / L}
-                if cert_val is not None:
-                    rec["certificate"] = cert_val
-                history.append(rec)
-                if verbose:
-                    cs = f"{cert_val:10.2e}" if cert_val is not None else f"{'':>10}"
-                    print(f"{it:7d} {elapsed:9.3f} {prog.sign * F_x:16.9e} {gm:10.2e} {1.0 / L:10.2e} {cs}")
+                fields = {} if cert_val is None else {"certificate": cert_val}
+                rec = mon.record(it, gm if cert_val is None else cert_val, objective=prog.sign * F_x,
+                                 gradient_mapping=gm, step=1.0 / L, **fields)
                 if cert_val is not None and math.isfinite(cert_val) and cert_val <= tol:
-                    status = "converged"
+                    mon.stop("converged")
                     break
                 # unbounded below: the displacement since the last check is a ray
                 # (or since a check a quarter to a half of the run ago: the part of the
@@ -346,21 +342,16 @@ class FistaBackend(Backend):
                             ray = dx
                             break
                     if ray is not None and primal_residual(prog, x) <= tol:
-                        status, x_out, duals_out = "unbounded", x, None
-                        message = f"unbounded: the iterates run off along a checked ray (iteration {it})"
+                        mon.stop("unbounded", f"unbounded: the iterates run off along a checked ray (iteration {it})")
+                        x_out, duals_out = x, None
                         break
                     ray = None
                 ref = (x.copy(), F_x)
                 if ref_mid is None or it >= 2 * ref_mid[0]:
                     ref_far, ref_mid = (ref_mid or (it, ref[0])), (it, ref[0])
-                if callback_stops(options, rec, x):
-                    status, message = "stopped", f"stopped by the callback at iteration {it}"
+                if mon.check(rec, x):
                     break
-                if it >= max_iter:
-                    status = "max_iter"
-                    break
-            if deadline is not None and time.perf_counter() >= deadline:
-                status, message = "time_limit", f"time limit of {options.time_limit:g} s reached at iteration {it}"
+            elif mon.timed_out(it):
                 break
 
             # ---- one accelerated proximal-gradient step from y ----
@@ -402,12 +393,12 @@ class FistaBackend(Backend):
                 if ok:
                     break
             if not finite(gy):
-                status, message = "numerical_error", f"NaN or Inf in the gradient at iteration {it}"
+                mon.stop("numerical_error", f"NaN or Inf in the gradient at iteration {it}")
                 x_out = x
                 break
             if not ok:
-                status, message = "numerical_error", (f"backtracking failed at iteration {it} (L={L:.3e}); "
-                                                      "NaN/Inf or no step gives sufficient decrease")
+                mon.stop("numerical_error", f"backtracking failed at iteration {it} (L={L:.3e}); "
+                                            "NaN/Inf or no step gives sufficient decrease")
                 x_out = x
                 break
             it += 1
@@ -434,10 +425,11 @@ class FistaBackend(Backend):
                 y = x + beta * (x - x_old)
                 Ay = sm.combine(Ax, Ax_old, beta)
 
+        status, message = mon.status, mon.message
         if status in ("time_limit", "stopped") or (status == "max_iter" and x_out is None):
             # return the prox-gradient point of the last iterate (feasible, exact zeros)
             x_out, duals_out, last_cert = self._final_point(view, sm, duals_builder, prog, x, Ax, L)
-        solve_time = time.perf_counter() - t0
+        solve_time = mon.elapsed()
         if status == "numerical_error":
             x_ret = x if finite(x) else None
             duals_out = None
@@ -446,14 +438,12 @@ class FistaBackend(Backend):
         if x_ret is not None and finite(x_ret) and status != "unbounded":   # not a point run off to infinity
             state["x"] = np.array(x_ret, copy=True)
             state["L"] = L
-        if verbose:
-            print(f"fista: {status} after {it} iterations, {restarts} restarts, {backtracks} backtracks, "
-                  f"{solve_time:.3f} s" + (f"; {message}" if message else ""))
+        mon.summary("fista", f"{it} iterations, {restarts} restarts, {backtracks} backtracks", solve_time)
         info = {"restarts": restarts, "backtracks": backtracks, "step": 1.0 / L, "L": L,
                 "L_upper": L_up, "warm_start": warm, "certificate": last_cert,
                 "solve_time": solve_time}
         return RawSolution(x=x_ret, status=status, iterations=it, duals=duals_out, ray=ray,
-                           history=history, setup_time=setup_time, info=info, message=message)
+                           history=mon.history, setup_time=setup_time, info=info, message=message)
 
     @staticmethod
     def _final_point(view, sm, duals_builder, prog, x, Ax, L):
@@ -475,4 +465,31 @@ class FistaBackend(Backend):
             return x, None, None
 
 
-registry.register(FistaBackend())
+class Polished(NamedTuple):
+    """A polished point, its duals, their recomputed certificate and the FISTA iterations."""
+    x: np.ndarray
+    duals: list
+    certificate: float
+    iterations: int
+
+
+def polish(program, x, tol: float, max_iter: int = 2000, time_limit: float | None = None) -> Polished | None:
+    """Up to ``max_iter`` FISTA iterations started at ``x`` on a program that has the
+    Composite form (checked every 10, stopping at ``tol``), for another backend's point
+    that misses ``tol`` (an interior-point point is accurate only to about sqrt(gap) in
+    x). Returns the final point with its duals and their certificate
+    (``solvelab.ir.certificate.certify``), or None when the program is not Composite or
+    the run ends without a point and duals. Whether the polished point is better is the
+    caller's to judge."""
+    view = Composite.match(program)
+    if not view:
+        return None
+    opts = SolveOptions(tol=float(tol), max_iter=int(max_iter), check_every=10, time_limit=time_limit,
+                        warm_start=True)
+    raw = _FISTA.solve(view, opts, {"x": np.array(x, copy=True)})
+    if raw.x is None or raw.duals is None:
+        return None
+    return Polished(raw.x, raw.duals, float(certify(program, raw.x, raw.duals).value), raw.iterations)
+
+
+_FISTA = registry.register(FistaBackend())

@@ -40,12 +40,24 @@ import numpy as np
 from ..errors import InvalidDataError
 from ..kernels import ot as K
 from . import registry
-from .base import Backend, RawSolution, SolveOptions, callback_stops
+from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table
 
 _TINY = float(np.finfo(np.float64).tiny)
 
 _EXTRA = ("threads", "stabilize", "tau", "eps_scaling", "scaling_factor", "stage_tol", "sparse_plan",
           "sparse_threshold")
+
+#: the verbose table of Sinkhorn iterations (also sinkhorn_newton's warm-up and fallbacks);
+#: 'marg. viol' is the measure compared with tol (unbalanced: the potentials' change)
+TABLE = Table(("iteration", "iter", "7d"), ("time", "time", "9.3f"), ("eps", "eps", "10.3e"),
+              ("residual", "marg. viol", "12.3e"), ("absorb", "absorb", "6d"))
+#: the time-limit message of the Sinkhorn backends
+TIME_MESSAGE = "time limit reached at iteration {it}"
+
+
+def monitor(options) -> IterationMonitor:
+    """The iteration monitor of a Sinkhorn solve (its table and messages)."""
+    return IterationMonitor(options, table=TABLE, time_message=TIME_MESSAGE)
 
 
 def thread_option(name: str, extra) -> int | None:
@@ -255,7 +267,7 @@ def forbidden_pairs_infeasible(view, name: str, t_setup: float) -> RawSolution |
     """An 'infeasible' RawSolution with its Farkas ray when the +inf-cost (forbidden) pairs
     leave no feasible plan (checked by a maximum flow before any iteration: Sinkhorn's
     potentials would only diverge), else None."""
-    from ..ir.ot_form import forbidden_pairs_ray
+    from ..families.ot import forbidden_pairs_ray
     ray = forbidden_pairs_ray(view)
     if ray is None:
         return None
@@ -283,15 +295,16 @@ def eps_schedule(red: Reduced, eps: float, scaling, factor: float) -> list:
     return out
 
 
-def run_sinkhorn(red: Reduced, options: SolveOptions, extra: dict, *, stop_tol: float, final_tol: float,
-                 check_gap: bool, max_iter: int, deadline, history: list, t0: float, label: str,
-                 F=None, G=None, on_check=None, resume=None):
+def run_sinkhorn(red: Reduced, mon: IterationMonitor, extra: dict, *, stop_tol: float, final_tol: float,
+                 check_gap: bool, label: str, F=None, G=None, fields=None, resume=None):
     """Epsilon-scaled log-domain Sinkhorn. Returns (F, G, iterations, status, message, state).
 
-    ``stop_tol`` is the marginal target of the final stage; ``final_tol`` the gap target
-    (when ``check_gap``). ``on_check(rec)`` may return True to stop (the callback).
-    ``resume``: a ``SinkhornState`` at the final eps to continue (its kernel is reused, no
-    absorption), used when the schedule is that eps alone.
+    ``mon`` is the run's monitor (``mon.max_iter``: this run's budget; the checks, history,
+    callback and deadline are its). ``stop_tol`` is the marginal target of the final
+    stage; ``final_tol`` the gap target (when ``check_gap``). ``fields`` are added to every
+    history record (the callback sees them). ``resume``: a ``SinkhornState`` at the final
+    eps to continue (its kernel is reused, no absorption), used when the schedule is that
+    eps alone.
     """
     mode = extra.get("stabilize", "absorb")
     if mode not in ("absorb", "lse"):
@@ -305,9 +318,10 @@ def run_sinkhorn(red: Reduced, options: SolveOptions, extra: dict, *, stop_tol: 
     F = np.zeros(n) if F is None else F
     G = np.zeros(m) if G is None else G
     schedule = eps_schedule(red, red.eps, extra.get("eps_scaling"), factor)
-    check_every = max(1, int(options.check_every))
+    max_iter = mon.max_iter
+    fields = fields or {}
+    key = "marginal_violation" if red.kind == "balanced" else "potential_change"
     it = 0
-    status, message = "max_iter", ""
     st = None
     for si, e in enumerate(schedule):
         last = si == len(schedule) - 1
@@ -316,44 +330,38 @@ def run_sinkhorn(red: Reduced, options: SolveOptions, extra: dict, *, stop_tol: 
         else:
             st = SinkhornState(red, F, G, e, tau, mode)
         target = stop_tol if last else max(stage_tol, stop_tol)
+        stopped = False      # before the stage converged (mon says why)
         while True:
             if it >= max_iter:  # the budget ran out as the previous stage converged
-                F, G = st.potentials()
-                return F, G, it, "max_iter", f"{max_iter} iterations (eps={e:g}, stage {si + 1} of {len(schedule)})", st
+                stopped = mon.stop("max_iter", f"{max_iter} iterations (eps={e:g}, stage {si + 1} of "
+                                               f"{len(schedule)})")
+                break
             ok = st.step()
             it += 1
             if not ok:
-                F, G = st.potentials()
-                return F, G, it, "numerical_error", f"non-finite potentials at iteration {it} (eps={e:g})", st
+                stopped = mon.stop("numerical_error", f"non-finite potentials at iteration {it} (eps={e:g})")
+                break
             if red.kind == "balanced":
                 conv = st.err <= target and (not (last and check_gap) or st.gap_estimate() <= 0.5 * final_tol)
                 meas = st.err
             else:
                 conv = st.dF <= target
                 meas = st.dF
-            if it % check_every == 0 or conv or it >= max_iter:
-                rec = {"iteration": it, "time": time.perf_counter() - t0, "eps": e,
-                       "marginal_violation" if red.kind == "balanced" else "potential_change": meas}
-                if red.kind == "balanced":
-                    rec["residual"] = meas
-                history.append(rec)
-                if options.verbose:
-                    print(f"{it:7d} {rec['time']:9.3f} {e:10.3e} {meas:12.3e} {st.absorptions:6d}")
-                if on_check is not None and on_check(rec, st):
-                    F, G = st.potentials()
-                    return F, G, it, "stopped", f"stopped by the callback at iteration {it}", st
+            if conv or mon.due(it):
+                rec = mon.record(it, meas, row={"absorb": st.absorptions}, eps=e, **{key: meas}, **fields)
+                if mon.stopped(rec):
+                    stopped = True
+                    break
             if conv:
                 break
-            if it >= max_iter:
-                F, G = st.potentials()
-                return F, G, it, "max_iter", f"{max_iter} iterations (eps={e:g}, marginal violation {st.err:.2e})", st
-            if deadline is not None and time.perf_counter() >= deadline:
-                F, G = st.potentials()
-                return F, G, it, "time_limit", f"time limit reached at iteration {it}", st
+            if it >= max_iter or mon.out_of_time():
+                stopped = mon.limits(it, f"{max_iter} iterations (eps={e:g}, marginal violation {st.err:.2e})")
+                break
         F, G = st.potentials()
-        if last:
-            status = "converged"
-    return F, G, it, status, message, st
+        if stopped:
+            return F, G, it, mon.status, mon.message, st
+    mon.stop("converged")
+    return F, G, it, mon.status, mon.message, st
 
 
 def finish_plan(red: Reduced, F, G, extra: dict, info: dict):
@@ -402,26 +410,20 @@ class SinkhornBackend(Backend):
         red = Reduced(view)
         F, G, warm = warm_potentials(red, options, state)
         setup_time = time.perf_counter() - t_setup
-        t0 = time.perf_counter()
-        deadline = None if options.time_limit is None else t0 + float(options.time_limit)
-        history: list = []
-        if options.verbose:
+        mon = monitor(options)
+        if mon.verbose:
             n, m = red.shape
             print(f"sinkhorn: {view.kind} OT {n}x{m} (support), eps={red.eps:.3e} "
                   f"({red.eps / max(red.cmax, 1e-300):.1e} x max|C|), tol={options.tol:g}"
                   + (", warm start" if warm else ""))
-            print(f"{'iter':>7} {'time':>9} {'eps':>10} {'marg. viol':>12} {'absorb':>6}")
-
-        def on_check(rec, st):
-            return callback_stops(options, rec)
-
+            mon.header()
         if warm:
             extra = dict(extra, eps_scaling=False)
         F, G, it, status, message, st = run_sinkhorn(
-            red, options, extra, stop_tol=options.tol, final_tol=options.tol, check_gap=True,
-            max_iter=int(options.max_iter), deadline=deadline, history=history, t0=t0,
-            label=self.name, F=F, G=G, on_check=on_check)
-        solve_time = time.perf_counter() - t0
+            red, mon, extra, stop_tol=options.tol, final_tol=options.tol, check_gap=True, label=self.name,
+            F=F, G=G)
+        history = mon.history
+        solve_time = mon.elapsed()
         info = {"compile_time": compile_time, "jit_time": compile_time, "absorptions": st.absorptions if st else 0,
                 "warm_start": warm, "solve_time": solve_time, "eps": red.eps}
         if not (np.all(np.isfinite(F)) and np.all(np.isfinite(G))):
@@ -429,9 +431,7 @@ class SinkhornBackend(Backend):
                                setup_time=setup_time, info=info, message=message or "non-finite potentials")
         x, duals = finish_plan(red, F, G, extra, info)
         state.update(F=F.copy(), G=G.copy(), eps=red.eps)
-        if options.verbose:
-            print(f"sinkhorn: {status} after {it} iterations, {solve_time:.3f} s"
-                  + (f"; {message}" if message else ""))
+        mon.summary("sinkhorn", f"{it} iterations", solve_time)
         return RawSolution(x=x, status=status, iterations=it, duals=duals, history=history,
                            setup_time=setup_time, info=info, message=message)
 

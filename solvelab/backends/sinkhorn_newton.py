@@ -81,13 +81,31 @@ import scipy.sparse as sp
 from ..errors import InvalidDataError
 from ..kernels import ot as K
 from . import registry
-from .base import Backend, RawSolution, SolveOptions, callback_stops
-from .sinkhorn import (_TINY, Reduced, SinkhornState, eps_schedule, forbidden_pairs_infeasible, run_sinkhorn,
-                       thread_option, warm_potentials)
+from .base import Backend, RawSolution, SolveOptions, Table
+from .sinkhorn import (_TINY, Reduced, SinkhornState, eps_schedule, forbidden_pairs_infeasible, monitor,
+                       run_sinkhorn, thread_option, warm_potentials)
 
 _EXTRA = ("threads", "switch_iters", "warmup_tol", "sparsity", "dense_fraction", "levenberg", "linear_solver",
           "topk", "warmup_scaling", "cg_max_iter", "stabilize", "tau", "eps_scaling", "scaling_factor", "stage_tol",
           "sparse_plan", "sparse_threshold")
+
+#: the verbose table of Newton iterations: the check (violation, gap) and the step taken after it
+_NEWTON_TABLE = Table(("iteration", "newton", "7d"), ("time", "time", "9.3f"),
+                      ("marginal_violation", "marg. viol", "12.3e"), ("gap_estimate", "gap est", "10.2e"),
+                      ("nnz", "nnz", "10d"), ("cg", "cg", "5d"), ("step", "step", "8.2e"))
+#: what the Sinkhorn runs add to their history records
+_SINKHORN_STAGE = {"stage": "sinkhorn"}
+
+
+def _newton_check(mon, it, eps, err, gap, tol):
+    """The history record of a Newton iterate (its table row is printed after the step)
+    and the stopping tests: marginals and gap, then the callback, the budget, the
+    deadline. Returns (record, whether to stop; ``mon`` says why)."""
+    rec = mon.record(it, max(err, gap), show=False, eps=eps, stage="newton", marginal_violation=err,
+                     gap_estimate=gap)
+    if err <= tol and gap <= 0.5 * tol:
+        return rec, mon.stop("converged")
+    return rec, mon.check(rec, max_iter_message=f"{mon.max_iter} iterations (marginal violation {err:.2e})")
 
 
 def _finish_plan(red: Reduced, F, G, extra: dict, info: dict, kernel=None):
@@ -369,11 +387,9 @@ class _KernelDual:
         return mv, np.maximum(cd, 1e-300)
 
 
-def _kernel_newton(red, kd, it, tol, max_iter, deadline, history, t0, options, info, levenberg, cg_max,
-                   verbose):
+def _kernel_newton(red, kd, it, tol, mon, info, levenberg, cg_max):
     """Newton ascent on the semi-dual of ``kd`` (a ``_KernelDual``). Returns (it, status, message)."""
     n, m = red.shape
-    status, message = "max_iter", ""
     while True:
         if kd.needs_absorb():
             kd.absorb()
@@ -385,18 +401,11 @@ def _kernel_newton(red, kd, it, tol, max_iter, deadline, history, t0, options, i
         gap = abs(float(F @ (r - red.a) + G @ (c - red.b)) + red.eps * (float(r.sum()) - red.mass))
         gap /= max(abs(prim), _TINY)
         if not (math.isfinite(err) and math.isfinite(kd.phi)):
-            return it, "numerical_error", f"non-finite dual at Newton iteration {info['newton_iterations']}"
-        rec = {"iteration": it, "time": time.perf_counter() - t0, "eps": red.eps, "stage": "newton",
-               "marginal_violation": err, "gap_estimate": gap, "residual": max(err, gap)}
-        history.append(rec)
-        if err <= tol and gap <= 0.5 * tol:
-            return it, "converged", ""
-        if callback_stops(options, rec):
-            return it, "stopped", f"stopped by the callback at iteration {it}"
-        if it >= max_iter:
-            return it, "max_iter", f"{max_iter} iterations (marginal violation {err:.2e})"
-        if deadline is not None and time.perf_counter() >= deadline:
-            return it, "time_limit", f"time limit reached at iteration {it}"
+            mon.stop("numerical_error", f"non-finite dual at Newton iteration {info['newton_iterations']}")
+            return it, mon.status, mon.message
+        rec, stop = _newton_check(mon, it, red.eps, err, gap, tol)
+        if stop:
+            return it, mon.status, mon.message
         info["hessian_nnz"].append(n * m)
         delta = min(levenberg * err, 1.0)
         mv, prec = kd.hess_op(delta)
@@ -426,8 +435,7 @@ def _kernel_newton(red, kd, it, tol, max_iter, deadline, history, t0, options, i
             info["line_search_halvings"] += 1
         it += 1
         info["newton_iterations"] += 1
-        if verbose:
-            print(f"{it:7d} {rec['time']:9.3f} {err:12.3e} {gap:10.2e} {n * m:10d} {k:5d} {alpha:8.2e}")
+        mon.row({**rec, "iteration": it, "nnz": n * m, "cg": k, "step": alpha}, _NEWTON_TABLE)
         if not accepted:
             return it, "line_search_failed", ""
         kd.set(yn, phin, sn)
@@ -453,8 +461,7 @@ class SinkhornNewtonBackend(Backend):
         with K.threads(blas=1, numba_threads=1 if nt is None else nt):
             return self._solve(view, options, state)
 
-    def _probe(self, red, extra, F, G, it, tol, switch_iters, max_iter, deadline, history, t0, options,
-               on_check, info, warm_state=None):
+    def _probe(self, red, extra, F, G, it, tol, switch_iters, mon, info, warm_state=None):
         """Measure Sinkhorn's linear rate at the final eps (from the warm-up's last
         iterations, or a few more); if it predicts at most
         ``switch_iters`` more to reach ``tol``, finish with Sinkhorn (a Newton iteration
@@ -487,16 +494,15 @@ class SinkhornNewtonBackend(Backend):
             remaining = math.inf
         info["sinkhorn_rate"] = rate
         info["predicted_sinkhorn_iterations"] = remaining
-        history.append({"iteration": it, "time": time.perf_counter() - t0, "eps": red.eps, "stage": "probe",
-                        "marginal_violation": errs[-1], "residual": errs[-1], "rate": rate})
+        mon.record(it, errs[-1], show=False, eps=red.eps, stage="probe", marginal_violation=errs[-1], rate=rate)
         if remaining > switch_iters:
             return F, G, it, "converged", "", False, st
         info["switched_to_sinkhorn"] = True
+        history = mon.history
         start = len(history)
         F, G, it2, status, message, st2 = run_sinkhorn(
-            red, options, dict(extra, eps_scaling=False), stop_tol=tol, final_tol=tol, check_gap=True,
-            max_iter=max(1, max_iter - it), deadline=deadline, history=history, t0=t0, label=self.name,
-            F=F, G=G, on_check=on_check, resume=st)
+            red, mon.child(max(1, mon.max_iter - it)), dict(extra, eps_scaling=False), stop_tol=tol,
+            final_tol=tol, check_gap=True, label=self.name, F=F, G=G, fields=_SINKHORN_STAGE, resume=st)
         for rec in history[start:]:
             rec["iteration"] += it
         info["sinkhorn_iterations"] += it2
@@ -534,20 +540,14 @@ class SinkhornNewtonBackend(Backend):
         red = Reduced(view)
         F, G, warm = warm_potentials(red, options, state)
         setup_time = time.perf_counter() - t_setup
-        t0 = time.perf_counter()
-        deadline = None if options.time_limit is None else t0 + float(options.time_limit)
-        history: list = []
-        max_iter = int(options.max_iter)
-        verbose = bool(options.verbose)
-        if verbose:
+        mon = monitor(options)
+        history = mon.history
+        max_iter = mon.max_iter
+        if mon.verbose:
             n, m = red.shape
             print(f"sinkhorn_newton: OT {n}x{m} (support), eps={red.eps:.3e} "
                   f"({red.eps / max(red.cmax, 1e-300):.1e} x max|C|), tol={tol:g}, warm-up to {warmup_tol:g}")
-            print(f"{'iter':>7} {'time':>9} {'eps':>10} {'marg. viol':>12} {'absorb':>6}")
-
-        def on_check(rec, st):
-            rec["stage"] = "sinkhorn"
-            return callback_stops(options, rec)
+            mon.header()
 
         # ---- stage 1: Sinkhorn warm-up ----
         wextra = dict(extra)
@@ -560,9 +560,8 @@ class SinkhornNewtonBackend(Backend):
         if F is None and mode == "absorb" and len(eps_schedule(red, red.eps, wextra["eps_scaling"], 0.25)) == 1:
             resume = _fresh_state(red, float(extra.get("tau", 50.0)))
         F, G, it_s, status, message, st = run_sinkhorn(
-            red, options, wextra, stop_tol=max(warmup_tol, tol), final_tol=tol, check_gap=False,
-            max_iter=max_iter, deadline=deadline, history=history, t0=t0, label=self.name,
-            F=F, G=G, on_check=on_check, resume=resume)
+            red, mon, wextra, stop_tol=max(warmup_tol, tol), final_tol=tol, check_gap=False, label=self.name,
+            F=F, G=G, fields=_SINKHORN_STAGE, resume=resume)
         info = {"compile_time": compile_time, "jit_time": compile_time, "sinkhorn_iterations": it_s, "newton_iterations": 0,
                 "warm_start": warm, "eps": red.eps, "cg_iterations": 0, "hessian_nnz": [],
                 "line_search_halvings": 0}
@@ -579,9 +578,8 @@ class SinkhornNewtonBackend(Backend):
             target = max(tol, 0.1 * err)
             start = len(history)
             F, G, it2, status, message, st = run_sinkhorn(
-                red, options, dict(extra, eps_scaling=False), stop_tol=target, final_tol=tol,
-                check_gap=target <= tol, max_iter=max(1, max_iter - it), deadline=deadline,
-                history=history, t0=t0, label=self.name, F=F, G=G, on_check=on_check)
+                red, mon.child(max(1, max_iter - it)), dict(extra, eps_scaling=False), stop_tol=target,
+                final_tol=tol, check_gap=target <= tol, label=self.name, F=F, G=G, fields=_SINKHORN_STAGE)
             for rec2 in history[start:]:
                 rec2["iteration"] += it
             info["sinkhorn_iterations"] += it2
@@ -589,8 +587,7 @@ class SinkhornNewtonBackend(Backend):
         if status == "converged" and switch_iters > 0 and it + _PROBE < max_iter:
             # is Newton worth it? a few more Sinkhorn iterations measure its linear rate
             F, G, it, status, message, switched, st = self._probe(
-                red, extra, F, G, it, tol, switch_iters, max_iter, deadline, history, t0, options,
-                on_check, info, st)
+                red, extra, F, G, it, tol, switch_iters, mon, info, st)
             if switched:
                 status = status if status != "converged" else "sinkhorn_done"
                 final_kernel = _state_kernel(st, red, F, G)
@@ -609,10 +606,8 @@ class SinkhornNewtonBackend(Backend):
                 K.gibbs_fast(red.C, F, G, 1.0 / red.eps, Kmat)
                 F0, G0, y = F, G, np.zeros(red.shape[1])
             kd = _KernelDual(red, Kmat, F0, G0, y, float(extra.get("tau", 50.0)))
-            if verbose:
-                print(f"{'newton':>7} {'time':>9} {'marg. viol':>12} {'gap est':>10} {'nnz':>10} {'cg':>5} {'step':>8}")
-            it, status, message = _kernel_newton(red, kd, it, tol, max_iter, deadline, history, t0, options, info,
-                                                 levenberg, cg_max, verbose)
+            mon.header(_NEWTON_TABLE)
+            it, status, message = _kernel_newton(red, kd, it, tol, mon, info, levenberg, cg_max)
             info["kernel_absorptions"] = info.get("kernel_absorptions", 0) + kd.absorptions
             F, G = kd.potentials()
             if status != "line_search_failed":
@@ -629,8 +624,7 @@ class SinkhornNewtonBackend(Backend):
             L, r, c = dual.eval(F, G)
             log_rel = math.log(sparsity)
             dense_buf = [None]
-            if verbose:
-                print(f"{'newton':>7} {'time':>9} {'marg. viol':>12} {'gap est':>10} {'nnz':>10} {'cg':>5} {'step':>8}")
+            mon.header(_NEWTON_TABLE)
             while True:
                 gf, gg = red.a - r, red.b - c
                 err = (float(np.abs(gf).sum()) + float(np.abs(gg).sum())) / red.mass
@@ -640,20 +634,9 @@ class SinkhornNewtonBackend(Backend):
                 if not (math.isfinite(err) and math.isfinite(L)):
                     status, message = "numerical_error", f"non-finite dual at Newton iteration {it - it_s}"
                     break
-                rec = {"iteration": it, "time": time.perf_counter() - t0, "eps": red.eps, "stage": "newton",
-                       "marginal_violation": err, "gap_estimate": gap, "residual": max(err, gap)}
-                history.append(rec)
-                if err <= tol and gap <= 0.5 * tol:
-                    status = "converged"
-                    break
-                if callback_stops(options, rec):
-                    status, message = "stopped", f"stopped by the callback at iteration {it}"
-                    break
-                if it >= max_iter:
-                    status, message = "max_iter", f"{max_iter} iterations (marginal violation {err:.2e})"
-                    break
-                if deadline is not None and time.perf_counter() >= deadline:
-                    status, message = "time_limit", f"time limit reached at iteration {it}"
+                rec, stop = _newton_check(mon, it, red.eps, err, gap, tol)
+                if stop:
+                    status, message = mon.status, mon.message
                     break
                 # ---- Newton direction on the sparsified Hessian ----
                 P, nnz = _sparsified(red, F, G, log_rel, dense_fraction, dense_buf, topk)
@@ -690,8 +673,7 @@ class SinkhornNewtonBackend(Backend):
                     info["line_search_halvings"] += 1
                 it += 1
                 info["newton_iterations"] += 1
-                if verbose:
-                    print(f"{it:7d} {rec['time']:9.3f} {err:12.3e} {gap:10.2e} {nnz:10d} {k:5d} {alpha:8.2e}")
+                mon.row({**rec, "iteration": it, "nnz": nnz, "cg": k, "step": alpha}, _NEWTON_TABLE)
                 if not accepted:
                     # the Newton model is poor here (tiny eps, far from the solution): run
                     # log-domain Sinkhorn until the violation drops 10x, then resume Newton
@@ -705,16 +687,16 @@ class SinkhornNewtonBackend(Backend):
                 F, G, L, r, c = Fn, Gn, Ln, rn, cn
         if status == "sinkhorn_done":
             status = "converged"
-        solve_time = time.perf_counter() - t0
+        mon.stop(status, message)
+        solve_time = mon.elapsed()
         info["solve_time"] = solve_time
         if not (np.all(np.isfinite(F)) and np.all(np.isfinite(G))):
             return RawSolution(x=None, status="numerical_error", iterations=it, history=history,
                                setup_time=setup_time, info=info, message=message or "non-finite potentials")
         x, duals = _finish_plan(red, F, G, extra, info, final_kernel)
         state.update(F=F.copy(), G=G.copy(), eps=red.eps)
-        if verbose:
-            print(f"sinkhorn_newton: {status} after {it} iterations ({info['sinkhorn_iterations']} Sinkhorn + "
-                  f"{info['newton_iterations']} Newton), {solve_time:.3f} s" + (f"; {message}" if message else ""))
+        mon.summary("sinkhorn_newton", f"{it} iterations ({info['sinkhorn_iterations']} Sinkhorn + "
+                                       f"{info['newton_iterations']} Newton)", solve_time)
         return RawSolution(x=x, status=status, iterations=it, duals=duals, history=history,
                            setup_time=setup_time, info=info, message=message)
 

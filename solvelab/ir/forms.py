@@ -9,6 +9,10 @@ Composite    smooth(x) + penalty(x): the smooth part is any sum of smooth terms;
              of x (identity, slice, index), so its prox splits by coordinates. A box,
              nonneg or nonpos constraint may share coordinates with one entrywise
              (separable) term: in 1-D, prox_{f + box} = clip(prox_f).
+
+Structured forms (EntropicOT, SparseGLM, ...) live in their family packages
+(``solvelab.families.*``) and register themselves; ``match`` imports the families on
+first use and names any that failed to import.
 """
 from __future__ import annotations
 
@@ -16,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InvalidDataError
+from ..discovery import load as _load_plugins
+from ..errors import BackendRefusedError, InvalidDataError
 from .linop import BlockRowOperator
-from .program import Program, Term
 
 
 @dataclass
@@ -34,11 +38,11 @@ class NoMatch:
 
 @dataclass
 class ProxAffine:
-    program: Program
+    program: "Program"
     name = "ProxAffine"
 
     @staticmethod
-    def match(program: Program):
+    def match(program: "Program"):
         for i, t in enumerate(program.terms):
             if not t.f.has_prox:
                 return NoMatch("ProxAffine", f"term [{i}] {t.f.name} has no prox")
@@ -50,21 +54,21 @@ _CLIPPABLE = ("box", "nonneg", "nonpos")
 
 @dataclass
 class PenaltyPiece:
-    term: Term
+    term: "Term"
     idx: np.ndarray  # coordinates of x the term reads (distinct)
 
 
 @dataclass
 class Composite:
     """Smooth datafit plus a penalty whose prox is computed piecewise."""
-    program: Program
+    program: "Program"
     smooth: list
     pieces: list  # list[PenaltyPiece]; the unconstrained rest of x has no penalty
     clips: list   # list[PenaltyPiece] of box-like indicators applied after the pieces
     name = "Composite"
 
     @staticmethod
-    def match(program: Program):
+    def match(program: "Program"):
         smooth, pieces, clips = [], [], []
         n = program.n
         owner = np.full(n, -1, dtype=np.int64)   # which piece owns a coordinate
@@ -145,56 +149,50 @@ class Composite:
 
 FORMS = {"ProxAffine": ProxAffine, "Composite": Composite}
 
-# Structured forms live in their own modules (one job each) and register themselves.
-_EXTRA_FORM_MODULES = ("glm_form", "ot_form")
-_extra_loaded = False
-
 
 def register_form(cls):
-    """Add a form class (with ``name`` and ``match(program)``); returns it (decorator)."""
+    """Add a form class (with ``name`` and ``match(program)``); returns it (decorator).
+    Each family package registers its forms when imported."""
     FORMS[cls.name] = cls
     return cls
 
 
-def _load_extra_forms():
-    global _extra_loaded
-    if _extra_loaded:
-        return
-    _extra_loaded = True
-    import importlib
-    for mod in _EXTRA_FORM_MODULES:
-        try:
-            importlib.import_module(f"{__package__}.{mod}")
-        except ModuleNotFoundError as exc:  # a form module not written yet must not break the rest
-            if exc.name != f"{__package__}.{mod}":
-                raise
+def load_families() -> list:
+    """Import every family once (``solvelab.families`` and the entry-point group of the same
+    name), so that their forms are registered; returns the modules that failed, with why."""
+    return _load_plugins("families", "solvelab.families", "solvelab.families")
 
 
-def match(program: Program, form: str):
-    _load_extra_forms()
+def match(program: "Program", form: str):
+    failed = load_families()
     if form not in FORMS:
-        return NoMatch(form, f"unknown form {form!r}; known: {', '.join(FORMS)}")
+        broken = "; ".join(str(f) for f in failed)
+        return NoMatch(form, f"unknown form {form!r}; known: {', '.join(FORMS)}"
+                             + (f"; families that failed to import: {broken}" if broken else ""))
     try:
         return FORMS[form].match(program)
-    except InvalidDataError as exc:
-        # the program cannot be put in this form's terms (an OT problem with +inf costs has
-        # no generic terms): not this form, with the reason; the structured forms still match
+    except (InvalidDataError, BackendRefusedError) as exc:
+        # the program cannot be put in this form's terms (an OT problem with +inf costs, a
+        # family without a lowering to generic terms): not this form, with the reason
         return NoMatch(form, str(exc))
 
 
-def own_certificate(program: Program):
-    """The ``certify(x, duals)`` of a structured form that matches ``program`` and declares
-    ``own_certificate = True`` (its certificate, not the generic one, judges such programs),
-    or None."""
-    _load_extra_forms()
-    for F in FORMS.values():
+def own_certificate(program: "Program"):
+    """The certificate that judges ``program`` whatever backend solved it, or None: a
+    structured program's own ``certify(x, duals)``, else that of a structured form that
+    matches it and declares ``own_certificate = True`` (a CVXPY-declared OT problem)."""
+    certify = getattr(program, "certify", None)
+    if callable(certify):
+        return certify
+    load_families()
+    for name, F in FORMS.items():
         if getattr(F, "own_certificate", False):
-            view = F.match(program)
+            view = match(program, name)
             if view and callable(getattr(view, "certify", None)):
                 return view.certify
     return None
 
 
-def matching_forms(program: Program) -> list[str]:
-    _load_extra_forms()
-    return [name for name, F in FORMS.items() if F.match(program)]
+def matching_forms(program: "Program") -> list[str]:
+    load_families()
+    return [name for name in list(FORMS) if match(program, name)]

@@ -7,6 +7,9 @@ Data that depends on CVXPY Parameters is re-read by ``refresh()`` without walkin
 expression tree again: terms hold callables for their offsets and weights, and
 parametric operators re-read their matrices. ``refresh`` reports whether any operator
 changed, so backends know when a cached factorization is stale.
+
+Structured families (OT, ...) have their own nodes on the ``StructuredProgram`` base
+(``structured.py``), with the same interface plus their certificate.
 """
 from __future__ import annotations
 

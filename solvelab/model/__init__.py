@@ -1,4 +1,5 @@
-"""Problem classes: they hold CVXPY expressions and validate input."""
-from .problem import Problem
+"""Problem classes: they hold CVXPY expressions (or a constructor's program node), validate
+input, coerce a plain cvxpy.Problem and write results back."""
+from .problem import Problem, as_problem
 
-__all__ = ["Problem"]
+__all__ = ["Problem", "as_problem"]

@@ -1,36 +1,41 @@
-"""Ready-made problem constructors: each returns a ``solvelab.Problem`` (or a structured
-program) declared with CVXPY, ready for ``.solve(backend=...)``.
+"""Ready-made problem constructors: each validates its data, builds a CVXPY model or a
+family's program node, and returns a ``solvelab.Problem`` ready for ``.solve(backend=...)``.
 
-Families live in their own modules (``glm`` for the Lasso family, ``ot`` for optimal
-transport); their public names are re-exported here lazily so that importing
-``solvelab.problems`` stays cheap.
+One module per family (``glm`` for the Lasso family, ``ot`` for optimal transport), found
+by the package scan of ``solvelab.discovery`` on first use (so importing
+``solvelab.problems`` stays cheap); their ``__all__`` names are re-exported here. A module
+that fails to import is named in the error for a name it would have provided.
 """
 from __future__ import annotations
 
-import importlib
+import sys
 
-_FAMILY_MODULES = ("glm", "ot")
+from ..discovery import load
 
 
 def _families():
-    for mod in _FAMILY_MODULES:
-        try:
-            yield importlib.import_module(f"{__name__}.{mod}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{mod}":
-                raise
+    """(the constructor modules, the modules that failed to import)."""
+    failed = load("problems", __name__)
+    prefix = __name__ + "."
+    mods = [m for name, m in sorted(sys.modules.items())
+            if name.startswith(prefix) and name.count(".") == prefix.count(".") and m is not None]
+    return mods, failed
 
 
 def __getattr__(name):
-    for module in _families():
+    if name.startswith("__"):
+        raise AttributeError(name)
+    mods, failed = _families()
+    for module in mods:
         if name in getattr(module, "__all__", ()):
             return getattr(module, name)
+    broken = "; ".join(str(f) for f in failed)
     raise AttributeError(f"solvelab.problems has no constructor {name!r}; available: "
-                         f"{', '.join(sorted(__dir__()))}")
+                         f"{', '.join(sorted(__dir__()))}" + (f"; failed to import: {broken}" if broken else ""))
 
 
 def __dir__():
     names = []
-    for module in _families():
+    for module in _families()[0]:
         names.extend(getattr(module, "__all__", ()))
     return sorted(names)

@@ -20,16 +20,19 @@ change it without compiling again) and whose variable is ``problem.x``:
 
 SR-LASSO (``sqrt_lasso``) and LAD-LASSO (``lad_lasso``) are not smooth + separable, so
 the coordinate-descent backend refuses them and ``backend='auto'`` sends them to ADMM.
-MCP and SCAD are not convex and cannot be said in CVXPY: their problems carry the
-penalty as an extra IR term, and only the IR backends (cd, fista) solve them; the
-certificate is then a KKT (stationarity) residual, not a gap.
+MCP and SCAD are not convex and cannot be said in CVXPY: their problems are program
+nodes (the compiled datafit plus the penalty as an IR term, ``Problem.from_program``),
+and only the IR backends (cd, fista) solve them; the certificate is then a KKT
+(stationarity) residual, not a gap.
 """
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
 
+from ..compile import compile_problem
 from ..errors import InvalidDataError, ShapeError
+from ..families.glm import MCP, SCAD, penalized_program
 from ..model.problem import Problem
 
 __all__ = ["lasso", "elastic_net", "weighted_lasso", "group_lasso", "sparse_logreg", "poisson_regression",
@@ -169,50 +172,19 @@ def poisson_regression(A, y, lam, l2: float = 0.0) -> Problem:
     return _finish(Problem(cp.Minimize(obj)), x, lam_p)
 
 
-class PenalizedProblem(Problem):
-    """A least-squares Problem plus a nonconvex separable penalty that CVXPY cannot
-    declare: the penalty is added to the compiled program as an IR term, and the
-    program has no CVXPY source (the cvxpy backend refuses it)."""
-
-    def __init__(self, objective, x, penalty):
-        super().__init__(objective)
-        self._x = x
-        self._penalty = penalty
-
-    def parameters(self):
-        """The CVXPY Parameters, and the penalty's level when it is one (so that
-        ``sl.path(problem, "lam", values)`` finds it)."""
-        import cvxpy as cp
-        out = list(super().parameters())
-        lam = getattr(self._penalty, "_lam", None)
-        if isinstance(lam, cp.Parameter) and not any(p.id == lam.id for p in out):
-            out.append(lam)
-        return out
-
-    def compile(self):
-        fresh = self._program is None
-        prog = super().compile()
-        if fresh:
-            from ..ir.linop import BlockRowOperator, IdentityOperator
-            from ..ir.program import Term
-            info = next(v for v in prog.variables if v.key == self._x.id)
-            op = BlockRowOperator([(info.offset, IdentityOperator(info.size))], prog.n)
-            prog.terms.append(Term(self._penalty, op, np.zeros(info.size), weight=1.0,
-                                   label=f"{self._penalty.name}({info.name})"))
-            prog.source = None
-        return prog
-
-
 def _nonconvex(A, b, lam, gamma, kind, who):
+    """The least-squares datafit compiled from CVXPY plus the MCP / SCAD penalty on x, as
+    one program node (``penalized_program``: no CVXPY source, so the cvxpy backend refuses
+    it); lam is a Parameter the penalty reads at each use."""
     import cvxpy as cp
-    from ..ir.glm_form import MCP, SCAD
     A, b, lam = _check(A, b, lam, who)
     n, p = A.shape
     x = cp.Variable(p, name="x")
     lam_p = cp.Parameter(nonneg=True, name="lam", value=lam)
     pen = MCP(lam_p, gamma) if kind == "mcp" else SCAD(lam_p, gamma)
-    prob = PenalizedProblem(cp.Minimize(cp.sum_squares(A @ x - b) / (2 * n)), x, pen)
-    return _finish(prob, x, lam_p)
+    datafit = compile_problem(cp.Minimize(cp.sum_squares(A @ x - b) / (2 * n)))
+    node = penalized_program(datafit, x.id, pen, parameters=[lam_p])
+    return _finish(Problem.from_program(node, variables=[x]), x, lam_p)
 
 
 def mcp_regression(A, b, lam, gamma: float = 3.0) -> Problem:

@@ -1,9 +1,9 @@
 """Optimal transport constructors: entropic OT (balanced and unbalanced), point clouds.
 
-Each returns an ``OTProblem``: a ``solvelab.Problem`` whose program is built directly as
-an ``OTProgram`` (no CVXPY tree, so a 4096 x 4096 plan costs one cost matrix, not a
-16M-entry expression), solved through the engine like any model, so the certificate is
-recomputed from the returned plan::
+Each validates its data, builds the OT family's node (``solvelab.families.ot.OTProgram``:
+no CVXPY tree, so a 4096 x 4096 plan costs one cost matrix, not a 16M-entry expression)
+and returns it as an ``OTProblem`` (``Problem.from_program``), solved through the engine
+like any model, so the certificate is recomputed from the returned plan::
 
     prob = sl.problems.entropic_ot(a, b, C, eps=1e-2 * C.max())
     res = prob.solve(backend="sinkhorn_newton", tol=1e-9)
@@ -16,44 +16,24 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InvalidDataError, ShapeError
-from ..ir.ot_form import OTProgram, check_marginal
+from ..families.ot import OTProgram, check_marginal
 from ..model.problem import Problem
 
 __all__ = ["entropic_ot", "unbalanced_ot", "point_cloud_ot", "point_cloud_cost", "grid_cost", "OTProblem"]
 
 
 class OTProblem(Problem):
-    """An entropic OT problem with the plan variable ``P`` (shape (n, m))."""
-
-    def __init__(self, program: OTProgram):
-        # no CVXPY objective: the structured program is the model
-        self.objective = None
-        self.constraints = []
-        self._cvxpy = None
-        self._program = program
-        self._state: dict = {}
-        self.compile_count = 1
-        self.status = None
-        self.value = None
-        self.result = None
+    """An entropic OT problem with the plan variable ``P`` (shape (n, m)); built by
+    ``OTProblem.from_program(OTProgram(...))``."""
 
     @property
     def program(self) -> OTProgram:
-        return self._program
-
-    def compile(self):
-        return self._program
-
-    def variables(self):
-        return []
-
-    def parameters(self):
-        return []
+        return self.compile()
 
     def to_cvxpy(self):
         """(cvxpy.Problem, P) declaring the same problem in plain CVXPY (for small sizes)."""
         import cvxpy as cp
-        p = self._program
+        p = self.program
         n, m = p.shape
         C = p.C
         if not np.all(np.isfinite(C)):
@@ -71,7 +51,7 @@ class OTProblem(Problem):
         return cp.Problem(cp.Minimize(obj), cons), P
 
     def __repr__(self) -> str:
-        return f"solvelab.problems.OTProblem({self._program!r})"
+        return f"solvelab.problems.OTProblem({self.program!r})"
 
 
 def entropic_ot(a, b, C, eps) -> OTProblem:
@@ -83,7 +63,7 @@ def entropic_ot(a, b, C, eps) -> OTProblem:
     ``eps`` > 0. Same minimizer as POT's ``ot.sinkhorn(a, b, C, eps)`` (POT's objective
     differs by the constant eps * sum(a)).
     """
-    return OTProblem(OTProgram(a, b, C, eps, kind="balanced"))
+    return OTProblem.from_program(OTProgram(a, b, C, eps, kind="balanced"))
 
 
 def unbalanced_ot(a, b, C, eps, rho) -> OTProblem:
@@ -92,7 +72,7 @@ def unbalanced_ot(a, b, C, eps, rho) -> OTProblem:
     POT's ``ot.unbalanced.sinkhorn_unbalanced(a, b, C, eps, rho)`` (reg_type='kl').
     Total masses may differ. Solved by backend 'sinkhorn'.
     """
-    return OTProblem(OTProgram(a, b, C, eps, kind="unbalanced", rho=rho))
+    return OTProblem.from_program(OTProgram(a, b, C, eps, kind="unbalanced", rho=rho))
 
 
 def point_cloud_cost(x, y, metric: str = "sqeuclidean", p: float = 2.0):
@@ -138,7 +118,7 @@ def point_cloud_ot(x, y, eps=None, a=None, b=None, metric: str = "sqeuclidean", 
         eps = float(rel_eps) * float(C.max())
         cost = C
     kind = "balanced" if rho is None else "unbalanced"
-    return OTProblem(OTProgram(a, b, cost, eps, kind=kind, rho=rho))
+    return OTProblem.from_program(OTProgram(a, b, cost, eps, kind=kind, rho=rho))
 
 
 def grid_cost(R: int, S: int | None = None) -> np.ndarray:

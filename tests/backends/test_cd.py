@@ -147,7 +147,7 @@ def test_logistic_newton_on_distinct_rows_matches_clarabel(frac, monkeypatch):
     """Proximal Newton builds its Hessian (and A_ws^T d, A_ws delta) from one row per group
     of identical working-set rows on one-hot data: the certified solution matches Clarabel
     and the solve without the grouping."""
-    from solvelab.backends import cd as cdmod
+    from solvelab.backends.cd import common, coordinate as cdmod
     A, y = _one_hot()
     n, p = A.shape
     view = match(sl.problems.sparse_logreg(A, y, 0.1).compile(), "SparseGLM")
@@ -156,13 +156,13 @@ def test_logistic_newton_on_distinct_rows_matches_clarabel(frac, monkeypatch):
     names = cdmod.kernels_needed(view, view.data(), cdmod.CDBackend()._options(SolveOptions()))
     assert {"rows_of_cols", "gram_rows"} <= set(names) and "gram_csc" not in names   # (lazily, if ever)
     grouped = []
-    orig = cdmod._Data.duplicate_rows
+    orig = common._Data.duplicate_rows
 
     def spy(self, ws, scratch):
         out = orig(self, ws, scratch)
         grouped.append(None if out is None else (ws.size, out[2]))
         return out
-    monkeypatch.setattr(cdmod._Data, "duplicate_rows", spy)
+    monkeypatch.setattr(common._Data, "duplicate_rows", spy)
     lam = frac * np.max(np.abs(A.T @ y)) / (2 * n)
     x = cp.Variable(p)
     obj = cp.Minimize(cp.sum(cp.logistic(-cp.multiply(y, A @ x))) / n + lam * cp.norm1(x))
@@ -181,7 +181,7 @@ def test_nonnegative_least_squares_takes_face_newton_steps(monkeypatch):
     NNLS): Newton steps on the face of the support make CD converge in far fewer sweeps,
     to scipy.optimize.nnls's solution."""
     from scipy.optimize import nnls
-    from solvelab.backends import cd as cdmod
+    from solvelab.backends.cd import coordinate as cdmod
     rng = np.random.default_rng(4)
     m, n = 300, 150
     A = np.abs(rng.standard_normal((m, n))) + 0.1 * rng.standard_normal((m, n))
@@ -473,7 +473,7 @@ def test_a_solve_compiles_nothing_beyond_its_precompiled_kernels(kind):
     mismatch (e.g. int64 vs SciPy's int32 index arrays) would compile again inside the
     first solve, outside the reported JIT time (seen: gram_rows, 0.17 s)."""
     import numba
-    from solvelab.backends import cd as cdmod
+    from solvelab.backends.cd import coordinate as cdmod
     from solvelab.backends.base import SolveOptions
     from solvelab.kernels import cd as K
     if kind == "one-hot logistic":
@@ -499,7 +499,7 @@ def test_a_solve_compiles_nothing_beyond_its_precompiled_kernels(kind):
 def test_numpy_logistic_pass_equals_the_kernel():
     """The blocked NumPy logistic pass (value, derivative, curvature at u + t du) equals the
     compiled datafit_all, across blocks, at huge |z| (no overflow) and with offsets."""
-    from solvelab.backends import cd as cdmod
+    from solvelab.backends.cd import common as cdmod
     from solvelab.kernels import cd as K
     rng = np.random.default_rng(5)
     m = 2 * cdmod.LOGISTIC_BLOCK + 17
@@ -519,7 +519,7 @@ def test_numpy_logistic_pass_equals_the_kernel():
 def test_only_the_kernels_a_problem_needs_are_compiled():
     """Lazy compilation: a CSC Lasso with few columns needs neither the dense kernels, nor
     the column sweeps, nor the logistic / block ones; logistic adds the Newton kernels."""
-    from solvelab.backends import cd as cdmod
+    from solvelab.backends.cd import common, coordinate as cdmod
     A, b, _ = _data(1, m=50, p=30, density=0.3)
     from solvelab.backends.base import SolveOptions
     opt = cdmod.CDBackend()._options(SolveOptions())
@@ -537,7 +537,7 @@ def test_only_the_kernels_a_problem_needs_are_compiled():
     assert "datafit_all" in cdmod.kernels_needed(hview, hview.data(), opt)
     big = dict(opt, gram_max=10)
     assert "cd_epochs_csc" in cdmod.kernels_needed(view, view.data(), big)
-    assert cdmod.compile_kernels(names) >= 0.0 and set(names) <= cdmod._COMPILED
+    assert common.compile_kernels(names) >= 0.0 and set(names) <= common._COMPILED
 
 
 # --------------------------------------------------------------------------------------
@@ -671,7 +671,7 @@ def test_poisson_bad_input_and_refusals():
     refusal = match(grp.compile(), "SparseGLM")
     assert not refusal and "Poisson" in refusal.reason
     # kernels: proximal Newton only, never the fixed-step column sweeps
-    from solvelab.backends import cd as cdmod
+    from solvelab.backends.cd import coordinate as cdmod
     from solvelab.backends.base import SolveOptions
     opt = cdmod.CDBackend()._options(SolveOptions())
     view = match(prob.compile(), "SparseGLM")
@@ -726,7 +726,7 @@ def _fused_cases():
 def test_compiled_outer_check_equals_the_numpy_evaluation(name):
     """The backend's one-pass compiled evaluation (objective, gradient, KKT scores, gap at
     the rescaled dual point) gives what SparseGLM.evaluate (the engine's certificate) gives."""
-    from solvelab.backends import cd as cdmod
+    from solvelab.backends.cd import common as cdmod
     cases, rng = _fused_cases()
     view = match(cases[name].compile(), "SparseGLM")
     assert view, view.reason

@@ -1,5 +1,5 @@
 """Group penalties on the ``cd`` backend (block CD with working sets of groups, gap-safe
-screening of groups, Anderson extrapolation; ``solvelab.backends.cd_blocks``).
+screening of groups, Anderson extrapolation; ``solvelab.backends.cd.blocks``).
 
 Oracle: CVXPY + Clarabel. Objectives agree to 1e-6 (relative) and the zero groups are the
 same; screening never removes a group that is nonzero in the reference solution; the

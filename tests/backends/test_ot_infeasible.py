@@ -7,7 +7,7 @@ from scipy.optimize import linprog
 
 import solvelab as sl
 from solvelab.ir.forms import match
-from solvelab.ir.ot_form import check_infeasibility
+from solvelab.families.ot import check_infeasibility
 from solvelab.problems import entropic_ot
 
 

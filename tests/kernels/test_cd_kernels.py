@@ -10,7 +10,7 @@ GRID = np.linspace(-6, 6, 240001)
 
 
 def _pen_vec(kind, w1, r, gamma):
-    from solvelab.ir.glm_form import _pen_value
+    from solvelab.families.glm.scalars import _pen_value
     return _pen_value(kind, GRID, w1, r, gamma)
 
 

@@ -6,7 +6,7 @@ programs with groups here.
 
 Every coordinate belongs to one *block*: a group G (block soft-thresholding) or a
 singleton (the 1-D prox of its penalty). The machinery is the coordinate path's
-(``solvelab.backends.cd``), at the level of blocks:
+(``solvelab.backends.cd.coordinate``, ``common``), at the level of blocks:
 
 * outer loop: ``SparseGLM.evaluate`` (gradient, per-coordinate KKT scores, duality gap at
   the rescaled dual point; its per-group sums are vectorized); a block's KKT score is
@@ -45,15 +45,16 @@ import time
 
 import numpy as np
 
-from ..ir.glm_form import L_PHI
-from .base import RawSolution
-from .cd import _datafit_all, inner_tolerance, newton_line_search, outer_step, top_scored, try_anderson
+from ...families.glm.scalars import L_PHI
+from ..base import RawSolution
+from .common import (_datafit_all, _kernels, compile_kernels, inner_tolerance, monitor, newton_line_search,
+                     outer_step, top_scored, try_anderson)
 
 _MINE_COMPILED: set = set()
 
 
 def _bk():
-    from ..kernels import cd_blocks as BK
+    from ...kernels import cd_blocks as BK
     return BK
 
 
@@ -97,7 +98,7 @@ def _compile_grams(KD, D) -> float:
     return time.perf_counter() - t0
 
 
-def _compile_cd(compile_kernels, names) -> float:
+def _compile_cd(names) -> float:
     """The coordinate path's kernels this module calls (each once per process)."""
     return compile_kernels(list(names))
 
@@ -178,7 +179,6 @@ class _WS:
 
 
 def solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_time, jit_time, warm):
-    from .cd import compile_kernels
     t_s0 = time.perf_counter()
     st = "dense" if KD.dense else "csc"
     names = [f"grad_cols_{st}", f"add_cols_{st}"]
@@ -187,7 +187,7 @@ def solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_ti
                   + (["gram_csc"] if st == "csc" else []))
     elif D.m and st == "csc" and D.p > opt["gram_max"]:
         names.append("gram_csc")
-    extra_jit = _compile_cd(compile_kernels, names) + _compile_mine() + _compile_grams(KD, D)
+    extra_jit = _compile_cd(names) + _compile_mine() + _compile_grams(KD, D)
     jit_time += extra_jit
     gptr, gidx, gw = view.group_arrays()
     ngroups = len(view.groups)
@@ -201,14 +201,10 @@ def solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_ti
     setup_time += time.perf_counter() - t_s0
     n = view.n
 
-    t0 = time.perf_counter()
-    deadline = None if options.time_limit is None else t0 + float(options.time_limit)
-    max_epochs = int(options.max_iter)
-    verbose = bool(options.verbose)
-    history = []
+    mon = monitor(options)
+    max_epochs = mon.max_iter
     epochs = 0
     outer = 0
-    status, message = "max_iter", ""
     K_and = opt["anderson"]
     counters = [0, 0]
     screened = np.zeros(nb, dtype=bool)
@@ -232,20 +228,16 @@ def solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_ti
     inner_kind = ""
     newton_cap = bool(opt["gram"] and view.dkind not in (0, 4) and D.m > 0
                       and (not KD.dense or opt["gram_max"] <= D.m))
-    if verbose:
+    if mon.verbose:
         print(f"cd: {view.describe()} (block CD), m={D.m}, p={n}, {nb} blocks ({ngroups} groups), "
               f"{st}; ws={opt['ws_strategy']}, screening={can_screen}, anderson={K_and}, tol={tol:g}"
               + (", warm start" if warm else "") + f"; jit {jit_time:.2f}s")
-        print(f"{'outer':>6} {'epochs':>7} {'time':>9} {'objective':>16} {'gap':>10} {'kkt':>10} "
-              f"{'ws':>6} {'screened':>8}")
+        mon.header()
     fast = KD.fast_eval(view)
     while True:
         ev = view.evaluate(x, u, D, want_gap=True, fast=fast)
         best_val = ev.value
-        stop = outer_step(view, ev, x, epochs, outer, t0, int(ws_blocks.size), int(screened.sum()), history,
-                          options, tol, max_epochs, deadline)
-        if stop is not None:
-            status, message = stop
+        if outer_step(view, ev, x, epochs, outer, mon, int(ws_blocks.size), int(screened.sum()), tol):
             break
         outer += 1
         # -- gap-safe screening of blocks ---------------------------------------------------
@@ -294,21 +286,19 @@ def solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_ti
         epochs_before = epochs
         x_before = x[W.cols].copy()
         epochs, inner_kind = _inner(view, KD, D, x, u, W, LG, opt, K_and, tol_in, epochs, max_epochs,
-                                    deadline, counters)
+                                    mon, counters)
         if epochs == epochs_before or np.array_equal(x_before, x[W.cols]):
             # the working set already meets its tolerance but the gap does not: tighten
             tighten *= 0.1
             if tighten < 1e-8:
-                status, message = "max_iter", f"no progress after {epochs} epochs (stalled)"
+                mon.stop("max_iter", f"no progress after {epochs} epochs (stalled)")
                 break
-    solve_time = time.perf_counter() - t0
+    solve_time = mon.elapsed()
     ok = bool(np.all(np.isfinite(x)))
     if ok:
         state["x"] = x.copy()
         state["ws"] = np.nonzero(x)[0]
-    if verbose:
-        print(f"cd: {status} after {outer} outer / {epochs} epochs, {solve_time:.4f} s"
-              + (f"; {message}" if message else ""))
+    mon.summary("cd", f"{outer} outer / {epochs} epochs", solve_time, digits=4)
     scr_blocks = np.nonzero(screened)[0].astype(np.int64)
     scr_feats = np.sort(_WS(view, scr_blocks, gptr, gidx, gw, ngroups).cols) if scr_blocks.size \
         else np.zeros(0, dtype=np.int64)
@@ -318,9 +308,9 @@ def solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_ti
             "anderson_tried": counters[0], "anderson_accepted": counters[1], "inner": inner_kind,
             "jit_time": jit_time, "warm_start": warm, "certificate": best_val, "solve_time": solve_time,
             "form": view.describe(), "storage": st}
-    return RawSolution(x=x.copy() if ok else None, status=status, iterations=epochs,
-                       duals=view.duals(x) if ok else None, history=history, setup_time=setup_time, info=info,
-                       message=message)
+    return RawSolution(x=x.copy() if ok else None, status=mon.status, iterations=epochs,
+                       duals=view.duals(x) if ok else None, history=mon.history, setup_time=setup_time, info=info,
+                       message=mon.message)
 
 
 # ------------------------------------------------------------------------------------------
@@ -334,17 +324,17 @@ def _use_gram(KD, D, W, opt) -> bool:
     return (not KD.dense) or k <= D.m
 
 
-def _inner(view, KD, D, x, u, W, LG, opt, K_and, tol_in, epochs, max_epochs, deadline, counters):
+def _inner(view, KD, D, x, u, W, LG, opt, K_and, tol_in, epochs, max_epochs, mon, counters):
     if _use_gram(KD, D, W, opt):
         if view.dkind == 0:
-            return _inner_gram(view, KD, D, x, u, W, LG, opt, K_and, tol_in, epochs, max_epochs, deadline,
+            return _inner_gram(view, KD, D, x, u, W, LG, opt, K_and, tol_in, epochs, max_epochs, mon,
                                counters), "gram"
-        return _inner_newton(view, KD, D, x, u, W, opt, tol_in, epochs, max_epochs, deadline), "newton"
-    return _inner_cols(view, KD, D, x, u, W, LG, K_and, tol_in, epochs, max_epochs, deadline,
+        return _inner_newton(view, KD, D, x, u, W, opt, tol_in, epochs, max_epochs, mon), "newton"
+    return _inner_cols(view, KD, D, x, u, W, LG, K_and, tol_in, epochs, max_epochs, mon,
                        counters), "columns"
 
 
-def _inner_cols(view, KD, D, x, u, W, LG, K_and, tol_in, epochs, max_epochs, deadline, counters):
+def _inner_cols(view, KD, D, x, u, W, LG, K_and, tol_in, epochs, max_epochs, mon, counters):
     """Block CD on the columns of the working set (u = A x updated in place) until its KKT
     score is below tol_in; Anderson extrapolation every K + 1 epochs."""
     gptr, gidx, gw = W.g
@@ -367,20 +357,15 @@ def _inner_cols(view, KD, D, x, u, W, LG, K_and, tol_in, epochs, max_epochs, dea
             top, _ = W.scores(view, x[cols], g)
             if top <= tol_in:
                 break
-            if deadline is not None and time.perf_counter() >= deadline:
+            if mon.out_of_time():
                 break
     return epochs
 
 
-def _kernels_cd():
-    from ..kernels import cd as K
-    return K
-
-
-def _inner_gram(view, KD, D, x, u, W, LG, opt, K_and, tol_in, epochs, max_epochs, deadline, counters):
+def _inner_gram(view, KD, D, x, u, W, LG, opt, K_and, tol_in, epochs, max_epochs, mon, counters):
     """Least squares on a working set of at most gram_max columns: block CD on its Gram
     matrix G (gradient c2 (G x - q), kept up to date in O(k |B|) per block)."""
-    BK, K = _bk(), _kernels_cd()
+    BK, K = _bk(), _kernels()
     cols = W.cols
     G = KD.gram_ws(cols, opt, KD.state)
     c2 = 2.0 * view.c
@@ -415,22 +400,22 @@ def _inner_gram(view, KD, D, x, u, W, LG, opt, K_and, tol_in, epochs, max_epochs
         top = BK.block_kkt(xw, c2 * gq, W.bptr, W.bw, W.bgrp, W.w1, W.r, W.lo, W.hi, pk, gam, sc_buf)
         if top <= tol_in:
             break
-        if deadline is not None and inner % 10 == 0 and time.perf_counter() >= deadline:
+        if inner % 10 == 0 and mon.out_of_time():
             break
     x[cols] = xw
     KD.add_cols(cols, xw - x0, u)
     return epochs
 
 
-def _inner_newton(view, KD, D, x, u, W, opt, tol_in, epochs, max_epochs, deadline):
+def _inner_newton(view, KD, D, x, u, W, opt, tol_in, epochs, max_epochs, mon):
     """Proximal Newton on the working set (non-quadratic datafits): block CD on the
     second-order model (weighted Gram matrix of the working-set columns, block constants
     lambda_max of its diagonal blocks), then a backtracking line search on the true
     objective. ``epochs`` counts model sweeps."""
-    BK, K = _bk(), _kernels_cd()
+    BK, K = _bk(), _kernels()
     cols = W.cols
     pk, gam = int(view.pkind), float(view.gamma)
-    d, h, Ad = KD.work(3)       # see cd.CDBackend._inner_newton
+    d, h, Ad = KD.work(3)       # see coordinate.CDBackend._inner_newton
     sc_buf = np.empty(W.blocks.size)
     f_data = None
     h_floor = 0.01 * view.c * L_PHI[view.dkind] * D.s * D.s if view.dkind in (2, 3) else None
@@ -442,9 +427,9 @@ def _inner_newton(view, KD, D, x, u, W, opt, tol_in, epochs, max_epochs, deadlin
         kkt_now = BK.block_kkt(xw, g, W.bptr, W.bw, W.bgrp, W.w1, W.r, W.lo, W.hi, pk, gam, sc_buf)
         if kkt_now <= tol_in or epochs >= max_epochs:
             break
-        if deadline is not None and time.perf_counter() >= deadline:
+        if mon.out_of_time():
             break
-        # curvature floor for Huber / squared hinge (see cd.CDBackend._inner_newton)
+        # curvature floor for Huber / squared hinge (see coordinate.CDBackend._inner_newton)
         H = KD.gram(cols, sq_weights=h if h_floor is None else np.maximum(h, h_floor))
         dg = np.diagonal(H).copy()
         H[np.diag_indices_from(H)] += 1e-12 * max(float(np.max(dg, initial=0.0)), 1e-300)

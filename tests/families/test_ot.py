@@ -13,8 +13,8 @@ from scipy.special import xlogy
 from solvelab.compile import compile_problem
 from solvelab.errors import InvalidDataError, ShapeError
 from solvelab.ir.forms import match
-from solvelab.ir.ot_form import (EntropicOT, OTProgram, UnbalancedOT, certify_plan, dual_value,
-                                 primal_value)
+from solvelab.families.ot import (EntropicOT, OTProgram, UnbalancedOT, certify_plan, dual_value,
+                                  primal_value)
 from solvelab.problems import entropic_ot, grid_cost, point_cloud_cost, point_cloud_ot, unbalanced_ot
 
 
@@ -215,15 +215,15 @@ def test_certificate_on_pot_plan_is_recomputed_from_the_plan():
     view = match(entropic_ot(a, b, C, eps).program, "EntropicOT")
     cert = certify_plan(view, _flat(P), None)
     viol = (np.abs(P.sum(1) - a).sum() + np.abs(P.sum(0) - b).sum()) / a.sum()
-    assert cert.primal_residual == pytest.approx(viol, rel=1e-6, abs=1e-15)
-    assert cert.primal_residual < 1e-12
+    assert cert.marginal_violation == pytest.approx(viol, rel=1e-6, abs=1e-15)
+    assert cert.marginal_violation < 1e-12
     assert cert.gap is not None and cert.gap < 1e-10
     assert cert.dual_objective <= _entropic_obj(P, C, eps) + 1e-12
     # a perturbed plan: the violation is exactly the L1 error of its marginals
     Q = P.copy()
     Q[0, 0] += 1e-3
     cert2 = certify_plan(view, _flat(Q), None)
-    assert cert2.primal_residual == pytest.approx(2e-3, rel=1e-6)
+    assert cert2.marginal_violation == pytest.approx(2e-3, rel=1e-6)
     assert not cert2.meets(1e-4)
 
 
@@ -233,7 +233,7 @@ def test_negative_and_nonfinite_plans_fail_the_certificate():
     P = np.outer(a, b)
     P[0, 0] = -1e-3
     cert = certify_plan(view, _flat(P), None)
-    assert cert.primal_residual >= 1e-3 and not cert.meets(1e-6)
+    assert cert.marginal_violation >= 1e-3 and not cert.meets(1e-6)
     P[0, 0] = np.nan
     assert not certify_plan(view, _flat(P), None).meets(1e-6)
 
