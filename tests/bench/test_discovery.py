@@ -65,3 +65,14 @@ def test_a_broken_peer_is_reported(monkeypatch, capsys):
     assert "sklearn" in peer_mod.all_peers()
     assert bench_main(["list"]) == 0
     assert "[cannot import] solvelab.bench.peers.mylib: RuntimeError: mylib 0.1 is too old" in capsys.readouterr().out
+
+
+def test_the_demo_suite_shows_every_family():
+    """`make demo` runs `solvelab bench quick`: one instance per registered family at least
+    (sparse GLMs for cd, prox-affine models for admm/fista, entropic OT for the sinkhorns)."""
+    from solvelab.bench.suite import get_suite
+    quick = get_suite("quick")
+    families = {i.family for i in quick.instances()}
+    assert {"lasso", "logreg_l1", "boxqp", "eqls", "entropic_ot"} <= families
+    ot = [i for i in quick.instances() if i.family == "entropic_ot"]
+    assert set(ot[0].backends) <= set(quick.default_backends) and {"sinkhorn", "sinkhorn_newton"} <= set(ot[0].backends)

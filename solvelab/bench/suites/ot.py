@@ -91,7 +91,8 @@ def _dotmark_data(cls, R, rel, data_dir):
     return data
 
 
-def _cloud_data(n, rel, seed):
+def cloud_data(n, rel, seed):
+    """Gaussian-mixture point clouds of n points each, uniform masses, eps = rel max(C)."""
     def data():
         from ...problems.ot import point_cloud_cost
         x, y = gaussian_mixtures(n, seed)
@@ -160,7 +161,7 @@ class OTSuite(Suite):
         for i, n in enumerate(CLOUD_SIZES):
             for rel in REL_EPS:
                 out.append(Instance(
-                    f"cloud-{n}-{_eps_tag(rel)}", "entropic_ot", f"{n}x{n}", _cloud_data(n, rel, 100 + i),
+                    f"cloud-{n}-{_eps_tag(rel)}", "entropic_ot", f"{n}x{n}", cloud_data(n, rel, 100 + i),
                     build=build, objective=objective, infeasibility=infeasibility,
                     meta={"clouds": "Gaussian mixtures (3 vs 4 components) in 2-D", "seed": 100 + i,
                           "cost": "squared Euclidean", "eps": f"{rel:g} x max(C)"}))
