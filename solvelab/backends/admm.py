@@ -75,7 +75,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InvalidDataError
-from ..ir.certificate import certify, check_primal_infeasibility, check_unboundedness, primal_residual
+from ..ir.certificate import (certify, check_primal_infeasibility, check_unboundedness, farkas_value,
+                              primal_residual)
 from ..kernels import factor as _factor
 from ..kernels.anderson import Anderson
 from . import registry
@@ -478,6 +479,17 @@ class AdmmBackend(Backend):
         quad_target_rows = np.concatenate(quad_target) if quad_target else np.zeros(0)
         mon = IterationMonitor(options, table=_TABLE)
         check_every, max_iter = mon.check_every, mon.max_iter
+
+        def refactor(scale) -> bool:
+            """Factor the system at rho scale ``scale`` and cache it; False (the run is
+            stopped with the reason) when the factorization fails."""
+            try:
+                system.factorize(row_weights(scale))
+            except _factor.FactorizationError as exc:
+                mon.stop("numerical_error", str(exc))
+                return False
+            state["system"] = (system_key(scale), system)
+            return True
         rho_updates = 0
         ray = None
         it = 0
@@ -656,13 +668,9 @@ class AdmmBackend(Backend):
                         aa.reset()
                     if rho_scale != 1.0:
                         rho_scale = 1.0
-                        try:
-                            system.factorize(row_weights(rho_scale))
-                        except _factor.FactorizationError as exc:
-                            mon.stop("numerical_error", str(exc))
+                        if not refactor(rho_scale):
                             break
                         rho_updates += 1
-                        state["system"] = (system_key(rho_scale), system)
                     continue
                 ref_short = (it, xu.copy(), [y.copy() for y in duals])
                 if ref_long is None:
@@ -690,15 +698,11 @@ class AdmmBackend(Backend):
                             for k in range(len(u)):
                                 u[k] = u[k] * (rho_scale / new_scale)  # keep y = rho u
                             rho_scale = new_scale
-                            try:
-                                system.factorize(row_weights(rho_scale))
-                            except _factor.FactorizationError as exc:
-                                mon.stop("numerical_error", str(exc))
+                            if not refactor(rho_scale):
                                 break
                             rho_updates += 1
                             last_update_it, rho_spacing = it, 2 * rho_spacing
                             stall = aa_stall = 0
-                            state["system"] = (system_key(rho_scale), system)
                             ref_short = ref_long = None   # the map changed: new references for the rays
                             if aa is not None:
                                 aa.reset()   # the fixed-point map changed with rho
@@ -791,9 +795,8 @@ def _farkas(prog, S, dy, tol: float = 1e-6) -> bool:
     if not (math.isfinite(norm) and norm > 0.0):
         return False
     signed = np.zeros(S.m)
-    value = size = 0.0
+    dy = [d / norm for d in dy]
     for i, (t, d) in enumerate(zip(prog.terms, dy)):
-        d = d / norm
         if not t.f.is_indicator:
             if np.any(d):
                 return False
@@ -802,12 +805,10 @@ def _farkas(prog, S, dy, tol: float = 1e-6) -> bool:
             return False
         a, b = S.offsets[i]
         signed[a:b] = d
-        s = t.f.support(d)
-        if not math.isfinite(s):
-            return False
-        bd = float(np.dot(t.b, d))
-        value += s + bd
-        size += abs(s) + abs(bd)
+    right = farkas_value(prog.terms, dy)
+    if right is None:
+        return False
+    value, size = right
     total = _inf((S.MT @ signed) / S.col_scale)
     scale = _inf((S.abs_MT() @ np.abs(signed)) / S.col_scale)
     return _rel(total, scale) <= tol and value < 0.0 and -value > _FARKAS_MARGIN * size

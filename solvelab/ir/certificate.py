@@ -299,7 +299,7 @@ def check_primal_infeasibility(program: Program, dy: list[np.ndarray], tol: floa
         return False
     dy = [np.asarray(d, dtype=np.float64) / norm for d in dy]
     total = np.zeros(program.n)
-    biggest, value, size = 0.0, 0.0, 0.0
+    biggest = 0.0
     for t, d in zip(program.terms, dy):
         if not t.f.is_indicator:
             if _inf(d) > tol:
@@ -308,13 +308,28 @@ def check_primal_infeasibility(program: Program, dy: list[np.ndarray], tol: floa
         atd = t.A.rmatvec(d)
         total += atd
         biggest = max(biggest, _inf(atd), t.A.norm_est() * _inf(d))  # |A_i| |dy_i|: one term alone too
+    right = farkas_value(program.terms, dy)
+    if right is None:
+        return False
+    value, size = right
+    return _rel(_inf(total), biggest) <= tol and value < 0 and -value > tol * size
+
+
+def farkas_value(terms, dy):
+    """(sum_i [sigma_i(dy_i) + <b_i, dy_i>] over the constraint terms, the sum of the sizes
+    of its parts), or None where a support function is infinite: the right side of the
+    Farkas test, shared with backends that check their own rays."""
+    value = size = 0.0
+    for t, d in zip(terms, dy):
+        if not t.f.is_indicator:
+            continue
         s = t.f.support(d)
         if not np.isfinite(s):
-            return False
+            return None
         bd = float(np.dot(t.b, d))
         value += s + bd
         size += abs(s) + abs(bd)
-    return _rel(_inf(total), biggest) <= tol and value < 0 and -value > tol * size
+    return value, size
 
 
 def check_unboundedness(program: Program, dx: np.ndarray, tol: float = 1e-6) -> bool:

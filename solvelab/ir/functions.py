@@ -902,6 +902,11 @@ class _NormConeProduct(Indicator):
         B = np.asarray(blocks, dtype=np.float64).reshape(self.count, -1)
         return self._join(B[:, 0], B[:, 1:])
 
+    def project_subdifferential(self, z, s):
+        """The nearest subgradient, one cone at a time (``_block_subdifferential``)."""
+        return self._from_blocks([self._block_subdifferential(zj, sj)
+                                  for zj, sj in zip(self._blocks(z), self._blocks(s))])
+
     def params(self):
         return {"count": self.count} if self.count != 1 else {}
 
@@ -923,28 +928,23 @@ class LInfConeProduct(_NormConeProduct):
     def project_dual_domain(self, y):
         return -L1ConeProduct(self.count).project(-np.asarray(y, dtype=np.float64))
 
-    def project_subdifferential(self, z, s):
+    def _block_subdifferential(self, zj, sj):
         # on the boundary: -lam (1, -sign(u_A) a) with a in the simplex over the active set A;
         # with v = lam a >= 0: v = (b - theta)_+, b = sign(u_A) s_A, theta - s_t = sum v
-        out = []
-        for zj, sj in zip(self._blocks(z), self._blocks(s)):
-            t, u = zj[0], zj[1:]
-            m = np.max(np.abs(u), initial=0.0)
-            if m < t * (1 - 1e-12):
-                out.append(np.zeros_like(zj))
-                continue
-            if m == 0:
-                out.append(LInfConeProduct().project_dual_domain(sj))
-                continue
-            act = np.abs(u) >= m * (1 - 1e-12)
-            sg = np.sign(u[act])
-            b = sg * sj[1:][act]
-            v = np.maximum(b - _plus_root(b, -sj[0], 1.0), 0.0)
-            o = np.zeros_like(zj)
-            o[0] = -np.sum(v)
-            o[1:][act] = sg * v
-            out.append(o)
-        return self._from_blocks(out)
+        t, u = zj[0], zj[1:]
+        m = np.max(np.abs(u), initial=0.0)
+        if m < t * (1 - 1e-12):
+            return np.zeros_like(zj)
+        if m == 0:
+            return LInfConeProduct().project_dual_domain(sj)
+        act = np.abs(u) >= m * (1 - 1e-12)
+        sg = np.sign(u[act])
+        b = sg * sj[1:][act]
+        v = np.maximum(b - _plus_root(b, -sj[0], 1.0), 0.0)
+        o = np.zeros_like(zj)
+        o[0] = -np.sum(v)
+        o[1:][act] = sg * v
+        return o
 
 
 class L1ConeProduct(_NormConeProduct):
@@ -963,28 +963,23 @@ class L1ConeProduct(_NormConeProduct):
     def project_dual_domain(self, y):
         return -LInfConeProduct(self.count).project(-np.asarray(y, dtype=np.float64))
 
-    def project_subdifferential(self, z, s):
+    def _block_subdifferential(self, zj, sj):
         # on the boundary: lam (-1, g), g = sign(u) off zero entries and in [-1, 1] on them;
         # lam solves (1 + |P|) lam + s_t - sign(u_P).s_P = sum_Z (|s_i| - lam)_+
-        out = []
-        for zj, sj in zip(self._blocks(z), self._blocks(s)):
-            t, u = zj[0], zj[1:]
-            n1 = np.sum(np.abs(u))
-            if n1 < t * (1 - 1e-12):
-                out.append(np.zeros_like(zj))
-                continue
-            if n1 == 0:
-                out.append(L1ConeProduct().project_dual_domain(sj))
-                continue
-            P = u != 0
-            sg = np.sign(u[P])
-            lam = max(_plus_root(np.abs(sj[1:][~P]), sj[0] - np.dot(sg, sj[1:][P]), 1.0 + np.sum(P)), 0.0)
-            o = np.empty_like(zj)
-            o[0] = -lam
-            o[1:][P] = lam * sg
-            o[1:][~P] = np.clip(sj[1:][~P], -lam, lam)
-            out.append(o)
-        return self._from_blocks(out)
+        t, u = zj[0], zj[1:]
+        n1 = np.sum(np.abs(u))
+        if n1 < t * (1 - 1e-12):
+            return np.zeros_like(zj)
+        if n1 == 0:
+            return L1ConeProduct().project_dual_domain(sj)
+        P = u != 0
+        sg = np.sign(u[P])
+        lam = max(_plus_root(np.abs(sj[1:][~P]), sj[0] - np.dot(sg, sj[1:][P]), 1.0 + np.sum(P)), 0.0)
+        o = np.empty_like(zj)
+        o[0] = -lam
+        o[1:][P] = lam * sg
+        o[1:][~P] = np.clip(sj[1:][~P], -lam, lam)
+        return o
 
 
 class LInfCone(LInfConeProduct):
