@@ -15,10 +15,9 @@ import numpy as np
 import pytest
 
 import solvelab as sl
-from solvelab.backends import registry
-from solvelab.backends.base import SolveOptions
-from solvelab.engine import finish
 from solvelab.ir.certificate import check_unboundedness, primal_residual
+
+from raw_runs import run_raw
 
 SCALES = [(1.0, 1.0), (1e-6, 1.0), (1e6, 1.0), (1.0, 1e-6), (1.0, 1e6), (1e-6, 1e6), (1e6, 1e-6)]
 
@@ -185,11 +184,7 @@ def farkas_holds(program, dy, tol=1e-6):
 
 
 def run_admm(prob, **extra):
-    program = sl.Problem(prob.objective, prob.constraints).compile()
-    backend = registry.get("admm")
-    view = registry.view_for(backend, program)
-    raw = backend.solve(view, SolveOptions(warm_start=False, extra=extra), {})
-    return program, raw, finish(program, raw, "admm", 1e-6, view=view)
+    return run_raw("admm", prob, **extra)
 
 
 def _status_of(raw):

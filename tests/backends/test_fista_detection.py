@@ -13,18 +13,13 @@ import numpy as np
 import pytest
 
 import solvelab as sl
-from solvelab.backends import registry
-from solvelab.backends.base import SolveOptions
-from solvelab.engine import finish
 from solvelab.ir.certificate import check_unboundedness, primal_residual
+
+from raw_runs import run_raw
 
 
 def run_fista(prob, **extra):
-    program = sl.Problem(prob.objective, prob.constraints).compile()
-    backend = registry.get("fista")
-    view = registry.view_for(backend, program)
-    raw = backend.solve(view, SolveOptions(warm_start=False, extra=extra), {})
-    return program, raw, finish(program, raw, "fista", 1e-6, view=view)
+    return run_raw("fista", prob, **extra)
 
 
 def _unbounded_claim_holds(program, raw):
