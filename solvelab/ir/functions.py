@@ -814,11 +814,11 @@ class Simplex(Indicator):
         return {"total": self.total}
 
 
-class SOCProduct(Indicator):
-    """A product of second-order cones {(t_j, u_j) : ||u_j||_2 <= t_j}, j = 1..count, laid
-    out as [t_1..t_count, u_1, ..., u_count] (the u_j consecutive blocks of one length):
-    ``norm(X, 2, axis=...) <= t`` and ``cp.SOC(t, X, axis)`` with a vector t."""
-    name = "soc_product"
+class _NormConeProduct(Indicator):
+    """A product of ``count`` norm cones {(t_j, u_j) : ||u_j|| <= t_j}, laid out as
+    [t_1..t_count, u_1, ..., u_count] (the u_j consecutive blocks of one length), as
+    SOCProduct is: ``A x + rho * norm1(x) <= b`` is one such term with a cone per row,
+    projected in one vectorized pass instead of ``count`` small ones."""
 
     def __init__(self, count=1, dim=None):
         super().__init__(dim)
@@ -828,6 +828,33 @@ class SOCProduct(Indicator):
         z = np.asarray(z, dtype=np.float64)
         k = self.count
         return z[:k], z[k:].reshape(k, -1)
+
+    def _join(self, T, U):
+        return np.concatenate([T, U.ravel()])
+
+    def _blocks(self, z):
+        """The cones one at a time, each as [t_j; u_j]."""
+        T, U = self._split(z)
+        return [np.concatenate([[T[j]], U[j]]) for j in range(self.count)]
+
+    def _from_blocks(self, blocks):
+        B = np.asarray(blocks, dtype=np.float64).reshape(self.count, -1)
+        return self._join(B[:, 0], B[:, 1:])
+
+    def project_subdifferential(self, z, s):
+        """The nearest subgradient, one cone at a time (``_block_subdifferential``)."""
+        return self._from_blocks([self._block_subdifferential(zj, sj)
+                                  for zj, sj in zip(self._blocks(z), self._blocks(s))])
+
+    def params(self):
+        return {"count": self.count} if self.count != 1 else {}
+
+
+class SOCProduct(_NormConeProduct):
+    """A product of second-order cones {(t_j, u_j) : ||u_j||_2 <= t_j}, j = 1..count, laid
+    out as [t_1..t_count, u_1, ..., u_count] (the u_j consecutive blocks of one length):
+    ``norm(X, 2, axis=...) <= t`` and ``cp.SOC(t, X, axis)`` with a vector t."""
+    name = "soc_product"
 
     def project(self, z):
         T, U = self._split(z)
@@ -873,42 +900,6 @@ class SOC(SOCProduct):
 
     def params(self):
         return {}
-
-
-class _NormConeProduct(Indicator):
-    """A product of ``count`` norm cones {(t_j, u_j) : ||u_j|| <= t_j}, laid out as
-    [t_1..t_count, u_1, ..., u_count] (the u_j consecutive blocks of one length), as
-    SOCProduct is: ``A x + rho * norm1(x) <= b`` is one such term with a cone per row,
-    projected in one vectorized pass instead of ``count`` small ones."""
-
-    def __init__(self, count=1, dim=None):
-        super().__init__(dim)
-        self.count = int(count)
-
-    def _split(self, z):
-        z = np.asarray(z, dtype=np.float64)
-        k = self.count
-        return z[:k], z[k:].reshape(k, -1)
-
-    def _join(self, T, U):
-        return np.concatenate([T, U.ravel()])
-
-    def _blocks(self, z):
-        """The cones one at a time, each as [t_j; u_j]."""
-        T, U = self._split(z)
-        return [np.concatenate([[T[j]], U[j]]) for j in range(self.count)]
-
-    def _from_blocks(self, blocks):
-        B = np.asarray(blocks, dtype=np.float64).reshape(self.count, -1)
-        return self._join(B[:, 0], B[:, 1:])
-
-    def project_subdifferential(self, z, s):
-        """The nearest subgradient, one cone at a time (``_block_subdifferential``)."""
-        return self._from_blocks([self._block_subdifferential(zj, sj)
-                                  for zj, sj in zip(self._blocks(z), self._blocks(s))])
-
-    def params(self):
-        return {"count": self.count} if self.count != 1 else {}
 
 
 class LInfConeProduct(_NormConeProduct):
