@@ -239,7 +239,7 @@ def _rowwise(affine, atom, t, label, lower) -> list[ConstraintPiece]:
         tv = reshape(t, (t.size,), order="F")
         cone = _norm_cone_product(atom) if lower is _convex_below else None
         if cone is not None:   # one term, a cone per row: [t_1..t_k, u, ..., u]
-            return [ConstraintPiece(cone(t.size), _stack(affine, [tv] + [atom.args[0]] * t.size), label,
+            return [ConstraintPiece(cone(t.size), _stack(affine, [tv, atom.args[0]], repeat_last=t.size), label,
                                     direct=False)]
         out = []
         for i in range(t.size):
@@ -317,9 +317,11 @@ def _atom_name(expr) -> str:
     return user_name(expr)
 
 
-def _stack(affine, exprs) -> AffineMap:
-    """[e_1; e_2; ...] flattened, as one affine map."""
+def _stack(affine, exprs, repeat_last: int = 1) -> AffineMap:
+    """[e_1; e_2; ...] flattened, as one affine map; the last expression ``repeat_last``
+    times (compiled once)."""
     maps = [affine.compile(e) for e in exprs]
+    maps += [maps[-1]] * (repeat_last - 1)
     return _concat([AffineMap((m.size,), m.blocks, m.offset) for m in maps])
 
 
