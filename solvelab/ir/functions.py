@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+import solvelab.ir.losses as losses
+
 INF = float("inf")
 _TINY = np.finfo(np.float64).tiny
 
@@ -249,12 +251,10 @@ class Huber(Function):
         self.M = float(M)
 
     def value(self, z):
-        a = np.abs(z)
-        M = self.M
-        return float(np.sum(np.where(a <= M, a * a, 2 * M * a - M * M)))
+        return float(np.sum(losses.value(losses.HUBER, z, self.M)))
 
     def grad(self, z):
-        return np.clip(2.0 * z, -2 * self.M, 2 * self.M)
+        return losses.deriv(losses.HUBER, z, self.M)
 
     def prox(self, v, t):
         M = self.M
@@ -262,12 +262,10 @@ class Huber(Function):
         return np.where(inner, v / (1.0 + 2.0 * t), v - 2.0 * M * t * np.sign(v))
 
     def conj(self, y):
-        if np.any(np.abs(y) > 2 * self.M * (1 + 1e-12)):
-            return INF
-        return float(np.dot(y, y)) / 4.0
+        return losses.conj_sum(losses.HUBER, y, self.M)
 
     def project_dual_domain(self, y):
-        return np.clip(y, -2 * self.M, 2 * self.M)
+        return losses.conj_domain(losses.HUBER, y, self.M)
 
     def params(self):
         return {"M": self.M}
@@ -294,10 +292,10 @@ class Logistic(Function):
     w = 1.0
 
     def value(self, z):
-        return float(np.sum(self.w * np.logaddexp(0.0, z)))
+        return float(np.sum(self.w * losses.logistic(z)))
 
     def grad(self, z):
-        return self.w * special.expit(z)
+        return self.w * losses.sigmoid(z)
 
     def prox(self, v, t):
         # x + t w sigmoid(x) = v entrywise: increasing, root in [v - t w, v]
@@ -316,7 +314,7 @@ class Logistic(Function):
         if np.any(y < -tol) or np.any(y > w + tol):
             return INF
         u = np.clip(y / np.where(w > 0, w, 1.0), 0.0, 1.0)
-        return float(np.sum(w * (special.xlogy(u, u) + special.xlogy(1 - u, 1 - u))))
+        return float(np.sum(w * (losses.xlogx(u) + losses.xlogx(1.0 - u))))
 
     def project_dual_domain(self, y):
         return np.clip(y, 0.0, self.w)
@@ -345,11 +343,10 @@ class SquaredHinge(Function):
     lipschitz = 2.0
 
     def value(self, z):
-        zp = np.maximum(z, 0.0)
-        return float(np.dot(zp, zp))
+        return float(np.sum(losses.value(losses.SQUARED_HINGE, z)))
 
     def grad(self, z):
-        return 2.0 * np.maximum(z, 0.0)
+        return losses.deriv(losses.SQUARED_HINGE, z)
 
     def prox(self, v, t):
         v = np.asarray(v, dtype=np.float64)
@@ -357,13 +354,10 @@ class SquaredHinge(Function):
 
     def conj(self, y):
         # f*(y) = y^2 / 4 for y >= 0, +inf otherwise
-        if np.any(y < -_rounding_tol(y)):
-            return INF
-        yp = np.maximum(y, 0.0)
-        return float(np.dot(yp, yp)) / 4.0
+        return losses.conj_sum(losses.SQUARED_HINGE, y)
 
     def project_dual_domain(self, y):
-        return np.maximum(y, 0.0)
+        return losses.conj_domain(losses.SQUARED_HINGE, y)
 
 
 class Exp(Function):
@@ -379,12 +373,10 @@ class Exp(Function):
     lipschitz = None
 
     def value(self, z):
-        with np.errstate(over="ignore"):
-            return float(np.sum(np.exp(z)))
+        return float(np.sum(losses.value(losses.EXP, z)))
 
     def grad(self, z):
-        with np.errstate(over="ignore"):
-            return np.exp(z)
+        return losses.deriv(losses.EXP, z)
 
     def prox(self, v, t):
         v = np.asarray(v, dtype=np.float64)
@@ -398,13 +390,10 @@ class Exp(Function):
 
     def conj(self, y):
         # f*(y) = y log y - y for y >= 0 (0 at y = 0), +inf otherwise
-        if np.any(y < -_rounding_tol(y)):
-            return INF
-        yp = np.maximum(y, 0.0)
-        return float(np.sum(special.xlogy(yp, yp) - yp))
+        return losses.conj_sum(losses.EXP, y)
 
     def project_dual_domain(self, y):
-        return np.maximum(y, 0.0)
+        return losses.conj_domain(losses.EXP, y)
 
 
 class NegEntropy(Function):

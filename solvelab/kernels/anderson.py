@@ -6,6 +6,11 @@ with a small Tikhonov term. The safeguard (as in SCS 3): if the residual at an
 extrapolated point grew by more than ``safeguard`` times the residual it started
 from, the extrapolation is undone (the plain step T(w_k) is taken) and the memory
 cleared. Plain NumPy over flat vectors; the caller packs its state.
+
+This is the online accelerator of a fixed-point map (admm). Coordinate descent uses the
+other classical form, the offline extrapolation of a window of iterates with sum-one
+weights (``kernels.cd.anderson_extrapolate``, compiled, because its Gram solves call it
+inline); each is defined once.
 """
 from __future__ import annotations
 

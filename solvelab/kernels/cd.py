@@ -8,7 +8,8 @@ The model, on x in R^p with data A (m x p; dense Fortran-ordered, or CSC as
 
     F(x) = sum_i c * phi(s_i (A x)_i - b_i)  +  sum_j pen_j(x_j)   [+ sum_G wG ||x_G||_2]
 
-Datafits ``phi`` (``dkind``; ``dpar`` holds their parameter):
+Datafits ``phi`` (``dkind``, the codes of ``kernels.codes``; ``dpar`` holds their
+parameter; ``ir.losses`` has the same formulas in NumPy, for the certificates):
 
     0 quadratic       phi(z) = z^2                     (CVXPY sum_squares; L_phi = 2)
     1 logistic        phi(z) = log(1 + e^z)            (L_phi = 1/4)
@@ -18,7 +19,7 @@ Datafits ``phi`` (``dkind``; ``dpar`` holds their parameter):
                       proximal-Newton path of the backend, with its line search, uses
                       it; the Poisson term -y_i u_i is added by the caller)
 
-Coordinate penalties (``pkind``; per-coordinate arrays w1, r, lo, hi; ``gamma``)::
+Coordinate penalties (``pkind``, ``kernels.codes.PENALTY``; per-coordinate arrays w1, r, lo, hi; ``gamma``)::
 
     0 convex          w1 |x| + r x^2 + indicator(lo <= x <= hi)   (l1, weighted l1,
                       elastic net, bounds, nonneg, ridge)
@@ -42,9 +43,6 @@ import math
 import numpy as np
 from numba import njit
 
-DATAFITS = {"quadratic": 0, "logistic": 1, "huber": 2, "squared_hinge": 3, "exp": 4}
-DATAFIT_LIPSCHITZ = {0: 2.0, 1: 0.25, 2: 2.0, 3: 2.0, 4: np.inf}
-PENALTIES = {"convex": 0, "mcp": 1, "scad": 2}
 SELECTION = {"cyclic": 0, "random": 1, "greedy": 2}
 
 
@@ -90,6 +88,21 @@ def phi_deriv(dkind, z, dpar):
     if dkind == 4:
         return math.exp(z) if z < 709.0 else np.inf
     return 2.0 * z if z > 0 else 0.0
+
+
+@njit(cache=True)
+def phi_curv(dkind, z, dpar):
+    """phi''(z) (the generalized one, 0 or 2, where phi' has a kink)."""
+    if dkind == 0:
+        return 2.0
+    if dkind == 1:
+        sg = phi_deriv(1, z, dpar)
+        return sg * (1.0 - sg)
+    if dkind == 2:
+        return 2.0 if abs(z) <= dpar else 0.0
+    if dkind == 4:
+        return math.exp(z) if z < 709.0 else np.inf
+    return 2.0 if z > 0 else 0.0
 
 
 @njit(cache=True)
@@ -647,26 +660,22 @@ def bcd_epochs_csc(data, indices, indptr, s, b, c, dkind, dpar, u, x, gptr, gidx
 
 
 # ---------------------------------------------------------------------------------------
-# Anderson extrapolation (the small least-squares problem, plain NumPy)
+# Anderson extrapolation: ``anderson_extrapolate`` (arrays in, array out) runs the one
+# compiled definition, ``_anderson_into`` (below), which the Gram solves call inline
 # ---------------------------------------------------------------------------------------
 
 def anderson_extrapolate(iterates: np.ndarray, reg: float = 1e-10):
     """Offline Anderson extrapolation of the last K+1 iterates (rows of ``iterates``):
     c = argmin ||U^T c||, sum c = 1 with U the successive differences; returns
-    sum_k c_k x_{k+1}, or None when the system is singular."""
-    U = np.diff(iterates, axis=0)
-    G = U @ U.T
-    G[np.diag_indices_from(G)] += reg * max(float(np.trace(G)), 1e-300)
-    try:
-        z = np.linalg.solve(G, np.ones(G.shape[0]))
-    except np.linalg.LinAlgError:
+    sum_k c_k x_{k+1}, or None when the system is singular or the point not finite."""
+    it = np.ascontiguousarray(iterates, dtype=np.float64)
+    K = it.shape[0] - 1
+    if K < 1:
         return None
-    sz = float(np.sum(z))
-    if not np.isfinite(sz) or sz == 0.0:
+    out = np.empty(it.shape[1])
+    if not _anderson_into(it, float(reg), np.empty((K, K)), np.empty(K), out):
         return None
-    cvec = z / sz
-    out = cvec @ iterates[1:]
-    return out if np.all(np.isfinite(out)) else None
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -792,36 +801,15 @@ def gram_rows(rp, rc, rv, w, k):
 def datafit_all(u, du, t, s, b, c, dkind, dpar, d_out, h_out):
     """One pass at the point u + t du (a line-search trial, without an m-vector to hold
     it; t = 0 for u itself): returns sum_i c phi(z_i) and fills d_out (first) and h_out
-    (second derivatives in u_i), z_i = s_i (u_i + t du_i) - b_i. One exponential per
-    sample for logistic."""
+    (second derivatives in u_i), z_i = s_i (u_i + t du_i) - b_i. (The cd backend runs the
+    logistic loss through ``ir.losses.logistic_pass`` in NumPy instead: SIMD exp.)"""
     total = 0.0
     for i in range(u.shape[0]):
         si = s[i]
         z = si * (u[i] + t * du[i]) - b[i]
-        if dkind == 1:
-            if z > 0:
-                e = math.exp(-z)
-                val = z + math.log1p(e)
-                sig = 1.0 / (1.0 + e)
-            else:
-                e = math.exp(z)
-                val = math.log1p(e)
-                sig = e / (1.0 + e)
-            total += val
-            d_out[i] = c * si * sig
-            h_out[i] = c * si * si * sig * (1.0 - sig)
-        else:
-            total += phi_value(dkind, z, dpar)
-            d_out[i] = c * si * phi_deriv(dkind, z, dpar)
-            if dkind == 0:
-                h = 2.0
-            elif dkind == 2:
-                h = 2.0 if abs(z) <= dpar else 0.0
-            elif dkind == 4:
-                h = phi_deriv(dkind, z, dpar)
-            else:
-                h = 2.0 if z > 0 else 0.0
-            h_out[i] = c * si * si * h
+        total += phi_value(dkind, z, dpar)
+        d_out[i] = c * si * phi_deriv(dkind, z, dpar)
+        h_out[i] = c * si * si * phi_curv(dkind, z, dpar)
     return c * total
 
 
@@ -861,8 +849,8 @@ def _gram_greedy_epoch(G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor):
 
 @njit(cache=True)
 def _anderson_into(buf, reg, M, z, out):
-    """Offline Anderson extrapolation of the K+1 iterates in the rows of buf (the
-    compiled twin of ``anderson_extrapolate``) into ``out``; M (K x K) and z (K) are
+    """Offline Anderson extrapolation of the K+1 iterates in the rows of buf (what
+    ``anderson_extrapolate`` runs) into ``out``; M (K x K) and z (K) are
     work arrays. Solves (U U^T + reg tr I) z = 1 by Cholesky (the matrix is positive
     definite unless the iterates stalled). Returns False when it is not usable.
     Written with plain loops and no allocation: it keeps the first-call compile short."""

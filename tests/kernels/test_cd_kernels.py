@@ -10,8 +10,8 @@ GRID = np.linspace(-6, 6, 240001)
 
 
 def _pen_vec(kind, w1, r, gamma):
-    from solvelab.families.glm.scalars import _pen_value
-    return _pen_value(kind, GRID, w1, r, gamma)
+    from solvelab.ir.losses import pen_value
+    return pen_value(kind, GRID, w1, r, gamma)
 
 
 @pytest.mark.parametrize("kind,w1,r,gamma,t", [
@@ -190,14 +190,23 @@ def test_gram_solve_meets_its_tolerance_with_every_selection_and_anderson():
     assert by[(2, 0)] < by[(0, 0)]
 
 
-def test_compiled_anderson_matches_numpy_version():
+def test_anderson_extrapolation_solves_its_least_squares_problem():
+    # oracle: c = argmin ||U^T c|| s.t. sum c = 1 from the KKT system of the constrained
+    # least squares, solved densely (independent of the kernel's Cholesky)
     rng = np.random.default_rng(0)
     it = np.cumsum(rng.standard_normal((6, 9)) * 0.5 ** np.arange(6)[:, None], axis=0)
+    U = np.diff(it, axis=0)
+    G = U @ U.T
+    G += 1e-10 * np.trace(G) * np.eye(5)
+    kkt = np.block([[2 * G, np.ones((5, 1))], [np.ones((1, 5)), np.zeros((1, 1))]])
+    c = np.linalg.solve(kkt, np.r_[np.zeros(5), 1.0])[:5]
     out = np.empty(9)
     assert K._anderson_into(it, 1e-10, np.empty((5, 5)), np.empty(5), out)
-    np.testing.assert_allclose(out, K.anderson_extrapolate(it), rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(out, c @ it[1:], rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(K.anderson_extrapolate(it), out, rtol=0, atol=0)
     # the iterates did not move: nothing to extrapolate
     assert not K._anderson_into(np.ones((4, 3)), 1e-10, np.empty((3, 3)), np.empty(3), np.empty(3))
+    assert K.anderson_extrapolate(np.ones((4, 3))) is None
 
 
 def test_block_sweep_solves_group_lasso_optimality():

@@ -46,6 +46,7 @@ import time
 import numpy as np
 
 from ...families.glm.scalars import L_PHI
+from ...ir import losses
 from ..base import RawSolution
 from .common import (_datafit_all, _kernels, compile_kernels, inner_tolerance, monitor, newton_line_search,
                      outer_step, top_scored, try_anderson)
@@ -182,8 +183,8 @@ def solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_ti
     t_s0 = time.perf_counter()
     st = "dense" if KD.dense else "csc"
     names = [f"grad_cols_{st}", f"add_cols_{st}"]
-    if D.m and view.dkind != 0:
-        names += ((["datafit_all"] if view.dkind != 1 else []) + ["datafit_value"]
+    if D.m and view.dkind != losses.LEAST_SQUARES:
+        names += ((["datafit_all"] if view.dkind != losses.LOGISTIC else []) + ["datafit_value"]
                   + (["gram_csc"] if st == "csc" else []))
     elif D.m and st == "csc" and D.p > opt["gram_max"]:
         names.append("gram_csc")
@@ -208,8 +209,8 @@ def solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_ti
     K_and = opt["anderson"]
     counters = [0, 0]
     screened = np.zeros(nb, dtype=bool)
-    can_screen = bool(opt["screening"] and view.pkind == 0 and view.gap_available() and D.m > 0
-                      and view.dkind != 4 and c_l > 0)
+    can_screen = bool(opt["screening"] and view.pkind == losses.CONVEX and view.gap_available() and D.m > 0
+                      and view.dkind != losses.EXP and c_l > 0)
     # screenable blocks: groups with w_G > 0; singletons with w1 > 0 and no bounds
     bweight = gw.copy()
     screenable = np.zeros(nb, dtype=bool)
@@ -226,7 +227,7 @@ def solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_ti
     best_val = None
     tighten = 1.0
     inner_kind = ""
-    newton_cap = bool(opt["gram"] and view.dkind not in (0, 4) and D.m > 0
+    newton_cap = bool(opt["gram"] and view.dkind not in (losses.LEAST_SQUARES, losses.EXP) and D.m > 0
                       and (not KD.dense or opt["gram_max"] <= D.m))
     if mon.verbose:
         print(f"cd: {view.describe()} (block CD), m={D.m}, p={n}, {nb} blocks ({ngroups} groups), "
@@ -326,7 +327,7 @@ def _use_gram(KD, D, W, opt) -> bool:
 
 def _inner(view, KD, D, x, u, W, LG, opt, K_and, tol_in, epochs, max_epochs, mon, counters):
     if _use_gram(KD, D, W, opt):
-        if view.dkind == 0:
+        if view.dkind == losses.LEAST_SQUARES:
             return _inner_gram(view, KD, D, x, u, W, LG, opt, K_and, tol_in, epochs, max_epochs, mon,
                                counters), "gram"
         return _inner_newton(view, KD, D, x, u, W, opt, tol_in, epochs, max_epochs, mon), "newton"
@@ -418,7 +419,8 @@ def _inner_newton(view, KD, D, x, u, W, opt, tol_in, epochs, max_epochs, mon):
     d, h, Ad = KD.work(3)       # see coordinate.CDBackend._inner_newton
     sc_buf = np.empty(W.blocks.size)
     f_data = None
-    h_floor = 0.01 * view.c * L_PHI[view.dkind] * D.s * D.s if view.dkind in (2, 3) else None
+    kinked = view.dkind in (losses.HUBER, losses.SQUARED_HINGE)
+    h_floor = 0.01 * view.c * L_PHI[view.dkind] * D.s * D.s if kinked else None
     for _newton in range(50):
         if f_data is None:
             f_data = _datafit_all(view, K, D, u, d, h)
@@ -435,7 +437,7 @@ def _inner_newton(view, KD, D, x, u, W, opt, tol_in, epochs, max_epochs, mon):
         H[np.diag_indices_from(H)] += 1e-12 * max(float(np.max(dg, initial=0.0)), 1e-300)
         bL = _block_lmax(H, W.bptr, W.bgrp)
         if view.pkind:
-            bL = np.maximum(bL, 1.001 / (gam if view.pkind == 1 else gam - 1.0))
+            bL = np.maximum(bL, 1.001 / (gam if view.pkind == losses.MCP else gam - 1.0))
         gq = g.copy()                                   # model gradient H (x_new - x) + g
         xn = xw.copy()
         model_tol = 0.01 * kkt_now

@@ -11,7 +11,8 @@ import time
 import numpy as np
 
 from ...errors import InvalidDataError
-from ...families.glm.scalars import L_PHI, _pen_value, kkt_distances
+from ...families.glm.scalars import L_PHI, kkt_distances
+from ...ir import losses
 from ..base import Backend, RawSolution, SolveOptions
 from .blocks import _compile_mine, solve_blocks
 from .common import (_Data, _datafit_all, _fused_eval_applies, _kernels, compile_kernels, dedup_applies,
@@ -38,13 +39,13 @@ def kernels_needed(view, D, opt) -> list:
     gram_solve = "cd_gram_solve" if opt["mode"] == 0 else "cd_gram_solve_ordered"
     if D.m == 0:
         return names
-    if view.dkind == 4:
+    if view.dkind == losses.EXP:
         # Poisson: proximal Newton only (values and conjugates in NumPy)
         return (names + ["datafit_all", gram_solve]
                 + (["rows_of_cols", "gram_rows"] if dedup_applies(D) else ["gram_csc"] if st == "csc" else []))
     if _fused_eval_applies(view, D):
         names.append("glm_eval")
-    if view.dkind not in (0, 1):       # (logistic: NumPy, see _logistic_all)
+    if view.dkind not in (losses.LEAST_SQUARES, losses.LOGISTIC):       # (logistic: NumPy, see _logistic_all)
         names += ["datafit_all"]
     gram = opt["gram"]
     # the column sweeps run when a working set exceeds gram_max (or, dense, the rows)
@@ -55,7 +56,7 @@ def kernels_needed(view, D, opt) -> list:
         # (row by row from the CSC columns: no CSR copy of the data, as SciPy's M.T @ M
         # makes; SciPy over column chunks avoids the copy but took 125 ms on mushrooms,
         # where this kernel takes 2 ms)
-        if view.dkind != 0 and dedup_applies(D):
+        if view.dkind != losses.LEAST_SQUARES and dedup_applies(D):
             # Newton Hessians from the distinct rows; gram_csc (for a working set whose
             # rows barely repeat) then compiles on first use only: on one-hot data it is
             # not needed, and the first call saves its 0.3 s of compile
@@ -64,7 +65,7 @@ def kernels_needed(view, D, opt) -> list:
             names += [gram_solve] + (["gram_csc"] if st == "csc" else [])
     if big:
         names.append(f"cd_epochs_{st}")
-        if view.dkind != 0 and opt["anderson"]:
+        if view.dkind != losses.LEAST_SQUARES and opt["anderson"]:
             names.append("datafit_value")
     return names
 
@@ -125,13 +126,13 @@ class CDBackend(Backend):
         else:
             colsq = KD.col_sqnorms(D.s)
             state["colsq"] = (D, colsq)
-        if view.dkind == 4:
+        if view.dkind == losses.EXP:
             L = view.c * colsq           # not a Lipschitz constant (exp has none): unused by Newton
         else:
             L = view.c * L_PHI[view.dkind] * colsq
-        if view.pkind == 1:
+        if view.pkind == losses.MCP:
             L = np.maximum(L, 1.001 / view.gamma)      # the 1-D MCP model stays strongly convex
-        elif view.pkind == 2:
+        elif view.pkind == losses.SCAD:
             L = np.maximum(L, 1.001 / (view.gamma - 1.0))
         col_norms = np.sqrt(colsq)
 
@@ -152,8 +153,8 @@ class CDBackend(Backend):
         mon = monitor(options)
         max_epochs = mon.max_iter
         screened = np.zeros(n, dtype=bool)
-        can_screen = (opt["screening"] and view.pkind == 0 and view.gap_available()
-                      and D.m > 0 and view.dkind != 4)
+        can_screen = (opt["screening"] and view.pkind == losses.CONVEX and view.gap_available()
+                      and D.m > 0 and view.dkind != losses.EXP)
         screenable = (view.w1 > 0) & ~np.isfinite(view.lo) & ~np.isfinite(view.hi)
         s_max2 = float((D.s ** 2).max(initial=0.0))
         alpha_inv = view.c * L_PHI[view.dkind] * s_max2   # 1 / strong concavity of the dual
@@ -169,13 +170,13 @@ class CDBackend(Backend):
         # least squares whose full Gram matrix is (or will be) kept: a sweep over every
         # coordinate costs O(p^2), less than one gradient A^T d, so working sets only add
         # outer iterations (each a full gradient and gap)
-        whole_gram = bool(view.dkind == 0 and opt["gram"] and D.m > 0 and n <= opt["gram_max"]
+        whole_gram = bool(view.dkind == losses.LEAST_SQUARES and opt["gram"] and D.m > 0 and n <= opt["gram_max"]
                           and (not KD.dense or n <= D.m))
         if whole_gram and n * n <= D.nnz:
             # sweeps cost less than the outer check: aim below the target at once rather
             # than learn the gap / KKT ratio over extra outer iterations
             tighten = 0.05
-        newton_cap = bool(opt["gram"] and view.dkind not in (0, 4) and D.m > 0
+        newton_cap = bool(opt["gram"] and view.dkind not in (losses.LEAST_SQUARES, losses.EXP) and D.m > 0
                           and (not KD.dense or opt["gram_max"] <= D.m))
         if mon.verbose:
             print(f"cd: {view.describe()}, m={D.m}, p={n}, nnz={D.nnz}, "
@@ -256,7 +257,7 @@ class CDBackend(Backend):
     @staticmethod
     def _inner(view, KD, D, x, u, ws, L, opt, K_and, tol_in, epochs, max_epochs, mon, counters, grad=None):
         """Sweeps on the working set until its KKT score is below tol_in."""
-        if (KD.use_gram(view, ws, opt) and view.dkind != 0) or (view.dkind == 4 and D.m > 0):
+        if (KD.use_gram(view, ws, opt) and view.dkind != losses.LEAST_SQUARES) or (view.dkind == losses.EXP and D.m > 0):
             return CDBackend._inner_newton(view, KD, D, x, u, ws, L, opt, tol_in, epochs, max_epochs, mon)
         if KD.use_gram(view, ws, opt):
             return CDBackend._inner_gram(view, KD, D, x, u, ws, L, opt, K_and, tol_in, epochs, max_epochs,
@@ -302,7 +303,7 @@ class CDBackend(Backend):
         w1, r, lo, hi = view.w1[ws], view.r[ws], view.lo[ws], view.hi[ws]
         Lfloor = 0.0
         if view.pkind:
-            Lfloor = 1.001 / (view.gamma if view.pkind == 1 else view.gamma - 1.0)
+            Lfloor = 1.001 / (view.gamma if view.pkind == losses.MCP else view.gamma - 1.0)
         stats = np.zeros(3, dtype=np.int64)
         # compiled in chunks, so that the deadline is still looked at now and then
         while epochs < max_epochs:
@@ -328,7 +329,7 @@ class CDBackend(Backend):
         w1, r, lo, hi = view.w1[ws], view.r[ws], view.lo[ws], view.hi[ws]
         Lfloor = 0.0
         if view.pkind:
-            Lfloor = 1.001 / (view.gamma if view.pkind == 1 else view.gamma - 1.0)
+            Lfloor = 1.001 / (view.gamma if view.pkind == losses.MCP else view.gamma - 1.0)
         # d, h: derivative and curvature at u (the line search overwrites them with those
         # of its trial points: the accepted one's are what the next step needs, and a step
         # that finds none ends the loop); Ad = A delta, the step direction. Scratch shared
@@ -336,7 +337,8 @@ class CDBackend(Backend):
         d, h, Ad = KD.work(3)
         stats = np.zeros(3, dtype=np.int64)
         f_data = None
-        h_floor = 0.01 * view.c * L_PHI[view.dkind] * D.s * D.s if view.dkind in (2, 3) else None
+        kinked = view.dkind in (losses.HUBER, losses.SQUARED_HINGE)
+        h_floor = 0.01 * view.c * L_PHI[view.dkind] * D.s * D.s if kinked else None
         folded = KD.duplicate_rows(ws, Ad) if dedup_applies(D) else None
         if KD.dh_fresh:          # the outer check just computed them at this u (read once)
             f_data = KD.dh_value
@@ -389,11 +391,11 @@ class CDBackend(Backend):
                 KD.add_cols(ws, delta, Ad)
             else:       # A_ws delta: each group's row once, then copied to its members
                 np.take(folded[1] @ delta, folded[0], out=Ad)
-            p_old = float(np.sum(_pen_value(view.pkind, xw, w1, r, view.gamma)))
+            p_old = float(np.sum(losses.pen_value(view.pkind, xw, w1, r, view.gamma)))
             f_old = f_data + p_old
-            decrease = float(np.sum(g * delta)) + float(np.sum(_pen_value(view.pkind, xn, w1, r, view.gamma))) - p_old
+            decrease = float(np.sum(g * delta)) + float(np.sum(losses.pen_value(view.pkind, xn, w1, r, view.gamma))) - p_old
             step = newton_line_search(view, K, D, u, Ad, d, h, xw, delta, lo, hi, f_old, decrease,
-                                      lambda xs: float(np.sum(_pen_value(view.pkind, xs, w1, r, view.gamma))))
+                                      lambda xs: float(np.sum(losses.pen_value(view.pkind, xs, w1, r, view.gamma))))
             if step is None:
                 break
             t, xt, f_data = step
@@ -433,7 +435,7 @@ def _gram_solve(K, G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epoch
     # with l1, CD identifies the support and Anderson takes it from there, and the faces
     # of correlated l1 problems were singular or never held still (mushrooms, a9a: no
     # look taken), so the chunking would only cost its calls
-    if (pkind != 0 or max_epochs <= FACE_FIRST or FACE_FIRST * k * k < FACE_MIN_WORK
+    if (pkind != losses.CONVEX or max_epochs <= FACE_FIRST or FACE_FIRST * k * k < FACE_MIN_WORK
             or w1.any()):
         return _gram_sweeps(K, G, gw, xw, c2, w1, r, lo, hi, pkind, gamma, Lfloor, max_epochs, mode, seed, tol,
                             K_and, stats)
@@ -505,4 +507,4 @@ def _face_newton(G, gw, xw, c2, w1, r, lo, hi, S) -> bool:
 
 
 def _pen(view, xw, ws):
-    return _pen_value(view.pkind, xw, view.w1[ws], view.r[ws], view.gamma)
+    return losses.pen_value(view.pkind, xw, view.w1[ws], view.r[ws], view.gamma)

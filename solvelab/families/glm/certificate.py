@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...ir import losses
 from ...result import Certificate
 from .data import GLMData
-from .scalars import _chunks, _pen_conj, _phi, _phi_conj, kkt_distances, relative
+from .scalars import _chunks, _pen_conj, kkt_distances, relative
 
 
 @dataclass
@@ -65,8 +66,8 @@ class GLMCertificate:
         return hit
 
     def _gap_available(self) -> bool:
-        if self.pkind != 0 or self.data_term is None:
-            return self.pkind == 0 and self.data_term is None
+        if self.pkind != losses.CONVEX or self.data_term is None:
+            return self.pkind == losses.CONVEX and self.data_term is None
         ing = np.zeros(self.n, dtype=bool)
         if self.groups:
             gi, _, gw, _ = self.group_index()
@@ -200,14 +201,14 @@ class GLMCertificate:
         c = self.c
         if unit_s:                             # the common case, without the masks below
             v = scale * d
-            return float(np.dot(v, b)) + c * _phi_conj(self.dkind, v / c, self.dpar)
+            return float(np.dot(v, b)) + c * losses.conj_sum(self.dkind, v / c, self.dpar)
         zero = s == 0
         if np.any(zero & (d != 0)):
             return np.inf
-        out = -c * float(np.sum(_phi(self.dkind, -b[zero], self.dpar)))
+        out = -c * float(np.sum(losses.value(self.dkind, -b[zero], self.dpar)))
         nz = ~zero
         v = scale * d[nz]
-        out += float(np.sum(v * b[nz] / s[nz])) + c * _phi_conj(self.dkind, v / (c * s[nz]), self.dpar)
+        out += float(np.sum(v * b[nz] / s[nz])) + c * losses.conj_sum(self.dkind, v / (c * s[nz]), self.dpar)
         return out
 
     def duals(self, x) -> list:

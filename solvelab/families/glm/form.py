@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from ...ir import losses
 from ...ir.forms import NoMatch, register_form
 from .certificate import GLMCertificate
 from .data import GLMData, glm_data
 from .recognize import recognize
-from .scalars import DATAFIT_NAME, _chunks, _d2phi, _dphi, _pen_value, _phi
+from .scalars import DATAFIT_NAME, _chunks
 
 
 @register_form
@@ -101,7 +102,7 @@ class SparseGLM(GLMCertificate):
         d = np.empty(D.m)
         for sl in _chunks(D.m):
             s = D.s[sl]
-            d[sl] = self.c * s * _dphi(self.dkind, s * u[sl] - D.b[sl], self.dpar)
+            d[sl] = self.c * s * losses.deriv(self.dkind, s * u[sl] - D.b[sl], self.dpar)
         if self.lin is not None:
             d += self.lin
         return d
@@ -110,19 +111,19 @@ class SparseGLM(GLMCertificate):
         """h_i = d^2/du_i^2 of c phi(s_i u_i - b_i) (the Newton weights)."""
         if D.m == 0:
             return np.zeros(0)
-        return self.c * D.s * D.s * _d2phi(self.dkind, D.s * u - D.b, self.dpar)
+        return self.c * D.s * D.s * losses.curv(self.dkind, D.s * u - D.b, self.dpar)
 
     def datafit_value(self, D: GLMData, u: np.ndarray) -> float:
         if D.m == 0:
             return 0.0
-        val = self.c * sum(float(np.sum(_phi(self.dkind, D.s[sl] * u[sl] - D.b[sl], self.dpar)))
+        val = self.c * sum(float(np.sum(losses.value(self.dkind, D.s[sl] * u[sl] - D.b[sl], self.dpar)))
                            for sl in _chunks(D.m))
         if self.lin is not None:
             val += float(np.dot(self.lin, u)) + self.lin_const
         return val
 
     def penalty_value(self, x: np.ndarray) -> float:
-        val = float(np.sum(_pen_value(self.pkind, x, self.w1, self.r, self.gamma)))
+        val = float(np.sum(losses.pen_value(self.pkind, x, self.w1, self.r, self.gamma)))
         if self.groups:
             gi, gp, gw, _ = self.group_index()
             val += float(np.dot(gw, np.sqrt(np.add.reduceat(x[gi] ** 2, gp[:-1]))))

@@ -6,9 +6,9 @@ import numpy as np
 
 from ...errors import InvalidDataError
 from ...ir import functions as F
+from ...ir import losses
 from ...ir.linop import BlockRowOperator, IdentityOperator
 from ...ir.program import Program, Term
-from .scalars import _pen_value
 
 
 def _penalty_level(lam, who):
@@ -52,14 +52,14 @@ class MCP(F.Function):
                    doc="lam (read from its cvxpy Parameter, when it is one, at each use)")
 
     def value(self, z):
-        return float(np.sum(_pen_value(1, np.asarray(z, dtype=np.float64), self.lam, 0.0, self.gamma)))
+        return float(np.sum(losses.pen_value(losses.MCP, z, self.lam, 0.0, self.gamma)))
 
     def prox(self, v, t):
         v = np.asarray(v, dtype=np.float64)
         if t >= self.gamma:
             # the 1-D problem is then not strongly convex; hard threshold at the global minimum
             return np.where(np.abs(v) > np.sqrt(t * self.gamma) * self.lam, v, 0.0)
-        return _prox_vec(1, v, t, self.lam, self.gamma)
+        return losses.pen_prox(losses.MCP, v, t, self.lam, gamma=self.gamma)
 
     def params(self):
         return {"lam": self.lam, "gamma": self.gamma}
@@ -81,28 +81,16 @@ class SCAD(F.Function):
                    doc="lam (read from its cvxpy Parameter, when it is one, at each use)")
 
     def value(self, z):
-        return float(np.sum(_pen_value(2, np.asarray(z, dtype=np.float64), self.lam, 0.0, self.gamma)))
+        return float(np.sum(losses.pen_value(losses.SCAD, z, self.lam, 0.0, self.gamma)))
 
     def prox(self, v, t):
         v = np.asarray(v, dtype=np.float64)
         if t >= self.gamma - 1:
             raise NotImplementedError("SCAD prox with a step >= a - 1 is not implemented")
-        return _prox_vec(2, v, t, self.lam, self.gamma)
+        return losses.pen_prox(losses.SCAD, v, t, self.lam, gamma=self.gamma)
 
     def params(self):
         return {"lam": self.lam, "a": self.gamma}
-
-
-def _prox_vec(kind, v, t, lam, gamma):
-    av = np.abs(v)
-    sg = np.sign(v)
-    lam = np.broadcast_to(np.asarray(lam, dtype=np.float64), v.shape)
-    if kind == 1:
-        mid = sg * (av - t * lam) / (1.0 - t / gamma)
-        return np.where(av <= t * lam, 0.0, np.where(av <= gamma * lam, mid, v))
-    low = sg * np.maximum(av - t * lam, 0.0)
-    mid = sg * ((gamma - 1.0) * av - t * gamma * lam) / (gamma - 1.0 - t)
-    return np.where(av <= lam * (1 + t), low, np.where(av <= gamma * lam, mid, v))
 
 
 def penalized_program(program: Program, key, penalty, parameters=()) -> Program:

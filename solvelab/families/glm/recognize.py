@@ -8,6 +8,7 @@ import scipy.sparse as sp
 
 from ...ir.forms import Composite, NoMatch
 from ...ir.linop import BlockRowOperator
+from ...ir import losses
 from .data import _extract
 from .scalars import DATAFIT_KIND
 
@@ -102,14 +103,14 @@ def recognize(program):
         dpar = float(getattr(t.f, "M", 0.0))
     lin, lin_const = None, 0.0
     if linear:
-        if dkind != 4 or datafit is None:
+        if dkind != losses.EXP or datafit is None:
             return NoMatch("SparseGLM", "a linear objective term is supported only as the linear part "
                                         "of a Poisson datafit (sum(exp(A @ x) - multiply(y, A @ x)))")
         got = _poisson_linear(datafit, linear, n)
         if isinstance(got, str):
             return NoMatch("SparseGLM", got)
         lin, lin_const = got
-    pkind, gamma = 0, 0.0
+    pkind, gamma = losses.CONVEX, 0.0
     groups = []
     for pc in comp.pieces:
         t, idx = pc.term, pc.idx
@@ -119,8 +120,8 @@ def recognize(program):
         if name == "l1":
             w1[idx] += t.weight * np.broadcast_to(np.asarray(t.f.w, dtype=np.float64), idx.shape)
         elif name in ("mcp", "scad"):
-            k = 1 if name == "mcp" else 2
-            if pkind not in (0, k) or (pkind == k and gamma != t.f.gamma):
+            k = losses.PENALTY[name]
+            if pkind not in (losses.CONVEX, k) or (pkind == k and gamma != t.f.gamma):
                 return NoMatch("SparseGLM", "different nonconvex penalties on different coordinates")
             pkind, gamma = k, float(t.f.gamma)
             w1[idx] += t.weight * np.broadcast_to(np.asarray(t.f.lam, dtype=np.float64), idx.shape)
@@ -154,7 +155,7 @@ def recognize(program):
             return NoMatch("SparseGLM", "a group l2 penalty shares coordinates with another penalty or bound")
     if np.any(lo > hi):
         return NoMatch("SparseGLM", "the bounds on the variables are empty (lo > hi)")
-    if dkind == 4 and groups:
+    if dkind == losses.EXP and groups:
         return NoMatch("SparseGLM", "a Poisson (exp) datafit with group penalties: block CD needs a "
                                     "global Lipschitz constant, which exp has not")
     return (datafit, dkind, dpar, c, pkind, gamma, w1, r, lo, hi, groups, comp, lin, lin_const)
