@@ -71,7 +71,7 @@ def auto_candidates(program) -> list[tuple[str, str]]:
     for b in registry.all_backends().values():
         for form in b.forms:
             view = forms.match(program, form)
-            if not view:
+            if not view or b.cannot_take(view) is not None:
                 continue
             reason = b.auto_declines(view)
             if reason:
@@ -236,6 +236,11 @@ def finish(program, raw, backend_name: str, tol: float, view=None) -> Result:
             ok = isinstance(raw.ray, list) and check_primal_infeasibility(program, raw.ray)
         if ok:
             status, message = Status.INFEASIBLE, message or "certified by a dual ray"
+        elif raw.info.get("trusted_status") and _has_feasible_point(program, raw.x, tol):
+            # a claim without a ray is still refuted by a feasible point (0, or one the backend knows)
+            status, x = Status.INACCURATE, None
+            message = (f"{backend_name} reported infeasible, but a point satisfies every constraint to tol="
+                       f"{tol:g} (relative): the claim is refuted (badly scaled data can mislead a solver)")
         elif raw.info.get("trusted_status"):
             status, message = Status.INFEASIBLE, message or f"reported by {backend_name} (no ray to recheck)"
         else:

@@ -255,6 +255,12 @@ class Backend:
     def solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
         raise NotImplementedError
 
+    def cannot_take(self, view) -> str | None:
+        """A reason this backend cannot solve a program whose form it accepts (None: it
+        can), e.g. the cvxpy reference on a family node with no CVXPY declaration.
+        Checked at matching time, so ``capable`` and ``auto`` never offer it."""
+        return None
+
     def auto_declines(self, view) -> str | None:
         """For ``backend='auto'``: a reason not to be chosen for a program this backend
         accepts but would solve badly (None: no objection). Naming it still works."""

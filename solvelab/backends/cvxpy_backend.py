@@ -235,6 +235,13 @@ class CvxpyBackend(Backend):
     def accepts_extra(self):
         return ("solver", "<any keyword of cvxpy.Problem.solve / the solver>")
 
+    def cannot_take(self, view) -> str | None:
+        if getattr(view.program, "source", None) is None:
+            family = getattr(view.program, "family", None)
+            what = f"a program of the {family} family built without CVXPY" if family else "a program without a CVXPY source"
+            return f"this is {what}; the cvxpy reference needs a CVXPY model (the family's to_cvxpy() gives one)"
+        return None
+
     def solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
         import cvxpy as cp
 
@@ -317,7 +324,9 @@ class CvxpyBackend(Backend):
         if cvx_status in ("infeasible", "infeasible_inaccurate", "unbounded", "unbounded_inaccurate"):
             info["trusted_status"] = True
             verdict = _STATUS[cvx_status]
-            return RawSolution(x=None, status=verdict, iterations=iters, ray=None, info=info,
+            # the last solution of this program, if any, lets the engine refute a false claim
+            known = state.get("x") if verdict == "infeasible" else None
+            return RawSolution(x=known, status=verdict, iterations=iters, ray=None, info=info,
                                message=f"reported {cvx_status} by CVXPY/{solver} (reference backend; "
                                        "no certificate in solvelab's format to recheck)")
         if cvx_status == "solver_error":

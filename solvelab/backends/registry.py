@@ -45,19 +45,31 @@ def view_for(backend: Backend, program):
     for form in backend.forms:
         view = _forms.match(program, form)
         if view:
-            return view
+            why = backend.cannot_take(view)
+            if why is None:
+                return view
+            reasons.append(f"{form}: {why}")
+            continue
         reasons.append(f"{form}: {view.reason}")
     compiled_to = ", ".join(_forms.matching_forms(program)) or "no known form"
-    capable = [b.name for b in all_backends().values()
-               if b is not backend and any(_forms.match(program, f) for f in b.forms)]
+    capable = [b.name for b in all_backends().values() if b is not backend and takes(b, program)]
     raise BackendRefusedError(
         f"backend {backend.name!r} accepts {' or '.join(backend.forms)}; this program is "
         f"{compiled_to} ({'; '.join(reasons)}). Backends that accept it: "
         f"{', '.join(capable) if capable else 'none'}")
 
 
+def takes(backend: Backend, program) -> bool:
+    """Whether ``backend`` accepts one of the program's forms and can solve it there."""
+    for form in backend.forms:
+        view = _forms.match(program, form)
+        if view and backend.cannot_take(view) is None:
+            return True
+    return False
+
+
 def capable(program) -> list[str]:
-    return [b.name for b in all_backends().values() if any(_forms.match(program, f) for f in b.forms)]
+    return [b.name for b in all_backends().values() if takes(b, program)]
 
 
 def unavailable() -> list[PluginFailure]:

@@ -100,9 +100,17 @@ def dual_value(view, f, g) -> float:
 
 
 def _potentials_from_plan(view, x):
-    """A starting f when a backend returned no duals: the row-wise log-plan average."""
+    """Potentials when a backend returned no duals. Unbalanced: the optimality conditions
+    of the KL marginal terms fix them from the plan's marginals r, c (r = a e^{-f/rho},
+    so f = -rho log(r / a), and g alike). Balanced: a starting f, the row-wise log-plan
+    average (the exact dual update that follows does the rest)."""
     n, m = view.shape
     P = view.plan(x)
+    if view.kind != "balanced":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = -view.rho * np.log(P.sum(axis=1) / view.a)
+            g = -view.rho * np.log(P.sum(axis=0) / view.b)
+        return np.where(np.isfinite(f), f, 0.0), np.where(np.isfinite(g), g, 0.0)
     import warnings
     with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-zero rows: "mean of empty slice"
