@@ -295,3 +295,35 @@ def test_registered_last_with_description():
     assert b.description == "CVXPY + Clarabel reference (cross-check any model)"
     others = [o.priority for o in registry.all_backends().values() if o is not b]
     assert all(p < b.priority for p in others)
+
+
+def test_a_trusted_infeasible_claim_is_refuted_by_a_feasible_point():
+    # Clarabel has called feasible, badly scaled models infeasible (conformance kit, SOC at
+    # scale 1e6): a claim without a ray must not stand when a known point is feasible
+    from solvelab.backends.base import RawSolution
+    x = cp.Variable(3)
+    prob = cp.Problem(cp.Minimize(cp.sum_squares(x)), [x >= -1])
+    prog = Program([VariableInfo("x", (3,), 0, 3, key=x.id)],
+                   [Term(F.SumSquares(), _eye(3), np.zeros(3)),
+                    Term(F.NonNeg(), _eye(3), -np.ones(3), role="constraint")], source=prob)
+    claim = RawSolution(x=None, status="infeasible", iterations=3, info={"trusted_status": True})
+    res = finish(prog, claim, "cvxpy", 1e-6)
+    assert res.status is Status.INACCURATE and res.x is None
+    assert "refuted" in res.message
+    # a point the backend knows (its last solution) refutes it too, when 0 does not
+    shifted = Program(prog.variables, [prog.terms[0], Term(F.NonNeg(), _eye(3), np.ones(3), role="constraint")],
+                      source=prob)
+    known = RawSolution(x=np.full(3, 2.0), status="infeasible", iterations=3, info={"trusted_status": True})
+    assert finish(shifted, known, "cvxpy", 1e-6).status is Status.INACCURATE
+    unknown = RawSolution(x=None, status="infeasible", iterations=3, info={"trusted_status": True})
+    assert finish(shifted, unknown, "cvxpy", 1e-6).status is Status.INFEASIBLE
+
+
+def test_the_reference_cannot_take_a_family_node_without_cvxpy():
+    import solvelab as sl
+    from solvelab.backends import registry as reg
+    a = np.full(4, 0.25)
+    prob = sl.problems.entropic_ot(a, a, np.random.default_rng(0).random((4, 4)), 0.1)
+    assert "cvxpy" not in reg.capable(prob.compile())
+    with pytest.raises(BackendRefusedError, match="to_cvxpy"):
+        prob.solve(backend="cvxpy")
