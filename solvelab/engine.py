@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from .backends import registry
-from .backends.base import SolveOptions
+from .backends.base import Changes, SolveOptions
 from .errors import BackendRefusedError, InvalidDataError
 from .ir import forms
 from .ir.certificate import certify, check_primal_infeasibility, check_unboundedness, primal_residual
@@ -167,13 +167,13 @@ def run(model, state: dict, backend: str = "auto", *, tol: float = 1e-6, max_ite
             opts.check_every = int(check_every)
         if verbose and backend in (None, "auto"):
             print(f"solvelab auto: backend {name!r} ({why})")
-        bstate = state.setdefault(name, {})
-        if bstate.get("data_version") != program.data_version:
-            bstate["stale_operators"] = True
-        bstate["data_version"] = program.data_version
         t_setup = time.perf_counter()
         try:
-            raw = impl.solve(view, opts, bstate)
+            ws, set_up, setup_time = _workspace(impl, view, opts, state.setdefault(name, {}), program)
+            raw = impl.solve(view, opts, ws)
+            raw.setup_time += setup_time
+            ws.solves += 1
+            raw.info["lifecycle"] = {"set_up": set_up, "setups": ws.setups, "solves": ws.solves}
         except BackendRefusedError as exc:
             if backend not in (None, "auto"):
                 raise
@@ -198,6 +198,24 @@ def run(model, state: dict, backend: str = "auto", *, tol: float = 1e-6, max_ite
         "total": t_end - t_start,
     }
     return result
+
+
+def _workspace(impl, view, opts, bstate: dict, program):
+    """The backend's workspace for this solve: kept when ``update`` says it still serves,
+    else set up anew (the last solution carried over). Returns (workspace, whether it was
+    set up now, seconds spent)."""
+    t0 = time.perf_counter()
+    ws = bstate.get("workspace")
+    changes = Changes(operators=ws is not None and ws.data_version != program.data_version)
+    if ws is None or not impl.update(ws, view, opts, changes):
+        new = impl.setup(view, opts)
+        if ws is not None:
+            new.warm, new.setups, new.solves = ws.warm, ws.setups, ws.solves
+        new.setups += 1
+        new.data_version = program.data_version
+        bstate["workspace"] = new
+        return new, True, time.perf_counter() - t0
+    return ws, False, time.perf_counter() - t0
 
 
 def normalize_history(history: list) -> list:

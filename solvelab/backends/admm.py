@@ -80,7 +80,7 @@ from ..ir.certificate import (certify, check_primal_infeasibility, check_unbound
 from ..kernels import factor as _factor
 from ..kernels.anderson import Anderson
 from . import registry
-from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table
+from .base import Backend, Changes, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 
 _EXTRA = ("rho", "sigma", "alpha", "adaptive_rho", "max_rho_updates", "eq_rho_scale", "system", "scaling", "anderson")
 
@@ -371,23 +371,27 @@ class AdmmBackend(Backend):
             raise InvalidDataError(f"admm: option system must be 'auto', 'reduced' or 'kkt', got {o['system']!r}")
         return o
 
-    def solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
+    def setup(self, view, options: SolveOptions) -> Workspace:
+        """The operator-dependent part: which terms fold or split, the stacked matrix and
+        its equilibration (``structure``); the factorizations (``system``, keyed by rho)
+        are added by the solves and live as long as the workspace."""
+        o = self._options(self.checked_extra(options))
+        return Workspace(structure=_Structure(view.program, o["scaling"]))
+
+    def update(self, ws: Workspace, view, options: SolveOptions, changes: Changes) -> bool:
+        S = ws.get("structure")
+        scaling = bool(self._options(self.checked_extra(options))["scaling"])
+        return not changes.operators and S is not None and S.n == view.program.n and S.scaling == scaling
+
+    def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
         t_setup0 = time.perf_counter()
         o = self._options(self.checked_extra(options))
         prog = view.program
         terms = prog.terms
         n = prog.n
         tol = float(options.tol)
-
-        # ---- structure (cached per data version) ----
-        cached = state.get("structure")
-        if (cached is not None and cached[0] == prog.data_version and cached[1].n == n
-                and cached[1].scaling == o["scaling"]):
-            S = cached[1]
-        else:
-            S = _Structure(prog, o["scaling"])
-            state["structure"] = (prog.data_version, S)
-            state.pop("system", None)
+        S = ws["structure"]
+        last = ws.warm     # the last solution (ws itself keeps the factorizations)
         # ---- numbers that follow Parameters (re-read every solve; cheap) ----
         q_lin = np.zeros(n)
         for i in S.linear:
@@ -430,14 +434,14 @@ class AdmmBackend(Backend):
         u = [np.zeros(m) for m in split_m]
         rho_scale = 1.0
         warm = False
-        if options.warm_start and state.get("x") is not None:
-            xw, zw, uw = state.get("x"), state.get("z"), state.get("u")
+        if options.warm_start and last.get("x") is not None:
+            xw, zw, uw = last.get("x"), last.get("z"), last.get("u")
             if (xw.shape == (n,) and zw is not None and len(zw) == len(z)
                     and all(a.shape == b.shape for a, b in zip(zw, z)) and np.all(np.isfinite(xw))):
                 # u is kept as the dual y = rho u itself, so a new rho (or scale) keeps it
-                yw = state.get("y")
+                yw = last.get("y")
                 x, z = xw / S.col_scale, [a.copy() for a in zw]
-                rho_scale = float(state.get("rho_scale", 1.0))
+                rho_scale = float(last.get("rho_scale", 1.0))
                 if yw is not None and len(yw) == len(z):
                     u = [y / (r * rho_scale) for y, r in zip(yw, base_rho)]
                 else:
@@ -459,7 +463,7 @@ class AdmmBackend(Backend):
 
         # ---- factorization (cached across solves when nothing changed) ----
         kind = S.choose_system(o["system"])
-        cached_sys = state.get("system")
+        cached_sys = ws.get("system")
         factorized_at_setup = False
         try:
             if cached_sys is not None and cached_sys[0] == system_key(rho_scale):
@@ -469,7 +473,7 @@ class AdmmBackend(Backend):
                 system.sigma = sigma
                 system.factorize(row_weights(rho_scale))
                 factorized_at_setup = True
-                state["system"] = (system_key(rho_scale), system)
+                ws["system"] = (system_key(rho_scale), system)
         except _factor.FactorizationError as exc:
             return RawSolution(x=None, status="numerical_error", iterations=0,
                                setup_time=time.perf_counter() - t_setup0, message=str(exc))
@@ -488,7 +492,7 @@ class AdmmBackend(Backend):
             except _factor.FactorizationError as exc:
                 mon.stop("numerical_error", str(exc))
                 return False
-            state["system"] = (system_key(scale), system)
+            ws["system"] = (system_key(scale), system)
             return True
         rho_updates = 0
         ray = None
@@ -733,9 +737,9 @@ class AdmmBackend(Backend):
             return RawSolution(x=x, status="unbounded", iterations=it, ray=primal_ray_seen, history=history,
                                setup_time=setup_time, info=info,
                                message=f"a primal ray was found but no feasible point within {it} iterations")
-        state["x"], state["z"], state["u"] = x.copy(), [a.copy() for a in z], [a.copy() for a in u]
-        state["y"] = [(r * rho_scale) * a for r, a in zip(base_rho, u)]
-        state["rho_scale"] = rho_scale
+        last["x"], last["z"], last["u"] = x.copy(), [a.copy() for a in z], [a.copy() for a in u]
+        last["y"] = [(r * rho_scale) * a for r, a in zip(base_rho, u)]
+        last["rho_scale"] = rho_scale
         return RawSolution(x=x, status=status, iterations=it, duals=duals_of(x, u, rho_scale),
                            history=history, setup_time=setup_time, info=info, message=message)
 

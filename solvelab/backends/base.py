@@ -1,9 +1,19 @@
 """What every backend receives and returns, and the one iteration loop tail they share.
 
-A backend gets a form view (see ``solvelab.ir.forms``), the common options and a
-``state`` dict that persists between solves of the same program (warm starts, cached
-factorizations). It returns a ``RawSolution``; the engine, not the backend, turns that
-into a ``Result`` by recomputing the certificate on the original program.
+A backend's life with one program has three steps, driven by the engine:
+
+    setup(view, options) -> Workspace    what depends on the operators only: structures,
+                                          scalings, factorizations, Gram matrices, kernels
+    update(ws, view, options, changes)   a new solve of the same program: keep the
+                                          workspace (True) or have it set up again (False)
+    solve(view, options, ws)             the iterations -> RawSolution
+
+Vector data (right-hand sides, weights, lam, eps: anything a Parameter moves without
+touching a matrix) is read by ``solve`` every time, so it never costs a setup; an
+operator change (the program's ``data_version``) is reported in ``changes.operators``.
+The last solution survives a new setup in ``ws.warm`` (for ``options.warm_start``).
+The engine, not the backend, turns the ``RawSolution`` into a ``Result`` by recomputing
+the certificate on the original program.
 
 ``IterationMonitor`` is the part of every iteration loop that is not the algorithm: the
 budget (``max_iter``), the deadline (``time_limit``), the check schedule
@@ -244,16 +254,56 @@ class IterationMonitor:
         return self.stopped(rec, x) or self.limits(rec["iteration"], max_iter_message, exhausted)
 
 
+@dataclass
+class Changes:
+    """What moved since a workspace was set up (the engine compares versions).
+    ``operators``: a matrix changed, so whatever setup derived from it is stale."""
+    operators: bool = False
+
+
+class Workspace(dict):
+    """A backend's memory of one program between solves.
+
+    The mapping holds what ``setup`` derived from the operators (it is dropped with them);
+    ``warm`` holds the last solution (kept across setups; read when warm starting);
+    ``setups`` and ``solves`` count the two steps (tests check that vector data alone
+    never sets anything up again); ``data_version`` is the program's at setup.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.warm: dict = {}
+        self.setups = 0
+        self.solves = 0
+        self.data_version = None
+
+
 class Backend:
-    """Subclass, set the class attributes, implement ``solve``, then ``register`` it."""
+    """Subclass, set the class attributes, implement ``solve`` (and ``setup`` / ``update``
+    where there is work that only depends on the operators), then ``register`` it."""
     name: str = ""
     description: str = ""
     forms: tuple = ()           # form names accepted, most preferred first
     default_max_iter: int = 10000
     priority: int = 50          # lower is tried first by backend="auto"
 
-    def solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
+    def setup(self, view, options: SolveOptions) -> Workspace:
+        """The operator-dependent work for ``view`` (default: none)."""
+        return Workspace()
+
+    def update(self, ws: Workspace, view, options: SolveOptions, changes: Changes) -> bool:
+        """Whether ``ws`` still serves this solve (default: while no operator changed)."""
+        return not changes.operators
+
+    def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
         raise NotImplementedError
+
+    def run(self, view, options: SolveOptions, ws: Workspace | None = None) -> RawSolution:
+        """``setup`` (when no workspace is given) then ``solve``: the lifecycle for callers
+        outside the engine (tests, a backend polishing with another)."""
+        if ws is None:
+            ws = self.setup(view, options)
+        return self.solve(view, options, ws)
 
     def cannot_take(self, view) -> str | None:
         """A reason this backend cannot solve a program whose form it accepts (None: it

@@ -44,7 +44,7 @@ from ..errors import BackendRefusedError
 from ..ir.certificate import certify
 from ..ir.linop import BlockRowOperator
 from . import registry
-from .base import Backend, RawSolution, SolveOptions
+from .base import Backend, RawSolution, SolveOptions, Workspace
 
 _STATUS = {
     "optimal": "converged",
@@ -242,8 +242,10 @@ class CvxpyBackend(Backend):
             return f"this is {what}; the cvxpy reference needs a CVXPY model (the family's to_cvxpy() gives one)"
         return None
 
-    def solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
+    def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
         import cvxpy as cp
+
+        state = ws.warm    # the last solution
 
         program = view.program
         prob = program.source

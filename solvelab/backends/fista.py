@@ -58,7 +58,7 @@ from ..errors import InvalidDataError
 from ..ir.certificate import certify, check_unboundedness, primal_residual
 from ..ir.forms import Composite
 from . import registry
-from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table
+from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 
 _EXTRA = ("restart", "L0_factor", "L_decrease", "check_factor")
 
@@ -216,7 +216,8 @@ class FistaBackend(Backend):
     def accepts_extra(self):
         return _EXTRA
 
-    def solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
+    def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
+        state = ws.warm    # the last solution and its step constant
         t_setup0 = time.perf_counter()
         extra = self.checked_extra(options)
         restart = extra.get("restart", "gradient")
@@ -486,7 +487,9 @@ def polish(program, x, tol: float, max_iter: int = 2000, time_limit: float | Non
         return None
     opts = SolveOptions(tol=float(tol), max_iter=int(max_iter), check_every=10, time_limit=time_limit,
                         warm_start=True)
-    raw = _FISTA.solve(view, opts, {"x": np.array(x, copy=True)})
+    ws = _FISTA.setup(view, opts)
+    ws.warm["x"] = np.array(x, copy=True)
+    raw = _FISTA.solve(view, opts, ws)
     if raw.x is None or raw.duals is None:
         return None
     return Polished(raw.x, raw.duals, float(certify(program, raw.x, raw.duals).value), raw.iterations)

@@ -40,7 +40,7 @@ import numpy as np
 from ..errors import InvalidDataError
 from ..kernels import ot as K
 from . import registry
-from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table
+from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 
 _TINY = float(np.finfo(np.float64).tiny)
 
@@ -396,19 +396,23 @@ class SinkhornBackend(Backend):
     def accepts_extra(self):
         return _EXTRA
 
-    def solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
-        with K.threads(blas=1, numba_threads=thread_option(self.name, options.extra)):
-            return self._solve(view, options, state)
+    def setup(self, view, options: SolveOptions) -> Workspace:
+        """The problem on the support of the marginals (``Reduced``): built once per program."""
+        return Workspace(reduced=Reduced(view))
 
-    def _solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
+    def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
+        with K.threads(blas=1, numba_threads=thread_option(self.name, options.extra)):
+            return self._solve(view, options, ws)
+
+    def _solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
         t_setup = time.perf_counter()
         extra = self.checked_extra(options)
         infeasible = forbidden_pairs_infeasible(view, self.name, t_setup)
         if infeasible is not None:
             return infeasible
         compile_time = K.warm_up()
-        red = Reduced(view)
-        F, G, warm = warm_potentials(red, options, state)
+        red = ws["reduced"]
+        F, G, warm = warm_potentials(red, options, ws.warm)
         setup_time = time.perf_counter() - t_setup
         mon = monitor(options)
         if mon.verbose:
@@ -430,7 +434,7 @@ class SinkhornBackend(Backend):
             return RawSolution(x=None, status="numerical_error", iterations=it, history=history,
                                setup_time=setup_time, info=info, message=message or "non-finite potentials")
         x, duals = finish_plan(red, F, G, extra, info)
-        state.update(F=F.copy(), G=G.copy(), eps=red.eps)
+        ws.warm.update(F=F.copy(), G=G.copy(), eps=red.eps)
         mon.summary("sinkhorn", f"{it} iterations", solve_time)
         return RawSolution(x=x, status=status, iterations=it, duals=duals, history=history,
                            setup_time=setup_time, info=info, message=message)

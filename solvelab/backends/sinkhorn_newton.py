@@ -81,7 +81,7 @@ import scipy.sparse as sp
 from ..errors import InvalidDataError
 from ..kernels import ot as K
 from . import registry
-from .base import Backend, RawSolution, SolveOptions, Table
+from .base import Backend, RawSolution, SolveOptions, Table, Workspace
 from .sinkhorn import (_TINY, Reduced, SinkhornState, eps_schedule, forbidden_pairs_infeasible, monitor,
                        run_sinkhorn, thread_option, warm_potentials)
 
@@ -456,10 +456,14 @@ class SinkhornNewtonBackend(Backend):
     def accepts_extra(self):
         return _EXTRA
 
-    def solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
+    def setup(self, view, options: SolveOptions) -> Workspace:
+        """The problem on the support of the marginals (``Reduced``): built once per program."""
+        return Workspace(reduced=Reduced(view))
+
+    def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
         nt = thread_option(self.name, options.extra)
         with K.threads(blas=1, numba_threads=1 if nt is None else nt):
-            return self._solve(view, options, state)
+            return self._solve(view, options, ws)
 
     def _probe(self, red, extra, F, G, it, tol, switch_iters, mon, info, warm_state=None):
         """Measure Sinkhorn's linear rate at the final eps (from the warm-up's last
@@ -508,7 +512,7 @@ class SinkhornNewtonBackend(Backend):
         info["sinkhorn_iterations"] += it2
         return F, G, it + it2, status, message, True, st2
 
-    def _solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
+    def _solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
         t_setup = time.perf_counter()
         extra = self.checked_extra(options)
         warmup_tol = float(extra.get("warmup_tol", 0.3))
@@ -537,8 +541,8 @@ class SinkhornNewtonBackend(Backend):
         if infeasible is not None:
             return infeasible
         compile_time = K.warm_up()
-        red = Reduced(view)
-        F, G, warm = warm_potentials(red, options, state)
+        red = ws["reduced"]
+        F, G, warm = warm_potentials(red, options, ws.warm)
         setup_time = time.perf_counter() - t_setup
         mon = monitor(options)
         history = mon.history
@@ -694,7 +698,7 @@ class SinkhornNewtonBackend(Backend):
             return RawSolution(x=None, status="numerical_error", iterations=it, history=history,
                                setup_time=setup_time, info=info, message=message or "non-finite potentials")
         x, duals = _finish_plan(red, F, G, extra, info, final_kernel)
-        state.update(F=F.copy(), G=G.copy(), eps=red.eps)
+        ws.warm.update(F=F.copy(), G=G.copy(), eps=red.eps)
         mon.summary("sinkhorn_newton", f"{it} iterations ({info['sinkhorn_iterations']} Sinkhorn + "
                                        f"{info['newton_iterations']} Newton)", solve_time)
         return RawSolution(x=x, status=status, iterations=it, duals=duals, history=history,

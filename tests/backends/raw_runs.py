@@ -11,5 +11,5 @@ def run_raw(backend_name, prob, tol=1e-6, **extra):
     program = sl.Problem(prob.objective, prob.constraints).compile()
     backend = registry.get(backend_name)
     view = registry.view_for(backend, program)
-    raw = backend.solve(view, SolveOptions(warm_start=False, extra=extra), {})
+    raw = backend.run(view, SolveOptions(warm_start=False, extra=extra))
     return program, raw, finish(program, raw, backend_name, tol, view=view)

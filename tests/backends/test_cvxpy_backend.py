@@ -76,8 +76,8 @@ CASES = {"lasso": lasso, "nnls": nnls, "box_qp": box_qp}
 def _solve(prog, **kw):
     view = ProxAffine.match(prog)
     assert view, getattr(view, "reason", "")
-    state = kw.pop("state", {})
-    return BACKEND.solve(view, SolveOptions(**kw), state)
+    ws = kw.pop("workspace", None)
+    return BACKEND.run(view, SolveOptions(**kw), ws)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -179,9 +179,10 @@ CASES = {
 def _solve(prog, **kw):
     view = Composite.match(prog)
     assert view, getattr(view, "reason", "")
-    state = kw.pop("state", {})
+    ws = kw.pop("workspace", None)
     opts = SolveOptions(**kw)
-    return FISTA.solve(view, opts, state), state
+    ws = FISTA.setup(view, opts) if ws is None else ws
+    return FISTA.solve(view, opts, ws), ws
 
 
 def _reference(prob):
@@ -276,25 +277,24 @@ def test_backtracking_from_small_L_and_gentle_decrease():
 
 def test_warm_start_needs_fewer_iterations():
     prog, _ = case_lasso(seed=11, m=80, n=60)
-    state = {}
-    first, state = _solve(prog, tol=1e-8, state=state)
+    first, ws = _solve(prog, tol=1e-8)
     assert first.status == "converged"
-    assert "x" in state
+    assert "x" in ws.warm
     # perturb the data slightly: a warm start is much closer to the new solution
     rng = np.random.default_rng(0)
     prog.terms[0].b = prog.terms[0].b + 1e-3 * rng.standard_normal(prog.terms[0].b.size)
-    cold, _ = _solve(prog, tol=1e-8, state={})
-    warm, _ = _solve(prog, tol=1e-8, state=state)
+    cold, _ = _solve(prog, tol=1e-8)
+    warm, _ = _solve(prog, tol=1e-8, workspace=ws)
     assert cold.status == warm.status == "converged"
     assert warm.info["warm_start"] and not cold.info["warm_start"]
     assert warm.iterations < cold.iterations, (warm.iterations, cold.iterations)
     assert np.allclose(warm.x, cold.x, atol=1e-5)
     # warm_start=False ignores the stored point
-    again, _ = _solve(prog, tol=1e-8, state=state, warm_start=False)
+    again, _ = _solve(prog, tol=1e-8, workspace=ws, warm_start=False)
     assert not again.info["warm_start"]
     # a stored point of the wrong size is ignored
-    state["x"] = np.zeros(3)
-    odd, _ = _solve(prog, tol=1e-8, state=state)
+    ws.warm["x"] = np.zeros(3)
+    odd, _ = _solve(prog, tol=1e-8, workspace=ws)
     assert not odd.info["warm_start"] and odd.status == "converged"
 
 

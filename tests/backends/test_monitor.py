@@ -172,7 +172,7 @@ def _raw(prob, backend, **opts):
     """The backend's own RawSolution (before the engine maps its status)."""
     impl = registry.get(backend)
     view = registry.view_for(impl, prob.compile())
-    return impl.solve(view, SolveOptions(max_iter=impl.default_max_iter, **opts), {})
+    return impl.run(view, SolveOptions(max_iter=impl.default_max_iter, **opts))
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -179,7 +179,7 @@ class _WS:
                                float(view.gamma))
 
 
-def solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_time, jit_time, warm):
+def solve_blocks(view, options, last, opt, KD, D, L, colsq, x, u, tol, setup_time, jit_time, warm):
     t_s0 = time.perf_counter()
     st = "dense" if KD.dense else "csc"
     names = [f"grad_cols_{st}", f"add_cols_{st}"]
@@ -297,8 +297,8 @@ def solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_ti
     solve_time = mon.elapsed()
     ok = bool(np.all(np.isfinite(x)))
     if ok:
-        state["x"] = x.copy()
-        state["ws"] = np.nonzero(x)[0]
+        last["x"] = x.copy()
+        last["ws"] = np.nonzero(x)[0]
     mon.summary("cd", f"{outer} outer / {epochs} epochs", solve_time, digits=4)
     scr_blocks = np.nonzero(screened)[0].astype(np.int64)
     scr_feats = np.sort(_WS(view, scr_blocks, gptr, gidx, gw, ngroups).cols) if scr_blocks.size \

@@ -13,7 +13,7 @@ import numpy as np
 from ...errors import InvalidDataError
 from ...families.glm.scalars import L_PHI, kkt_distances
 from ...ir import losses
-from ..base import Backend, RawSolution, SolveOptions
+from ..base import Backend, RawSolution, SolveOptions, Workspace
 from .blocks import _compile_mine, solve_blocks
 from .common import (_Data, _datafit_all, _fused_eval_applies, _kernels, compile_kernels, dedup_applies,
                      inner_tolerance, monitor, newton_line_search, outer_step, top_scored, try_anderson)
@@ -101,7 +101,7 @@ class CDBackend(Backend):
                 "ws_start": ws_start, "seed": int(extra.get("seed", 0)),
                 "gram": bool(extra.get("gram", True)), "gram_max": int(extra.get("gram_max", 1024))}
 
-    def solve(self, view, options: SolveOptions, state: dict) -> RawSolution:
+    def solve(self, view, options: SolveOptions, state: Workspace) -> RawSolution:
         if view.data().dense is not None:
             # dense data: the Gram / Hessian products are small BLAS calls, which
             # multi-threaded OpenBLAS turns into waits on a busy machine (see kernels.threads)
@@ -139,15 +139,16 @@ class CDBackend(Backend):
         x = np.clip(np.zeros(n), view.lo, view.hi)
         x = np.where(np.isfinite(x), x, 0.0)
         warm = False
-        if options.warm_start and state.get("x") is not None:
-            xw = np.asarray(state["x"], dtype=np.float64)
+        last = state.warm                 # the last solution and its working set
+        if options.warm_start and last.get("x") is not None:
+            xw = np.asarray(last["x"], dtype=np.float64)
             if xw.shape == (n,) and np.isfinite(xw).all():
                 x = np.clip(xw, view.lo, view.hi)
                 warm = True
         u = D.matvec(x) if D.m and x.any() else np.zeros(D.m)
         setup_time = time.perf_counter() - t_setup0
         if view.groups:
-            return self._solve_blocks(view, options, state, opt, KD, D, L, colsq, x, u, tol, setup_time,
+            return self._solve_blocks(view, options, last, opt, KD, D, L, colsq, x, u, tol, setup_time,
                                       jit_time, warm)
 
         mon = monitor(options)
@@ -158,7 +159,7 @@ class CDBackend(Backend):
         screenable = (view.w1 > 0) & ~np.isfinite(view.lo) & ~np.isfinite(view.hi)
         s_max2 = float((D.s ** 2).max(initial=0.0))
         alpha_inv = view.c * L_PHI[view.dkind] * s_max2   # 1 / strong concavity of the dual
-        prev_ws = state.get("ws") if warm else None
+        prev_ws = last.get("ws") if warm else None
         ws_size = opt["ws_start"] if prev_ws is None else max(opt["ws_start"], int(len(prev_ws)))
         epochs = 0
         outer = 0
@@ -239,8 +240,8 @@ class CDBackend(Backend):
         solve_time = mon.elapsed()
         x_ret = x if np.isfinite(x).all() else None
         if x_ret is not None:
-            state["x"] = x.copy()
-            state["ws"] = np.nonzero(x)[0]
+            last["x"] = x.copy()
+            last["ws"] = np.nonzero(x)[0]
         mon.summary("cd", f"{outer} outer / {epochs} epochs", solve_time, digits=4)
         info = {"epochs": epochs, "outer_iterations": outer, "screened": int(screened.sum()),
                 "screened_features": np.nonzero(screened)[0],
