@@ -68,11 +68,26 @@ def test_a_broken_peer_is_reported(monkeypatch, capsys):
 
 
 def test_the_demo_suite_shows_every_family():
-    """`make demo` runs `solvelab bench quick`: one instance per registered family at least
-    (sparse GLMs for cd, prox-affine models for admm/fista, entropic OT for the sinkhorns)."""
+    """`make demo` runs `solvelab bench quick`: every problem family under solvelab/families
+    has an instance there (a program that one of the family's forms takes), so the demo
+    grows as the families land; plus the generic prox-affine models for admm / fista."""
+    import importlib
+    import pkgutil
+
+    import solvelab.families as families_pkg
     from solvelab.bench.suite import get_suite
+    from solvelab.ir import forms
     quick = get_suite("quick")
-    families = {i.family for i in quick.instances()}
-    assert {"lasso", "logreg_l1", "boxqp", "eqls", "entropic_ot"} <= families
+    shown = set()
+    for inst in quick.instances():
+        program = inst.make_problem(inst.data()).compile()
+        for name in forms.matching_forms(program):
+            module = type(forms.match(program, name)).__module__
+            shown.add(module.split(".")[2] if module.startswith("solvelab.families.") else name)
+    packages = {m.name for m in pkgutil.iter_modules(families_pkg.__path__) if m.ispkg}
+    for pkg in packages:
+        importlib.import_module(f"solvelab.families.{pkg}")
+    assert packages <= shown, f"families without a demo instance in the quick suite: {packages - shown}"
+    assert {"Composite", "ProxAffine"} <= shown
     ot = [i for i in quick.instances() if i.family == "entropic_ot"]
     assert set(ot[0].backends) <= set(quick.default_backends) and {"sinkhorn", "sinkhorn_newton"} <= set(ot[0].backends)
