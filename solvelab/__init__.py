@@ -11,15 +11,19 @@ from .engine import backends, compile, solve
 from .errors import (BackendRefusedError, InvalidDataError, MissingDependencyError, NonConvexError,
                      ShapeError, SolvelabError, UnsupportedAtomError)
 from .result import Certificate, Result, Status
+from . import cvxpy_method as _cvxpy_method
 
 __version__ = "0.1.0"
 
+_cvxpy_method.register()   # cvxpy.Problem.solve(method="solvelab", ...)
+
 
 def __getattr__(name):
-    """Lazy parts: ``sl.problems`` (constructors) and ``sl.path`` (regularization paths)."""
-    if name == "problems":
+    """Lazy parts: ``sl.problems`` (constructors), ``sl.path`` (regularization paths), and the
+    front ends in other libraries' words: ``sl.ot`` (POT's calls), ``sl.sklearn`` (estimators)."""
+    if name in ("problems", "ot", "sklearn"):
         import importlib
-        return importlib.import_module(f"{__name__}.problems")
+        return importlib.import_module(f"{__name__}.{name}")
     if name == "path":
         from .paths import path  # module named paths: a submodule 'path' would shadow the function
         return path

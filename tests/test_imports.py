@@ -10,6 +10,7 @@ The layers, top to bottom (a layer may import itself, the layers listed for it, 
 leaves):
 
     bench, cli, compare, solvelab/__init__   anything
+    cvxpy_method, ot, sklearn                anything (front ends in other libraries' words)
     problems, paths                          model, engine, compile, ir, families
     model                                    engine, compile, ir, families
     engine                                   backends, compile, ir, families, kernels
@@ -35,6 +36,7 @@ LEAVES = {"discovery", "errors", "result"}
 ANYTHING = "*"
 MAY_IMPORT = {
     "__init__": ANYTHING, "bench": ANYTHING, "cli": ANYTHING, "compare": ANYTHING, "__main__": ANYTHING,
+    "cvxpy_method": ANYTHING, "ot": ANYTHING, "sklearn": ANYTHING,
     "problems": {"model", "engine", "compile", "ir", "families"},
     "paths": {"model", "engine", "compile", "ir", "families"},
     "model": {"engine", "compile", "ir", "families"},
