@@ -72,26 +72,30 @@ def _write_duals(model, result: Result) -> None:
 
     program = model.compile()
     terms = getattr(program, "terms", None)
-    if terms is None:
+    for c in getattr(model, "constraints", ()):
+        for dv in c.dual_variables:
+            dv.save_value(None)
+    if terms is None or result.x is None:
         return
-    try:
-        duals = result.duals if result.x is not None else None
-    except Exception:  # noqa: BLE001 - a form whose duals cannot be recovered
-        duals = None
     count = {}
     for t in terms:
         if t.origin is not None:
             count[id(t.origin)] = count.get(id(t.origin), 0) + 1
-    for c in getattr(model, "constraints", ()):
-        for dv in c.dual_variables:
-            dv.save_value(None)
-    if duals is None:
+    eligible = [i for i, t in enumerate(terms)
+                if t.origin is not None and count[id(t.origin)] == 1 and t.f.name in ("zero", "nonpos")
+                and isinstance(t.origin, (Equality, Zero, Inequality, NonPos, NonNeg))
+                and len(t.origin.dual_variables) == 1]
+    if not eligible:
+        return      # (no multipliers to compute: an unconstrained or bound-only model costs nothing)
+    try:
+        duals = result.duals
+    except Exception:  # noqa: BLE001 - a form whose duals cannot be recovered
         return
-    for t, y in zip(terms, duals):
-        c = t.origin
-        if c is None or count.get(id(c)) != 1 or y is None or t.f.name not in ("zero", "nonpos"):
-            continue
-        if not isinstance(c, (Equality, Zero, Inequality, NonPos, NonNeg)) or len(c.dual_variables) != 1:
+    if duals is None or len(duals) != len(terms):
+        return      # (a structured form's own multipliers, e.g. OT potentials, are not per term)
+    for i in eligible:
+        c, y = terms[i].origin, duals[i]
+        if y is None:
             continue
         y = np.asarray(y, dtype=np.float64)
         shape = c.dual_variables[0].shape
