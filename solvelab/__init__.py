@@ -24,6 +24,9 @@ def __getattr__(name):
     if name in ("problems", "ot", "sklearn"):
         import importlib
         return importlib.import_module(f"{__name__}.{name}")
+    if name == "diff":     # sl.diff.vjp(problem, result, dx), sl.diff.value_gradients(problem, result)
+        from .model import diff
+        return diff
     if name == "path":
         from .paths import path  # module named paths: a submodule 'path' would shadow the function
         return path

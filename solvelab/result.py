@@ -270,6 +270,16 @@ class Result:
     def optimal(self) -> bool:
         return self.status is Status.OPTIMAL
 
+    def vjp(self, dx) -> dict:
+        """{Parameter: dL/dParameter} for a function L of this solution with dL/dx = dx
+        ({variable: array} or the flat vector), by implicit differentiation through the
+        family's optimality conditions (``solvelab.model.diff``). Set by the model layer on
+        results of ``Problem.solve``."""
+        fn = self.__dict__.get("_differentiate")
+        if fn is None:
+            raise NotImplementedError("vjp: this result did not come from Problem.solve (nothing to differentiate)")
+        return fn(dx)
+
     def __repr__(self) -> str:
         cert = "none" if self.certificate is None else f"{self.certificate.value:.2e}"
         return (f"Result(backend={self.backend!r}, status={self.status.value}, "

@@ -102,6 +102,7 @@ class Problem:
         self.status = result.status
         self.value = result.objective
         self.result = result
+        result.__dict__["_differentiate"] = lambda dx, _res=result: _vjp(self, _res, dx)
         origin = self._origin() if self._origin is not None else None
         if origin is not None:
             _write_cvxpy_status(origin, result)
@@ -120,6 +121,11 @@ class Problem:
         if self.objective is None:
             return f"solvelab.Problem({self._program!r})"
         return f"solvelab.Problem({self.objective}, {len(self.constraints)} constraints)"
+
+
+def _vjp(problem, result, dx):
+    from .diff import vjp
+    return vjp(problem, result, dx)
 
 
 def as_problem(problem) -> Problem:
