@@ -3,8 +3,9 @@
 Synthetic generators with fixed seeds (Lasso in both shapes, l1-logistic regression,
 nonnegative least squares, Huber regression with outliers, box-constrained QP,
 equality-constrained least squares), scikit-learn's bundled diabetes and
-breast-cancer data sets, and one entropic OT instance (the OT family: 200 points of
-two Gaussian mixtures, eps = 1e-2 max C) for sinkhorn / sinkhorn_newton and POT. Every instance is at most 1000 x 1000, so the suite runs in
+breast-cancer data sets, one entropic OT instance (the OT family: 200 points of
+two Gaussian mixtures, eps = 1e-2 max C) for sinkhorn / sinkhorn_newton and POT, and one
+generated 200 x 300 LP (the LP family) for pdhg / admm and HiGHS. Every instance is at most 1000 x 1000, so the suite runs in
 about two minutes on two cores with the default settings (tol 1e-6, 20 s limit, each
 run repeated 3 times and the median time to tolerance reported).
 """
@@ -14,6 +15,7 @@ import numpy as np
 
 from ..models import lam_max_lasso, lam_max_logreg
 from ..suite import Instance, Suite, register_suite
+from . import lp as lp_suite
 from . import ot as ot_suite
 
 
@@ -112,9 +114,9 @@ def _breast_cancer(ratio):
 class QuickSuite(Suite):
     name = "quick"
     description = "small synthetic and scikit-learn bundled instances, no download (make demo)"
-    default_backends = ("fista", "admm", "cd", "sinkhorn", "sinkhorn_newton", "cvxpy")
+    default_backends = ("fista", "admm", "cd", "sinkhorn", "sinkhorn_newton", "pdhg", "cvxpy")
     default_peers = ("cvxpy-clarabel", "cvxpy-scs", "cvxpy-osqp", "sklearn", "skglm", "celer", "scipy-lbfgsb",
-                     "pot-sinkhorn-log")
+                     "pot-sinkhorn-log", "highs-simplex", "highs-pdlp")
     default_time_limit = 20.0
     default_tol = 1e-6
     default_repeat = 3   # millisecond runs: the median of 3 damps first-call and scheduler noise
@@ -142,4 +144,5 @@ class QuickSuite(Suite):
                      meta={"cost": "squared Euclidean", "eps": "0.01 x max(C)", "seed": 8,
                            "backends_note": "the OT family's backends only: admm and the CVXPY solvers "
                                             "take 40000 plan entries past the demo's time limit"}),
+            lp_suite.demo_instance(),
         ]

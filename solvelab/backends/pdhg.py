@@ -1,0 +1,475 @@
+"""Restarted PDHG for linear programs (PDLP's scheme) on the LinearProgram form.
+
+The LP ``min c^T x s.t. rl <= A x <= ru, l <= x <= u`` is the saddle point
+``min_{l<=x<=u} max_y c^T x - y^T A x + p(y)`` (p the support term of the row bounds),
+solved on a rescaled copy:
+
+  scaling      Ruiz equilibration (10 rounds, max-norm) then one Pock–Chambolle round
+               (alpha = 1); c and the row bounds are then divided by their 2-norms
+  steps        PDLP's adaptive step: eta accepted when eta <= |dz|_w^2 / (2 |dy^T A dx|)
+               (``kernels.pdhg.pdhg_steps``, fused Numba loops over CSR A and A^T)
+  restarts     every ``restart_every`` steps, on the w-weighted KKT error of the current
+               point and of the step-weighted average (the better one is the candidate):
+               sufficient decay 0.2, necessary decay 0.8 with no progress since the last
+               evaluation, or an artificial restart after 36 % of all steps
+  primal weight  w = exp(0.5 log(|dy| / |dx|) + 0.5 log w) over each restart cycle
+  stopping     at each evaluation the LP certificate (``families.lp``: relative primal,
+               dual residual and gap on the original data) of both candidates, the
+               primal residual first without the row sizes |A| |x| (stricter, no pass);
+               below ``tol`` it is recomputed with fresh products (three passes)
+  rays         iterate differences since the last evaluation and since the last
+               restart: a Farkas ray of the multipliers (status 'infeasible') or a
+               primal descent ray; the latter is returned (status 'unbounded') only with
+               a feasible point, which a second run without the objective finds (or it
+               finds a Farkas ray). Every ray is rechecked with fresh products.
+
+``scheme='halpern'`` runs the reflected restarted Halpern iteration over the same PDHG
+operator instead (fixed step 0.998 / |A|_2, restarts on the fixed-point residual; the
+scheme of cuPDLPx): fewer passes on some LPs (israel, e226, 25fv47), more on others,
+and it did not reach 1e-6 on scrs8 in 300000 steps: an option, not the default.
+
+``info['matvecs']`` counts every pass over A or A^T (rejected steps and checks included;
+``matvecs_A``, ``matvecs_AT`` apart). Warm start: the last solution (x, y, step, primal
+weight) of the same data version. Options (``options.extra``): ``eval_every`` (16: steps
+between evaluations of the stopping test), ``restart_every`` (16: steps between restart and
+ray checks, rounded to whole evaluations),
+``ruiz_iters`` (10), ``restart`` (True), ``primal_weight_smoothing`` (0.5), ``scheme``
+('adaptive' | 'halpern'), ``reflection`` (1.0, Halpern's rho in [0, 1]).
+Statuses: converged, max_iter, time_limit, stopped, infeasible, unbounded, numerical_error.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import InvalidDataError
+from ..families.lp import check_farkas, check_unbounded_ray, measures, multipliers_to_duals
+from ..kernels import pdhg as K
+from . import registry
+from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
+
+_EXTRA = ("eval_every", "restart_every", "ruiz_iters", "restart", "primal_weight_smoothing", "scheme", "reflection")
+
+TABLE = Table(("iteration", "iter", "8d"), ("time", "time", "9.3f"), ("primal_residual", "primal", "10.2e"),
+              ("dual_residual", "dual", "10.2e"), ("gap", "gap", "10.2e"), ("matvecs", "passes", "9d"),
+              ("restarts", "rst", "5d"), ("omega", "weight", "10.2e"))
+
+_BETA_SUFFICIENT, _BETA_NECESSARY, _ARTIFICIAL = 0.2, 0.8, 0.36
+
+
+class Scaled:
+    """The rescaled matrix (setup: depends on A only) and, per solve, the scaled vectors."""
+
+    def __init__(self, lp, ruiz_iters: int = 10):
+        dr, dc = K.ruiz(lp.A, ruiz_iters)
+        S = (sp.diags(dr) @ lp.A @ sp.diags(dc)).tocsr()
+        S.sort_indices()
+        T = S.T.tocsr()
+        T.sort_indices()
+        self.dr, self.dc = dr, dc
+        self.mats = (S.indptr.astype(np.int64), S.indices.astype(np.int64), S.data.copy(),
+                     T.indptr.astype(np.int64), T.indices.astype(np.int64), T.data.copy())
+        self.A, self.AT = S, T
+        self.max_abs = float(np.max(np.abs(S.data), initial=0.0))
+
+    def vectors(self, lp, objective: bool = True):
+        """(c, l, u, rl, ru) scaled, with the factors alpha, beta of x = beta dc x^,
+        y = (alpha / beta) dr y^."""
+        dr, dc = self.dr, self.dc
+        rl, ru = dr * lp.rl, dr * lp.ru
+        fin = np.concatenate([rl[np.isfinite(rl)], ru[np.isfinite(ru)]])
+        beta = float(np.linalg.norm(fin))
+        if beta == 0.0:
+            fl = np.concatenate([(lp.l / dc)[np.isfinite(lp.l)], (lp.u / dc)[np.isfinite(lp.u)]])
+            beta = float(np.linalg.norm(fl)) or 1.0
+        ct = dc * lp.c if objective else np.zeros_like(lp.c)
+        cn = float(np.linalg.norm(ct))
+        alpha = beta * cn if cn > 0 else beta
+        self.alpha, self.beta = alpha, beta
+        return (ct * (beta / alpha), lp.l / (dc * beta), lp.u / (dc * beta), rl / beta, ru / beta)
+
+    # original <-> scaled
+    def x_out(self, xs):
+        return self.beta * self.dc * xs
+
+    def y_out(self, ys):
+        return (self.alpha / self.beta) * self.dr * ys
+
+    def Ax_out(self, Axs):
+        return (self.beta / self.dr) * Axs
+
+    def ATy_out(self, ATys):
+        return (self.alpha / self.beta) / self.dc * ATys
+
+    def x_in(self, x):
+        return x / (self.beta * self.dc)
+
+    def y_in(self, y):
+        return y * self.beta / (self.alpha * self.dr)
+
+
+def _support(v, lo, hi) -> float:
+    with np.errstate(invalid="ignore"):
+        return float(np.where(v > 0, v * lo, np.where(v < 0, v * hi, 0.0)).sum())
+
+
+def scaled_kkt(vec, w, x, Ax, y, ATy) -> float:
+    """The w-weighted KKT error sqrt(w |primal|^2 + |dual|^2 / w + gap^2) of the scaled LP."""
+    c, l, u, rl, ru = vec
+    pr = float(np.linalg.norm(Ax - np.clip(Ax, rl, ru)))
+    r = c - ATy
+    rh = np.where(np.isfinite(l), r, np.minimum(r, 0.0))
+    rh = np.where(np.isfinite(u), rh, np.maximum(rh, 0.0))
+    dr = float(np.linalg.norm(r - rh))
+    gap = float(c @ x) - _support(y, rl, ru) - _support(rh, l, u)
+    return math.sqrt(w * pr * pr + dr * dr / w + gap * gap)
+
+
+class _Run:
+    """One adaptive-step PDHG run (PDLP's scheme; the objective phase, or the feasibility
+    phase without c)."""
+
+    def __init__(self, lp, S: Scaled, objective: bool, x0=None, y0=None, eta=None, w=None):
+        self.lp, self.S = lp, S
+        self.vec = S.vectors(lp, objective)
+        c, l, u, rl, ru = self.vec
+        m, n = lp.shape
+        x = np.clip(np.zeros(n) if x0 is None else S.x_in(x0), l, u)
+        y = np.zeros(m) if y0 is None else S.y_in(y0)
+        y = np.where(np.isfinite(rl), y, np.minimum(y, 0.0))
+        y = np.where(np.isfinite(ru), y, np.maximum(y, 0.0))
+        self.x, self.y = x, y
+        self.Ax, self.ATy = S.A @ x, S.AT @ y
+        self.passes = [1, 1]
+        self.eta = (1.0 / S.max_abs if S.max_abs > 0 else 1.0) if eta is None else eta
+        self.w = 1.0 if w is None else w
+        self.k = 0
+        self.data = S.mats + (c, l, u, rl, ru)
+        self._reset_average()
+        self.restart_point = (x.copy(), y.copy())
+        self.kkt_restart = scaled_kkt(self.vec, self.w, x, self.Ax, y, self.ATy)
+        self.kkt_prev = math.inf
+        self.steps_since_restart = 0
+        self.restarts = 0
+
+    def _reset_average(self):
+        n, m = self.x.size, self.y.size
+        self.sums = [np.zeros(n), np.zeros(m), np.zeros(m), np.zeros(n)]
+        self.wsum = 0.0
+
+    def steps(self, count: int) -> None:
+        n, m = self.x.size, self.y.size
+        bufs = (np.empty(n), np.empty(m), np.empty(m), np.empty(n))
+        it = (self.x, self.y, self.Ax, self.ATy) + bufs + tuple(self.sums)
+        self.eta, self.k, na, nt, ws = K.pdhg_steps(self.data, it, self.eta, self.w, self.k, count)
+        self.passes[0] += na
+        self.passes[1] += nt
+        self.wsum += ws
+        self.steps_since_restart += count
+
+    def average(self):
+        if self.wsum <= 0:
+            return self.x, self.Ax, self.y, self.ATy
+        xs, ys, Axs, ATys = self.sums
+        s = 1.0 / self.wsum
+        return xs * s, Axs * s, ys * s, ATys * s
+
+    def candidates(self):
+        """The points judged at an evaluation (scaled): the current one and the average."""
+        return [(self.x, self.Ax, self.y, self.ATy), self.average()]
+
+    def original(self, x, Ax, y, ATy):
+        S, lp = self.S, self.lp
+        # the clip undoes only the rounding of the unscaling (x^ lies in its scaled bounds)
+        return np.clip(S.x_out(x), lp.l, lp.u), S.Ax_out(Ax), S.y_out(y), S.ATy_out(ATy)
+
+    def restart(self, smoothing: float, total_steps: int) -> bool:
+        """PDLP's adaptive restart test on the KKT error; restarts (and updates the primal
+        weight) when it passes. Returns whether it restarted."""
+        cur = (self.x, self.Ax, self.y, self.ATy)
+        avg = self.average()
+        k_cur = scaled_kkt(self.vec, self.w, cur[0], cur[1], cur[2], cur[3])
+        k_avg = scaled_kkt(self.vec, self.w, avg[0], avg[1], avg[2], avg[3])
+        cand, k_c = (avg, k_avg) if k_avg < k_cur else (cur, k_cur)
+        do = (k_c <= _BETA_SUFFICIENT * self.kkt_restart
+              or (k_c <= _BETA_NECESSARY * self.kkt_restart and k_c > self.kkt_prev)
+              or self.steps_since_restart >= _ARTIFICIAL * total_steps)
+        self.kkt_prev = k_c
+        if not do:
+            return False
+        x, Ax, y, ATy = (np.array(v, copy=True) for v in cand)
+        x0, y0 = self.restart_point
+        dx, dy = float(np.linalg.norm(x - x0)), float(np.linalg.norm(y - y0))
+        if dx > 1e-10 and dy > 1e-10 and smoothing > 0:
+            self.w = math.exp(smoothing * math.log(dy / dx) + (1.0 - smoothing) * math.log(self.w))
+        self.x, self.Ax, self.y, self.ATy = x, Ax, y, ATy
+        self.restart_point = (x.copy(), y.copy())
+        self.kkt_restart = scaled_kkt(self.vec, self.w, x, Ax, y, ATy)
+        self.kkt_prev = math.inf
+        self.steps_since_restart = 0
+        self.restarts += 1
+        self._reset_average()
+        return True
+
+
+class _HalpernRun(_Run):
+    """Reflected restarted Halpern PDHG (the scheme of cuPDLPx): fixed step
+    0.998 / |A|_2 (power iteration, its passes counted), z+ = h((1 + rho) T z - rho z) +
+    (1 - h) z0, restarts on the fixed-point residual |z - T z|_w, anchored at T z."""
+
+    def __init__(self, lp, S, objective, rho=1.0, **kw):
+        super().__init__(lp, S, objective, **kw)
+        if "norm_2" not in S.__dict__:
+            S.norm_2 = K.norm_2(S.A)
+            S.norm_passes = 120
+            self.passes[0] += 60
+            self.passes[1] += 60
+        self.eta = 0.998 / S.norm_2 if S.norm_2 > 0 else 1.0
+        self.rho = float(rho)
+        n, m = self.x.size, self.y.size
+        self.t = (np.empty(n), np.empty(m), np.empty(m), np.empty(n))
+        self.anchor = (self.x.copy(), self.y.copy(), self.Ax.copy(), self.ATy.copy())
+        self.j = 0
+        self.fpr = math.inf
+        self.fpr_restart = math.inf
+        self.have_t = False
+
+    def steps(self, count: int) -> None:
+        it = (self.x, self.y, self.Ax, self.ATy) + self.t
+        self.j, self.fpr = K.halpern_steps(self.data, it, self.anchor, self.eta, self.w, self.rho, self.j, count)
+        self.passes[0] += count
+        self.passes[1] += count
+        self.k += count
+        self.steps_since_restart += count
+        self.have_t = True
+        if self.fpr_restart == math.inf:
+            self.fpr_restart = self.fpr
+
+    def tpoint(self):
+        xt, yt, Axt, ATyt = self.t
+        return xt, Axt, yt, ATyt
+
+    def candidates(self):
+        return [self.tpoint()]
+
+    def restart(self, smoothing: float, total_steps: int) -> bool:
+        r = self.fpr
+        do = (r <= _BETA_SUFFICIENT * self.fpr_restart
+              or (r <= _BETA_NECESSARY * self.fpr_restart and r > self.kkt_prev)
+              or self.steps_since_restart >= _ARTIFICIAL * total_steps)
+        self.kkt_prev = r
+        if not do:
+            return False
+        xt, Axt, yt, ATyt = (np.array(v, copy=True) for v in self.tpoint())
+        x0, y0 = self.anchor[0], self.anchor[1]
+        dx, dy = float(np.linalg.norm(xt - x0)), float(np.linalg.norm(yt - y0))
+        if dx > 1e-10 and dy > 1e-10 and smoothing > 0:
+            self.w = math.exp(smoothing * math.log(dy / dx) + (1.0 - smoothing) * math.log(self.w))
+        self.x, self.Ax, self.y, self.ATy = xt, Axt, yt, ATyt
+        self.anchor = (xt.copy(), yt.copy(), Axt.copy(), ATyt.copy())
+        self.j = 0
+        self.fpr_restart = r
+        self.kkt_prev = math.inf
+        self.steps_since_restart = 0
+        self.restarts += 1
+        return True
+
+
+def _options(extra) -> dict:
+    o = {"eval_every": 16, "restart_every": 16, "ruiz_iters": 10, "restart": True, "primal_weight_smoothing": 0.5,
+         "scheme": "adaptive", "reflection": 1.0}
+    o.update(extra)
+    ev = o["eval_every"]
+    if isinstance(ev, bool) or not isinstance(ev, (int, np.integer)) or ev < 1:
+        raise InvalidDataError(f"backend 'pdhg': eval_every must be a positive integer, got {ev!r}")
+    re_ = o["restart_every"]
+    if isinstance(re_, bool) or not isinstance(re_, (int, np.integer)) or re_ < 1:
+        raise InvalidDataError(f"backend 'pdhg': restart_every must be a positive integer, got {re_!r}")
+    ri = o["ruiz_iters"]
+    if isinstance(ri, bool) or not isinstance(ri, (int, np.integer)) or ri < 0:
+        raise InvalidDataError(f"backend 'pdhg': ruiz_iters must be a nonnegative integer, got {ri!r}")
+    s = o["primal_weight_smoothing"]
+    if not (isinstance(s, (int, float)) and 0.0 <= s <= 1.0):
+        raise InvalidDataError(f"backend 'pdhg': primal_weight_smoothing must be in [0, 1], got {s!r}")
+    if o["scheme"] not in ("adaptive", "halpern"):
+        raise InvalidDataError(f"backend 'pdhg': scheme must be 'adaptive' or 'halpern', got {o['scheme']!r}")
+    r = o["reflection"]
+    if not (isinstance(r, (int, float)) and 0.0 <= r <= 1.0):
+        raise InvalidDataError(f"backend 'pdhg': reflection must be in [0, 1], got {r!r}")
+    return o
+
+
+def _new_run(lp, S, objective, o, **start):
+    if o["scheme"] == "halpern":
+        start.pop("eta", None)
+        return _HalpernRun(lp, S, objective, rho=float(o["reflection"]), **start)
+    return _Run(lp, S, objective, **start)
+
+
+class PDHGBackend(Backend):
+    name = "pdhg"
+    description = ("restarted PDHG for LPs (PDLP's scheme: Ruiz + Pock-Chambolle scaling, adaptive steps, "
+                   "primal weight, KKT restarts, infeasibility / unboundedness rays)")
+    forms = ("LinearProgram",)
+    default_max_iter = 200000
+    warmup = True
+    priority = 20
+
+    def accepts_extra(self):
+        return _EXTRA
+
+    def setup(self, view, options: SolveOptions) -> Workspace:
+        o = _options(self.checked_extra(options))
+        return Workspace(scaled=Scaled(view.program, int(o["ruiz_iters"])), ruiz_iters=int(o["ruiz_iters"]))
+
+    def update(self, ws, view, options, changes) -> bool:
+        o = _options(self.checked_extra(options))
+        return not changes.operators and ws.get("ruiz_iters") == int(o["ruiz_iters"])
+
+    def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
+        t0 = time.perf_counter()
+        o = _options(self.checked_extra(options))
+        compile_time = K.warm_up()
+        lp = view.program
+        S = ws["scaled"]
+        warm = getattr(ws, "warm", ws)
+        start = {}
+        if (options.warm_start and warm.get("x") is not None and warm.get("data_version") == lp.data_version
+                and warm["x"].shape == lp.c.shape and warm["y"].shape == lp.rl.shape):
+            start = {"x0": warm["x"], "y0": warm["y"], "eta": warm["eta"], "w": warm["w"]}
+        run = _new_run(lp, S, True, o, **start)
+        setup_time = time.perf_counter() - t0
+        mon = IterationMonitor(options, table=TABLE)
+        if mon.verbose:
+            m, n = lp.shape
+            print(f"pdhg: LP {m} rows x {n} columns, nnz={lp.A.nnz}, tol={options.tol:g}"
+                  + (", warm start" if start else ""))
+        out = self._loop(run, lp, mon, options, o, phase="objective", done=0)
+        extra_passes = [0, 0]
+        if out["status"] == "unbounded_ray":
+            # a descent ray: look for a feasible point without the objective
+            feas = _new_run(lp, S, False, o)
+            res = self._loop(feas, lp, mon, options, o, phase="feasibility", done=out["iterations"])
+            extra_passes = feas.passes
+            if res["status"] == "feasible":
+                out = dict(out, status="unbounded", x=res["x"], iterations=res["iterations"],
+                           message=f"unbounded: a primal descent ray (found at iteration {out['iterations']}) "
+                                   f"and a feasible point (iteration {res['iterations']})")
+            elif res["status"] == "infeasible":
+                out = res
+            else:   # the engine then reports: a descent ray, but no feasible point
+                out = dict(out, status="unbounded", x=None, iterations=res["iterations"],
+                           message=f"a descent ray was found but no feasible point yet ({res['message']})")
+        passes = [run.passes[0] + extra_passes[0], run.passes[1] + extra_passes[1]]
+        info = {"matvecs": passes[0] + passes[1], "matvecs_A": passes[0], "matvecs_AT": passes[1],
+                "restarts": run.restarts, "primal_weight": run.w, "step_size": run.eta,
+                "compile_time": compile_time, "jit_time": compile_time, "warm_start": bool(start),
+                "solve_time": mon.elapsed()}
+        status, it = out["status"], out["iterations"]
+        mon.summary("pdhg", f"{it} iterations, {info['matvecs']} matrix passes", mon.elapsed(), status=status)
+        if status == "infeasible":
+            return RawSolution(x=None, status=status, iterations=it, ray=out["ray"], history=mon.history,
+                               setup_time=setup_time, info=info, message=out["message"])
+        if status == "unbounded":
+            return RawSolution(x=out["x"], status=status, iterations=it, ray=out["ray"], history=mon.history,
+                               setup_time=setup_time, info=info, message=out["message"])
+        x, y = out.get("x"), out.get("y")
+        if x is None or not np.all(np.isfinite(x)) or not np.all(np.isfinite(y)):
+            return RawSolution(x=x, status="numerical_error", iterations=it, history=mon.history,
+                               setup_time=setup_time, info=info,
+                               message=out.get("message") or "NaN or Inf in the iterates")
+        warm.update(x=x.copy(), y=y.copy(), eta=run.eta, w=run.w, data_version=lp.data_version)
+        return RawSolution(x=x, status=status, iterations=it, duals=multipliers_to_duals(lp, y),
+                           history=mon.history, setup_time=setup_time, info=info, message=out["message"])
+
+    def _loop(self, run: _Run, lp, mon, options, o, phase: str, done: int) -> dict:
+        tol = options.tol
+        ev = int(o["eval_every"])
+        every = max(1, int(o["restart_every"]) // ev)   # evaluations between restart / ray checks
+        nev = 0
+        it = done
+        prev = None   # the original-scale iterate and products at the last evaluation
+        anchor = None  # ... and at the last restart
+        best = None
+        while True:
+            count = min(ev, mon.max_iter - it)
+            if count <= 0:
+                mon.stop("max_iter", f"{mon.max_iter} iterations")
+                break
+            run.steps(count)
+            it += count
+            pts = [run.original(*pt) for pt in run.candidates()]
+            cur = pts[0]
+            if not all(np.all(np.isfinite(v)) for v in cur):
+                mon.stop("numerical_error", f"NaN or Inf in the iterates at iteration {it}")
+                return {"status": "numerical_error", "iterations": it, "x": cur[0], "y": cur[2],
+                        "message": mon.message}
+            cands = []
+            for pt in pts:
+                # the strict primal residual first (no row sizes: no pass over A)
+                p, d, g, P, D = measures(lp, pt[0], pt[1], pt[2], pt[3], reads=0.0)
+                if phase == "feasibility":
+                    d = g = 0.0
+                cands.append([max(p, d, g), p, d, g, pt])
+            cands.sort(key=lambda t: t[0])
+            lim = 0.1 * tol if phase == "feasibility" else tol
+            if cands[0][0] > lim and max(cands[0][2], cands[0][3]) <= lim:
+                c0 = cands[0]   # only the primal residual misses: measure it against the row sizes
+                run.passes[0] += 1
+                c0[1] = measures(lp, c0[4][0], c0[4][1], c0[4][2], c0[4][3])[0]
+                c0[0] = max(c0[1], c0[2], c0[3])
+            val, p, d, g, pt = cands[0]
+            best = pt
+            rec = mon.record(it, val, primal_residual=p, dual_residual=d, gap=g, phase=phase,
+                             matvecs=run.passes[0] + run.passes[1], restarts=run.restarts, omega=run.w,
+                             step=run.eta)
+            if val <= lim:
+                fresh = lp.A @ pt[0], lp.AT @ pt[2]
+                run.passes[0] += 2   # A x and the row sizes |A| |x|
+                run.passes[1] += 1
+                p, d, g, _, _ = measures(lp, pt[0], fresh[0], pt[2], fresh[1])
+                ok = p <= 0.1 * tol if phase == "feasibility" else max(p, d, g) <= tol
+                if ok:
+                    mon.stop("feasible" if phase == "feasibility" else "converged")
+                    return {"status": mon.status, "iterations": it, "x": pt[0], "y": pt[2], "message": ""}
+            if mon.check(rec, cur[0], f"{mon.max_iter} iterations (certificate {val:.2e})"):
+                break
+            nev += 1
+            if nev % every:
+                continue
+            # rays from the iterate differences since the last check and since the last
+            # restart (the longer baseline averages out the oscillation)
+            for base in ([prev] if prev is not None else []) + ([anchor] if anchor is not None else []):
+                found = self._rays(lp, run, mon, cur, base, phase, it)
+                if found is not None:
+                    return found
+            restarted = o["restart"] and run.restart(float(o["primal_weight_smoothing"]), it - done)
+            prev = None if restarted else cur
+            if restarted or anchor is None:
+                anchor = run.original(*run.candidates()[0]) if restarted else cur
+        return {"status": mon.status, "iterations": it, "x": best[0], "y": best[2], "message": mon.message}
+
+    @staticmethod
+    def _rays(lp, run, mon, cur, prev, phase, it):
+        """A Farkas or descent ray in cur - prev (checked again with fresh products), or None."""
+        dy, ATdy = cur[2] - prev[2], cur[3] - prev[3]
+        if check_farkas(lp, dy, ATdy):
+            run.passes[1] += 1
+            if check_farkas(lp, dy):
+                mon.stop("infeasible", f"primal infeasible: a Farkas ray of the row multipliers at "
+                                       f"iteration {it}")
+                return {"status": "infeasible", "iterations": it, "ray": dy, "message": mon.message}
+        if phase == "objective":
+            dx, Adx = cur[0] - prev[0], cur[1] - prev[1]
+            if check_unbounded_ray(lp, dx, Adx):
+                run.passes[0] += 1
+                if check_unbounded_ray(lp, dx):
+                    return {"status": "unbounded_ray", "iterations": it, "ray": dx,
+                            "message": f"a primal descent ray at iteration {it}"}
+        return None
+
+
+registry.register(PDHGBackend())

@@ -1,0 +1,212 @@
+"""Kernels of restarted PDHG for LPs (``backends/pdhg``): fused steps over plain arrays.
+
+The LP (scaled) is ``min c^T x  s.t.  rl <= A x <= ru,  l <= x <= u`` with A as CSR
+(``Ap, Aj, Av``) and A^T as CSR (``Tp, Tj, Tv``); ``data`` is the tuple
+``(Ap, Aj, Av, Tp, Tj, Tv, c, l, u, rl, ru)`` and ``it`` the iterate tuple
+``(x, y, Ax, ATy, xn, yn, Axn, ATyn, xs, ys, Axs, ATys)`` (current, trial, and the
+step-weighted sums of the average), all float64 except the index arrays.
+
+One step (PDLP's adaptive PDHG, tau = eta / w, sigma = eta w):
+
+    x+ = clip(x - tau (c - A^T y), l, u)
+    y+ = v + clip(-v, sigma rl, sigma ru),  v = y - sigma A (2 x+ - x)
+
+accepted when eta <= |dz|_w^2 / (2 |dy^T A dx|); the next eta is
+min((1 - k^-0.3) eta_max, (1 + k^-0.6) eta). A rejected step costs one A pass (the
+test needs A x+ only); an accepted one an A and an A^T pass.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from numba import njit
+
+
+@njit(cache=True)
+def csr_matvec(p, j, v, x, out):
+    """out = M x for M in CSR (p, j, v)."""
+    for i in range(p.size - 1):
+        s = 0.0
+        for k in range(p[i], p[i + 1]):
+            s += v[k] * x[j[k]]
+        out[i] = s
+
+
+@njit(cache=True)
+def pdhg_steps(data, it, eta, w, k0, nsteps):
+    """Run ``nsteps`` accepted steps from step count ``k0``. Returns (eta, k, A passes,
+    A^T passes, sum of the accepted etas); the sums xs, ys, Axs, ATys gain eta * iterate."""
+    Ap, Aj, Av, Tp, Tj, Tv, c, l, u, rl, ru = data
+    x, y, Ax, ATy, xn, yn, Axn, ATyn, xs, ys, Axs, ATys = it
+    n, m = x.size, y.size
+    k = k0
+    na = 0
+    nt = 0
+    wsum = 0.0
+    done = 0
+    while done < nsteps:
+        tau = eta / w
+        sigma = eta * w
+        dx2 = 0.0
+        for jj in range(n):
+            v = x[jj] - tau * (c[jj] - ATy[jj])
+            if v < l[jj]:
+                v = l[jj]
+            elif v > u[jj]:
+                v = u[jj]
+            xn[jj] = v
+            d = v - x[jj]
+            dx2 += d * d
+        csr_matvec(Ap, Aj, Av, xn, Axn)
+        na += 1
+        dy2 = 0.0
+        inter = 0.0
+        for i in range(m):
+            vv = y[i] - sigma * (2.0 * Axn[i] - Ax[i])
+            t = -vv
+            lo = sigma * rl[i]
+            hi = sigma * ru[i]
+            if t < lo:
+                t = lo
+            elif t > hi:
+                t = hi
+            yi = vv + t
+            yn[i] = yi
+            d = yi - y[i]
+            dy2 += d * d
+            inter += d * (Axn[i] - Ax[i])
+        inter = abs(inter)
+        move = 0.5 * (w * dx2 + dy2 / w)
+        eta_max = move / inter if inter > 0.0 else np.inf
+        k += 1
+        eta_new = min((1.0 - (k + 1.0) ** -0.3) * eta_max, (1.0 + (k + 1.0) ** -0.6) * eta)
+        if eta <= eta_max:
+            csr_matvec(Tp, Tj, Tv, yn, ATyn)
+            nt += 1
+            for jj in range(n):
+                x[jj] = xn[jj]
+                ATy[jj] = ATyn[jj]
+                xs[jj] += eta * xn[jj]
+                ATys[jj] += eta * ATyn[jj]
+            for i in range(m):
+                y[i] = yn[i]
+                Ax[i] = Axn[i]
+                ys[i] += eta * yn[i]
+                Axs[i] += eta * Axn[i]
+            wsum += eta
+            done += 1
+        eta = eta_new
+    return eta, k, na, nt, wsum
+
+
+def ruiz(A, iters: int = 10):
+    """(row scale dr, column scale dc) so that diag(dr) A diag(dc) has rows and columns of
+    max-norm near 1 (Ruiz equilibration), followed by one Pock–Chambolle step (alpha = 1:
+    rows and columns divided by the square roots of their 1-norms)."""
+    m, n = A.shape
+    dr, dc = np.ones(m), np.ones(n)
+    M = sp.csr_matrix(A, copy=True)
+    M.data = np.abs(M.data)
+    for _ in range(iters):
+        S = sp.diags(dr) @ M @ sp.diags(dc)
+        rmax = np.asarray(S.max(axis=1).todense()).ravel() if m else np.zeros(0)
+        cmax = np.asarray(S.max(axis=0).todense()).ravel() if m else np.zeros(n)
+        dr = dr / np.sqrt(np.where(rmax > 0, rmax, 1.0))
+        dc = dc / np.sqrt(np.where(cmax > 0, cmax, 1.0))
+    S = sp.diags(dr) @ M @ sp.diags(dc)
+    r1 = np.asarray(S.sum(axis=1)).ravel()
+    c1 = np.asarray(S.sum(axis=0)).ravel()
+    dr = dr / np.sqrt(np.where(r1 > 0, r1, 1.0))
+    dc = dc / np.sqrt(np.where(c1 > 0, c1, 1.0))
+    return dr, dc
+
+
+def warm_up() -> float:
+    """Compile (or load from cache) the kernels on a tiny LP; returns the seconds spent."""
+    import time
+    t0 = time.perf_counter()
+    A = sp.csr_matrix(np.array([[1.0, 1.0]]))
+    T = A.T.tocsr()
+    data = (A.indptr, A.indices, A.data, T.indptr, T.indices, T.data, np.ones(2), np.zeros(2),
+            np.full(2, np.inf), np.ones(1), np.full(1, np.inf))
+    it = tuple(np.zeros(k) for k in (2, 1, 1, 2, 2, 1, 1, 2, 2, 1, 1, 2))
+    pdhg_steps(data, it, 0.5, 1.0, 0, 2)
+    halpern_steps(data, it[:8], it[8:], 0.5, 1.0, 1.0, 0, 2)
+    return time.perf_counter() - t0
+
+
+@njit(cache=True)
+def halpern_steps(data, it, anchor, eta, w, rho, j0, nsteps):
+    """``nsteps`` reflected Halpern steps z+ = h ((1 + rho) T z - rho z) + (1 - h) z0 with
+    h = (j + 1) / (j + 2) over the PDHG operator T at fixed eta and weight w (j counts
+    from the last restart, ``j0``). ``it`` is (x, y, Ax, ATy, xt, yt, Axt, ATyt): z and
+    T z with their products; ``anchor`` is (x0, y0, Ax0, ATy0). Each step makes one A
+    and one A^T pass (the products of z+ are the same combination of known products).
+    Returns (j, the w-weighted fixed-point residual |z - T z|_w of the last step)."""
+    Ap, Aj, Av, Tp, Tj, Tv, c, l, u, rl, ru = data
+    x, y, Ax, ATy, xt, yt, Axt, ATyt = it
+    x0, y0, Ax0, ATy0 = anchor
+    n, m = x.size, y.size
+    tau = eta / w
+    sigma = eta * w
+    j = j0
+    res = 0.0
+    for _ in range(nsteps):
+        dx2 = 0.0
+        for jj in range(n):
+            v = x[jj] - tau * (c[jj] - ATy[jj])
+            if v < l[jj]:
+                v = l[jj]
+            elif v > u[jj]:
+                v = u[jj]
+            xt[jj] = v
+            d = v - x[jj]
+            dx2 += d * d
+        csr_matvec(Ap, Aj, Av, xt, Axt)
+        dy2 = 0.0
+        for i in range(m):
+            vv = y[i] - sigma * (2.0 * Axt[i] - Ax[i])
+            t = -vv
+            lo = sigma * rl[i]
+            hi = sigma * ru[i]
+            if t < lo:
+                t = lo
+            elif t > hi:
+                t = hi
+            yt[i] = vv + t
+            d = yt[i] - y[i]
+            dy2 += d * d
+        csr_matvec(Tp, Tj, Tv, yt, ATyt)
+        res = np.sqrt(w * dx2 + dy2 / w)
+        h = (j + 1.0) / (j + 2.0)
+        a, b = h * (1.0 + rho), h * rho
+        g = 1.0 - h
+        for jj in range(n):
+            x[jj] = a * xt[jj] - b * x[jj] + g * x0[jj]
+            ATy[jj] = a * ATyt[jj] - b * ATy[jj] + g * ATy0[jj]
+        for i in range(m):
+            y[i] = a * yt[i] - b * y[i] + g * y0[i]
+            Ax[i] = a * Axt[i] - b * Ax[i] + g * Ax0[i]
+        j += 1
+    return j, res
+
+
+def norm_2(A, iters: int = 60, seed: int = 0) -> float:
+    """||A||_2 by power iteration on A^T A (an estimate from below, typically within 1%)."""
+    n = A.shape[1]
+    if A.nnz == 0 or n == 0:
+        return 0.0
+    v = np.random.default_rng(seed).standard_normal(n)
+    v /= np.linalg.norm(v)
+    s = 0.0
+    for _ in range(iters):
+        wv = A.T @ (A @ v)
+        s_new = float(np.linalg.norm(wv))
+        if s_new == 0.0:
+            return 0.0
+        v = wv / s_new
+        if abs(s_new - s) <= 1e-8 * s_new:
+            s = s_new
+            break
+        s = s_new
+    return float(np.sqrt(s))
