@@ -33,6 +33,45 @@ def csr_matvec(p, j, v, x, out):
 
 
 @njit(cache=True)
+def primal_step(x, ATy, c, l, u, tau, out) -> float:
+    """out = clip(x - tau (c - A^T y), l, u); returns |out - x|^2."""
+    dx2 = 0.0
+    for jj in range(x.size):
+        v = x[jj] - tau * (c[jj] - ATy[jj])
+        if v < l[jj]:
+            v = l[jj]
+        elif v > u[jj]:
+            v = u[jj]
+        out[jj] = v
+        d = v - x[jj]
+        dx2 += d * d
+    return dx2
+
+
+@njit(cache=True)
+def dual_step(y, Ax, Axn, rl, ru, sigma, out):
+    """out = v + clip(-v, sigma rl, sigma ru), v = y - sigma (2 A x+ - A x); returns
+    (|out - y|^2, (out - y)^T A (x+ - x))."""
+    dy2 = 0.0
+    inter = 0.0
+    for i in range(y.size):
+        vv = y[i] - sigma * (2.0 * Axn[i] - Ax[i])
+        t = -vv
+        lo = sigma * rl[i]
+        hi = sigma * ru[i]
+        if t < lo:
+            t = lo
+        elif t > hi:
+            t = hi
+        yi = vv + t
+        out[i] = yi
+        d = yi - y[i]
+        dy2 += d * d
+        inter += d * (Axn[i] - Ax[i])
+    return dy2, inter
+
+
+@njit(cache=True)
 def pdhg_steps(data, it, eta, w, k0, nsteps):
     """Run ``nsteps`` accepted steps from step count ``k0``. Returns (eta, k, A passes,
     A^T passes, sum of the accepted etas); the sums xs, ys, Axs, ATys gain eta * iterate."""
@@ -47,34 +86,10 @@ def pdhg_steps(data, it, eta, w, k0, nsteps):
     while done < nsteps:
         tau = eta / w
         sigma = eta * w
-        dx2 = 0.0
-        for jj in range(n):
-            v = x[jj] - tau * (c[jj] - ATy[jj])
-            if v < l[jj]:
-                v = l[jj]
-            elif v > u[jj]:
-                v = u[jj]
-            xn[jj] = v
-            d = v - x[jj]
-            dx2 += d * d
+        dx2 = primal_step(x, ATy, c, l, u, tau, xn)
         csr_matvec(Ap, Aj, Av, xn, Axn)
         na += 1
-        dy2 = 0.0
-        inter = 0.0
-        for i in range(m):
-            vv = y[i] - sigma * (2.0 * Axn[i] - Ax[i])
-            t = -vv
-            lo = sigma * rl[i]
-            hi = sigma * ru[i]
-            if t < lo:
-                t = lo
-            elif t > hi:
-                t = hi
-            yi = vv + t
-            yn[i] = yi
-            d = yi - y[i]
-            dy2 += d * d
-            inter += d * (Axn[i] - Ax[i])
+        dy2, inter = dual_step(y, Ax, Axn, rl, ru, sigma, yn)
         inter = abs(inter)
         move = 0.5 * (w * dx2 + dy2 / w)
         eta_max = move / inter if inter > 0.0 else np.inf
@@ -152,30 +167,9 @@ def halpern_steps(data, it, anchor, eta, w, rho, j0, nsteps):
     j = j0
     res = 0.0
     for _ in range(nsteps):
-        dx2 = 0.0
-        for jj in range(n):
-            v = x[jj] - tau * (c[jj] - ATy[jj])
-            if v < l[jj]:
-                v = l[jj]
-            elif v > u[jj]:
-                v = u[jj]
-            xt[jj] = v
-            d = v - x[jj]
-            dx2 += d * d
+        dx2 = primal_step(x, ATy, c, l, u, tau, xt)
         csr_matvec(Ap, Aj, Av, xt, Axt)
-        dy2 = 0.0
-        for i in range(m):
-            vv = y[i] - sigma * (2.0 * Axt[i] - Ax[i])
-            t = -vv
-            lo = sigma * rl[i]
-            hi = sigma * ru[i]
-            if t < lo:
-                t = lo
-            elif t > hi:
-                t = hi
-            yt[i] = vv + t
-            d = yt[i] - y[i]
-            dy2 += d * d
+        dy2, _ = dual_step(y, Ax, Axt, rl, ru, sigma, yt)
         csr_matvec(Tp, Tj, Tv, yt, ATyt)
         res = np.sqrt(w * dx2 + dy2 / w)
         h = (j + 1.0) / (j + 2.0)
