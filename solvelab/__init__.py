@@ -27,6 +27,12 @@ def __getattr__(name):
     if name == "diff":     # sl.diff.vjp(problem, result, dx), sl.diff.value_gradients(problem, result)
         from .model import diff
         return diff
+    if name == "NLP":      # sl.NLP(objective, x0, eq=..., grad=..., jac=..., hess=... / hvp=...)
+        from .problems.nlp import NLP
+        return NLP
+    if name == "is_metric":   # sl.is_metric(X): X is a metric (implicit triangle inequalities)
+        from .problems.metric import is_metric
+        return is_metric
     if name == "path":
         from .paths import path  # module named paths: a submodule 'path' would shadow the function
         return path
@@ -34,4 +40,4 @@ def __getattr__(name):
 
 __all__ = ["Problem", "solve", "compile", "backends", "Result", "Status", "Certificate",
            "SolvelabError", "InvalidDataError", "ShapeError", "UnsupportedAtomError", "NonConvexError",
-           "BackendRefusedError", "MissingDependencyError", "__version__"]
+           "BackendRefusedError", "MissingDependencyError", "NLP", "is_metric", "__version__"]

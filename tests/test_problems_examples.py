@@ -46,12 +46,16 @@ def test_readme_lists_every_example():
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_example_is_optimal_on_auto_and_matches_clarabel(path):
-    prob = load(path).build()
+    module = load(path)
+    prob = module.build()
     assert isinstance(prob, sl.Problem)
     res = prob.solve(backend="auto", tol=1e-6)
     assert res.status is sl.Status.OPTIMAL, f"{path.name} on {res.backend}: {res.status} ({res.message})"
     assert res.certificate.value <= 1e-6
-    assert res.objective == pytest.approx(clarabel(prob), rel=REL)
+    # an example CVXPY cannot declare (a nonconvex NLP) names its own reference
+    ref = module.reference() if hasattr(module, "reference") else clarabel(prob)
+    # a zero optimum is judged against the example's own objective scale (no absolute floor)
+    assert res.objective == pytest.approx(ref, rel=REL, abs=REL * getattr(module, "OBJECTIVE_SCALE", 0.0))
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
@@ -59,6 +63,8 @@ def test_example_is_optimal_on_the_reference_backend(path, request):
     if path.stem in CVXPY_DUAL_RECOVERY:
         request.applymarker(pytest.mark.xfail(reason=CVXPY_DUAL_RECOVERY[path.stem], strict=True))
     module = load(path)
+    if hasattr(module, "reference"):
+        pytest.skip(f"{path.name}: CVXPY cannot declare it (its reference is {module.reference.__doc__})")
     prob = module.build()
     res = prob.solve(backend="cvxpy", tol=1e-6)
     assert res.objective == pytest.approx(clarabel(prob), rel=REL)
@@ -74,7 +80,10 @@ def test_example_is_optimal_on_the_reference_backend(path, request):
 
 def test_composite_examples_run_on_fista_and_the_others_are_refused_with_reasons():
     for path in FILES:
-        prob = load(path).build()
+        module = load(path)
+        if hasattr(module, "reference"):
+            continue          # not a CVXPY model (its own reference)
+        prob = module.build()
         composite = "Composite" in prob.compile().forms()
         if composite:
             res = prob.solve(backend="fista", tol=1e-6)

@@ -36,7 +36,7 @@ def _build(data):
         raise BackendRefusedError("solvelab has no NLP model class yet (solvelab.NLP, the sketched_newton "
                                   "issue): no backend can take CUTEst instances")
     f = data["nlp"]
-    return nlp_cls(objective=f.f, gradient=f.grad, x0=f.x0, lower=f.lo, upper=f.hi,
+    return nlp_cls(objective=f.f, gradient=f.grad, x0=f.x0, lower=f.lo, upper=f.hi, hvp="fd",
                    equality=(f.c_eq, f.jac_eq) if f.m_eq else None,
                    inequality=(f.c_ineq, f.jac_ineq) if f.m_ineq else None)
 

@@ -5,7 +5,10 @@ nonnegative least squares, Huber regression with outliers, box-constrained QP,
 equality-constrained least squares), scikit-learn's bundled diabetes and
 breast-cancer data sets, one entropic OT instance (the OT family: 200 points of
 two Gaussian mixtures, eps = 1e-2 max C) for sinkhorn / sinkhorn_newton and POT, and one
-generated 200 x 300 LP (the LP family) for pdhg / admm and HiGHS. Every instance is at most 1000 x 1000, so the suite runs in
+generated 200 x 300 LP (the LP family) for pdhg / admm and HiGHS, and one 60-point L2
+metric nearness (the metric family) for project_forget and Clarabel on explicit triangles,
+and one 50-variable equality-constrained NLP (the nlp family) for sketched_newton / sqp and
+scipy's SLSQP. Every instance is at most 1000 x 1000, so the suite runs in
 about two minutes on two cores with the default settings (tol 1e-6, 20 s limit, each
 run repeated 3 times and the median time to tolerance reported).
 """
@@ -16,6 +19,10 @@ import numpy as np
 from ..models import lam_max_lasso, lam_max_logreg
 from ..suite import Instance, Suite, register_suite
 from . import lp as lp_suite
+from . import metric as metric_suite
+from .cutest import _build as _nlp_build
+from .cutest import _infeasibility as _nlp_infeasibility
+from .cutest import _objective as _nlp_objective
 from . import ot as ot_suite
 
 
@@ -86,6 +93,37 @@ def _eqls(m, n, p, seed):
     return data
 
 
+def _chain_nlp(n, m):
+    """An equality-constrained NLP with a known structure: min sum (x_i - 1)^2 +
+    sum (x_{i+1} - x_i^2)^2 s.t. x_{2j}^2 + x_{2j+1}^2 = 1 (j < m), from x0 = 0.5."""
+    def data():
+        from ..cutest import NLPFunctions
+
+        def f(x):
+            return float(np.sum((x - 1) ** 2) + np.sum((x[1:] - x[:-1] ** 2) ** 2))
+
+        def grad(x):
+            r = x[1:] - x[:-1] ** 2
+            g = 2 * (x - 1)
+            g[1:] += 2 * r
+            g[:-1] -= 4 * x[:-1] * r
+            return g
+
+        idx = np.arange(m)
+
+        def c_eq(x):
+            return x[2 * idx] ** 2 + x[2 * idx + 1] ** 2 - 1.0
+
+        def jac_eq(x):
+            J = np.zeros((m, n))
+            J[idx, 2 * idx] = 2 * x[2 * idx]
+            J[idx, 2 * idx + 1] = 2 * x[2 * idx + 1]
+            return J
+        fns = {"f": f, "grad": grad, "c_eq": c_eq, "jac_eq": jac_eq}
+        return {"nlp": NLPFunctions(f"chain-{n}-eq{m}", fns, {"x0": np.full(n, 0.5), "m_eq": m}, "generated")}
+    return data
+
+
 def _standardize(X):
     X = X - X.mean(axis=0)
     s = X.std(axis=0)
@@ -114,9 +152,9 @@ def _breast_cancer(ratio):
 class QuickSuite(Suite):
     name = "quick"
     description = "small synthetic and scikit-learn bundled instances, no download (make demo)"
-    default_backends = ("fista", "admm", "cd", "sinkhorn", "sinkhorn_newton", "pdhg", "cvxpy")
+    default_backends = ("fista", "admm", "cd", "sinkhorn", "sinkhorn_newton", "pdhg", "project_forget", "sketched_newton", "sqp", "cvxpy")
     default_peers = ("cvxpy-clarabel", "cvxpy-scs", "cvxpy-osqp", "sklearn", "skglm", "celer", "scipy-lbfgsb",
-                     "pot-sinkhorn-log", "highs-simplex", "highs-pdlp")
+                     "pot-sinkhorn-log", "highs-simplex", "highs-pdlp", "cvxpy-clarabel-metric", "scipy-nlp")
     default_time_limit = 20.0
     default_tol = 1e-6
     default_repeat = 3   # millisecond runs: the median of 3 damps first-call and scheduler noise
@@ -145,4 +183,9 @@ class QuickSuite(Suite):
                            "backends_note": "the OT family's backends only: admm and the CVXPY solvers "
                                             "take 40000 plan entries past the demo's time limit"}),
             lp_suite.demo_instance(),
+            metric_suite.demo_instance(),
+            Instance("nlp-chain-50-eq10", "nlp", "n=50, 10 eq", _chain_nlp(50, 10), build=_nlp_build,
+                     objective=_nlp_objective, infeasibility=_nlp_infeasibility,
+                     backends=("sketched_newton", "sqp"), peers=("scipy-nlp",),
+                     meta={"problem": "chained squares with circle equalities, x0 = 0.5", "n": 50, "m_eq": 10}),
         ]
