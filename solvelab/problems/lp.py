@@ -22,10 +22,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InvalidDataError
-from ..families.lp import LPProgram, check_cost
+from ..families.lp import LPProgram, check_cost, duals_to_multipliers
 from ..model.problem import Problem
 
-__all__ = ["linear_program", "read_mps", "LPProblem"]
+__all__ = ["linear_program", "read_mps", "matrix_game", "game_solution", "LPProblem"]
 
 
 class LPProblem(Problem):
@@ -79,6 +79,47 @@ def linear_program(c, A=None, rl=None, ru=None, l=None, u=None, constant: float 
     if maximize:
         p.sign = -1.0
     return LPProblem.from_program(p)
+
+
+def matrix_game(A) -> LPProblem:
+    """The zero-sum matrix game min_{x in simplex} max_{y in simplex} x^T A y (A: m x k;
+    the row player x pays x^T A y), as the LP over z = (x, v):
+
+        min s v  s.t.  (A / s)^T x - v 1 <= 0,  1^T x = 1,  x >= 0,  v free  (s = max |A|).
+
+    ``game_solution(prob, res)`` reads both strategies and the value off the result: x
+    from the point, y from the multipliers of the k rows A^T x <= v (the LP's duality is
+    the minimax theorem)."""
+    A = np.asarray(A, dtype=np.float64)
+    if A.ndim != 2 or A.size == 0:
+        raise InvalidDataError(f"matrix_game: A must be a non-empty 2-D payoff matrix, got shape {A.shape}")
+    if not np.all(np.isfinite(A)):
+        raise InvalidDataError("matrix_game: the payoff matrix has NaN or Inf entries")
+    m, k = A.shape
+    # the LP mixes A's rows with the O(1) simplex row 1^T x = 1, so payoffs of 1e-6 or 1e6
+    # would give one LP two scales (pdhg and admm then stall): it is posed for A / s, whose
+    # value is v / s, and the objective s v' is the game's value in A's units
+    s = float(np.max(np.abs(A)))
+    s = s if s > 0 else 1.0
+    rows = sp.csr_matrix(np.block([[A.T / s, -np.ones((k, 1))], [np.ones((1, m)), np.zeros((1, 1))]]))
+    c = np.r_[np.zeros(m), s]
+    l = np.r_[np.zeros(m), -np.inf]
+    return linear_program(c, rows, rl=np.r_[np.full(k, -np.inf), 1.0], ru=np.r_[np.zeros(k), 1.0], l=l)
+
+
+def game_solution(prob: LPProblem, res):
+    """(x, y, value) of a solved ``matrix_game``: the row player's strategy, the column
+    player's (the multipliers of A^T x <= v, normalized onto the simplex) and the value."""
+    if res.x is None:
+        raise InvalidDataError(f"game_solution: the solve ended {res.status.value} without a point")
+    program = prob.compile()
+    k = program.shape[0] - 1
+    y = duals_to_multipliers(program, res.duals)
+    if y is None:
+        raise InvalidDataError(f"game_solution: backend {res.backend!r} returned no row multipliers")
+    y = np.maximum(-y[:k], 0.0)      # an upper row bound held: y_i <= 0 in the LP's convention
+    total = y.sum()
+    return np.asarray(res.x[:-1]), (y / total if total > 0 else y), float(res.objective)
 
 
 _OPENERS = {".xz": lzma.open, ".gz": gzip.open, ".bz2": bz2.open}
