@@ -49,7 +49,7 @@ from ...families.glm.scalars import L_PHI
 from ...ir import losses
 from ..base import RawSolution
 from .common import (_datafit_all, _kernels, compile_kernels, inner_tolerance, monitor, newton_line_search,
-                     outer_step, top_scored, try_anderson)
+                     outer_step, top_scored, anderson_window)
 
 _MINE_COMPILED: set = set()
 
@@ -348,11 +348,7 @@ def _inner_cols(view, KD, D, x, u, W, LG, K_and, tol_in, epochs, max_epochs, mon
         epochs += 1
         inner += 1
         if K_and:
-            last.append(x[cols].copy())
-            if len(last) == K_and + 1:
-                counters[0] += 1
-                counters[1] += try_anderson(KD, view, x, u, cols, W.lo, W.hi, last, lambda xs: W.pen(view, xs))
-                last = []
+            anderson_window(KD, view, x, u, cols, W.lo, W.hi, last, K_and, counters, lambda xs: W.pen(view, xs))
         if inner % check == 0:
             g = KD.grad_cols(view.deriv(D, u), cols)
             top, _ = W.scores(view, x[cols], g)

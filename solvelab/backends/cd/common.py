@@ -402,6 +402,17 @@ def try_anderson(KD, view, x, u, cols, lo, hi, iterates, penalty) -> int:
     return 0
 
 
+def anderson_window(KD, view, x, u, cols, lo, hi, window, K, counters, penalty) -> None:
+    """One epoch of the Anderson schedule of the column and block loops: x[cols] joins
+    ``window``; once it holds K + 1 iterates the step is tried (``try_anderson``), the
+    window emptied, and counters [tried, kept] updated."""
+    window.append(x[cols].copy())
+    if len(window) == K + 1:
+        counters[0] += 1
+        counters[1] += try_anderson(KD, view, x, u, cols, lo, hi, window, penalty)
+        window.clear()
+
+
 def top_scored(scores, support, screened, size):
     """The working set of an outer step (shared with the block path): indices of the
     ``size`` largest ``scores``, the support always in, screened entries never. Returns

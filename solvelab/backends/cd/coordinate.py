@@ -16,7 +16,7 @@ from ...ir import losses
 from ..base import Backend, RawSolution, SolveOptions, Workspace
 from .blocks import _compile_mine, solve_blocks
 from .common import (_Data, _datafit_all, _fused_eval_applies, _kernels, compile_kernels, dedup_applies,
-                     inner_tolerance, monitor, newton_line_search, outer_step, top_scored, try_anderson)
+                     inner_tolerance, monitor, newton_line_search, outer_step, top_scored, anderson_window)
 
 _EXTRA = ("selection", "ws_strategy", "screening", "anderson", "ws_start", "seed", "gram", "gram_max")
 
@@ -272,12 +272,8 @@ class CDBackend(Backend):
             epochs += 1
             inner += 1
             if K_and:
-                last.append(x[ws].copy())
-                if len(last) == K_and + 1:
-                    counters[0] += 1
-                    counters[1] += try_anderson(KD, view, x, u, ws, view.lo[ws], view.hi[ws], last,
-                                                lambda xs: float(np.sum(_pen(view, xs, ws))))
-                    last = []
+                anderson_window(KD, view, x, u, ws, view.lo[ws], view.hi[ws], last, K_and, counters,
+                                lambda xs: float(np.sum(_pen(view, xs, ws))))
             if inner % check == 0:
                 d = view.deriv(D, u)
                 g = KD.grad_cols(d, ws)
