@@ -147,15 +147,22 @@ def _cert(p, d, g, P, D) -> Certificate:
     return Certificate.from_measures("lp_kkt", ms, dual_objective=D, primal_objective=P)
 
 
+def _unit_ray(v, shape):
+    """(v / |v|_inf, |v|_inf) for a finite nonzero ray of the given shape, else None."""
+    v = np.asarray(v, dtype=np.float64)
+    if v.shape != shape or not np.all(np.isfinite(v)):
+        return None
+    norm = _inf(v)
+    return None if norm == 0.0 else (v / norm, norm)
+
+
 def check_farkas(lp, dy, ATdy=None, tol: float = RAY_TOL) -> bool:
     """True if the multipliers' direction dy proves that no x meets rows and bounds."""
-    dy = np.asarray(dy, dtype=np.float64)
-    if dy.shape != lp.rl.shape or not np.all(np.isfinite(dy)):
+    unit = _unit_ray(dy, lp.rl.shape)
+    if unit is None:
         return False
-    norm = _inf(dy)
-    if norm == 0.0:
-        return False
-    dy = project_multipliers(lp, dy / norm)
+    dy, norm = unit
+    dy = project_multipliers(lp, dy)
     ATdy = lp.AT @ dy if ATdy is None else np.asarray(ATdy) / norm
     dr = project_reduced(lp, -ATdy)
     res = _rel(_inf(ATdy + dr), max(_inf(ATdy), lp.norm_A * _inf(dy)))
@@ -165,13 +172,10 @@ def check_farkas(lp, dy, ATdy=None, tol: float = RAY_TOL) -> bool:
 
 def check_unbounded_ray(lp, dx, Adx=None, tol: float = RAY_TOL) -> bool:
     """True if dx keeps rows and bounds satisfied (recession cones) and decreases c^T x."""
-    dx = np.asarray(dx, dtype=np.float64)
-    if dx.shape != lp.c.shape or not np.all(np.isfinite(dx)):
+    unit = _unit_ray(dx, lp.c.shape)
+    if unit is None:
         return False
-    norm = _inf(dx)
-    if norm == 0.0:
-        return False
-    dx = dx / norm
+    dx, norm = unit
     Adx = lp.A @ dx if Adx is None else np.asarray(Adx) / norm
 
     def bad(d, lo, hi):
