@@ -276,6 +276,16 @@ def finish(program, raw, backend_name: str, tol: float, view=None) -> Result:
             status, message = Status.UNBOUNDED, message or f"reported by {backend_name} (no ray to recheck)"
         else:
             status, message = Status.INACCURATE, "backend reported unbounded but its ray failed the check"
+    elif raw.status == "locally_infeasible":
+        check = getattr(view, "check_local_infeasibility", None)
+        ok, figures = check(x, tol) if callable(check) and x is not None else (False, "the form has no recheck")
+        if ok:
+            status = Status.LOCALLY_INFEASIBLE
+            message = (message or "locally infeasible") + f" (rechecked at the point: {figures}; a local verdict, " \
+                "not a certificate that no feasible point exists: try another x0)"
+        else:
+            status = Status.INACCURATE
+            message = f"{backend_name} reported locally infeasible, but the recheck at its point failed ({figures})"
     if status in (Status.INFEASIBLE, Status.UNBOUNDED):
         objective = float("inf") if status is Status.INFEASIBLE else -float("inf")
         objective *= program.sign

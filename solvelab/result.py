@@ -18,6 +18,10 @@ class Status(str, enum.Enum):
     time_limit       the wall-clock budget ran out first
     infeasible       a certificate of primal infeasibility was found
     unbounded        a certificate of unboundedness (dual infeasibility) was found
+    locally_infeasible  (smooth NLPs) the returned point violates the constraints and is a
+                     stationary point of ||c(x)||^2, rechecked from the point: a local
+                     verdict only (another start may find a feasible point), never a
+                     global certificate of infeasibility
     numerical_error  NaN/Inf appeared, or progress stalled for numerical reasons
     """
 
@@ -27,6 +31,7 @@ class Status(str, enum.Enum):
     TIME_LIMIT = "time_limit"
     INFEASIBLE = "infeasible"
     UNBOUNDED = "unbounded"
+    LOCALLY_INFEASIBLE = "locally_infeasible"
     NUMERICAL_ERROR = "numerical_error"
 
     def __str__(self) -> str:  # prints as plain text in tables

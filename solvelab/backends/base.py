@@ -87,6 +87,9 @@ class RawSolution:
     'unbounded'         ``ray`` holds a primal descent direction,  unbounded if the ray passes
                         ``x`` a feasible point                     and x (or 0) is feasible;
                                                                    a ray alone: inaccurate
+    'locally_infeasible' (NLPs) x violates the constraints and is   locally_infeasible if the
+                        a stationary point of ||c||^2              form's recheck at x agrees,
+                                                                   else inaccurate
     'numerical_error'   NaN / Inf, a failed factorization or       numerical_error
                         line search
     ==================  =========================================  ==========================

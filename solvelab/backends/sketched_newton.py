@@ -25,7 +25,8 @@ adaptive randomized sketching of the Newton system), on the SmoothNLP form.
                  at a feasible point also with the least-squares multipliers (the step's
                  can lag behind: with f constant any nonzero J^T lam reads 1);
                  a point with |c| above tol where grad |c|^2 = 2 J^T c vanishes (relative)
-                 and no step helps is 'locally_infeasible' (the engine: inaccurate)
+                 and no step helps is 'locally_infeasible' (the engine rechecks the point: status
+                 locally_infeasible, else inaccurate)
 
 Multipliers in ``RawSolution.duals`` (the vector lam). Options (``options.extra``):
 ``sketch`` ('block_kaczmarz' | 'gaussian' | 'countsketch'), ``block`` (sketch size),

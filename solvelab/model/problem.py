@@ -154,7 +154,8 @@ def _from_cvxpy(obj):
 #: solvelab status -> the status string CVXPY's own solve would leave
 _CVXPY_STATUS = {Status.OPTIMAL: "optimal", Status.INFEASIBLE: "infeasible", Status.UNBOUNDED: "unbounded",
                  Status.INACCURATE: "optimal_inaccurate", Status.MAX_ITER: "user_limit",
-                 Status.TIME_LIMIT: "user_limit", Status.NUMERICAL_ERROR: "solver_error"}
+                 Status.TIME_LIMIT: "user_limit", Status.NUMERICAL_ERROR: "solver_error",
+                 Status.LOCALLY_INFEASIBLE: "infeasible_inaccurate"}
 
 
 def _write_cvxpy_status(problem, result: Result) -> None:

@@ -138,12 +138,29 @@ def test_status_contract(backend):
     assert again.info["lifecycle"]["setups"] == 1
 
 
-def test_locally_infeasible_is_never_optimal_and_says_so():
-    p = NLP(lambda x: x @ x, [1.0, 0.5], eq=lambda x: np.array([x[0] ** 2 + 1.0]), grad=lambda x: 2 * x,
-            jac=lambda x: np.array([[2 * x[0], 0.0]]), hess=lambda x, l: np.diag([2 + 2 * l[0], 2.0]))
+@pytest.mark.parametrize("scale", [1e-6, 1.0, 1e6])
+def test_locally_infeasible_is_a_rechecked_local_verdict(scale):
+    """x1^2 + 1 = 0 has no real solution: both backends end at a stationary point of |c|^2
+    (x1 = 0), reported locally_infeasible with the recheck's figures, never optimal and
+    never 'infeasible' (a global claim); the constraint's scale changes nothing."""
+    p = NLP(lambda x: x @ x, [1.0, 0.5], eq=lambda x: scale * np.array([x[0] ** 2 + 1.0]), grad=lambda x: 2 * x,
+            jac=lambda x: scale * np.array([[2 * x[0], 0.0]]),
+            hess=lambda x, l: np.diag([2 + 2 * scale * l[0], 2.0]))
     for backend in BACKENDS:
         res = p.solve(backend=backend)
-        assert res.status is sl.Status.INACCURATE and "locally infeasible" in res.message
+        assert res.status is sl.Status.LOCALLY_INFEASIBLE, (backend, res.status, res.message)
+        assert "rechecked" in res.message and "not a certificate" in res.message
+        assert abs(res.x[0]) < 1e-3 and not res.certificate.meets(1e-6)
+        ok, _ = p.program.check_local_infeasibility(res.x, 1e-6)
+        assert ok
+
+
+def test_a_false_locally_infeasible_claim_is_refuted():
+    """At a feasible point, or one where J^T c is far from 0, the recheck says no."""
+    p = NLP(lambda x: x @ x, [1.0, 0.5], eq=lambda x: np.array([x[0] - 1.0]), grad=lambda x: 2 * x,
+            jac=lambda x: np.array([[1.0, 0.0]]), hess=lambda x, l: 2 * np.eye(2))
+    assert not p.program.check_local_infeasibility(np.array([1.0, 0.0]), 1e-6)[0]    # feasible
+    assert not p.program.check_local_infeasibility(np.array([3.0, 0.0]), 1e-6)[0]    # J^T c = 2 != 0
 
 
 def test_missing_derivatives_are_named():

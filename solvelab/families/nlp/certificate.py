@@ -73,6 +73,16 @@ def measures(g, c, J, lam, x, g0_norm: float, c0_norm: float, lo=None, hi=None):
     return stat, feas
 
 
+def infeasible_stationarity(c, J, x, lo=None, hi=None) -> float:
+    """|J^T c| relative to |J| |c| (max-norms): 0 at a stationary point of ||c(x)||^2 / 2
+    (within the bounds: the parts the bounds allow are dropped). Scaling c by t scales
+    both sides by t^2, so the reading is scale-invariant."""
+    r = np.asarray(J.T @ c).ravel()
+    if lo is not None:
+        r = bound_allowed(r, x, lo, hi)
+    return rel(inf_norm(r), inf_norm(J) * inf_norm(c))
+
+
 def nlp_certificate(stat: float, feas: float, objective: float | None = None) -> Certificate:
     ms = [Measure("stationarity", stat, "|grad f + J^T lam| relative to |grad f|, |J^T lam|, |grad f(x0)|"),
           Measure("feasibility", feas, "|c(x)| relative to |c(x0)| and |J| |x| (and the bounds' violation)")]

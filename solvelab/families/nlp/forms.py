@@ -29,5 +29,8 @@ class SmoothNLP:
             return getattr(self.program, name)
         raise AttributeError(name)
 
+    def check_local_infeasibility(self, x, tol):
+        return self.program.check_local_infeasibility(x, tol)
+
     def certify(self, x, duals):
         return self.program.certify(x, duals)

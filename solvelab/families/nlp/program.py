@@ -17,7 +17,8 @@ from ...errors import InvalidDataError
 from ...ir.program import VariableInfo
 from ...ir.structured import StructuredProgram
 from .validate import check_bounds, check_callable, check_x0, matrix, scalar, vector
-from .certificate import inf_norm, least_squares_multipliers, measures, nlp_certificate, unmeasurable
+from .certificate import (inf_norm, infeasible_stationarity, least_squares_multipliers, measures, nlp_certificate,
+                          unmeasurable)
 
 
 _HOW = ("write it by hand (check it with NLP.check_derivatives), or build the problem with "
@@ -158,6 +159,23 @@ class NLPProgram(StructuredProgram):
         bl = (self.lo, self.hi) if self.has_bounds else (None, None)
         stat, feas = measures(g, c, J, lam, x, self.g0_norm, self.c0_norm, *bl)
         return nlp_certificate(stat, feas, f + self.constant)
+
+    def check_local_infeasibility(self, x, tol: float) -> tuple[bool, str]:
+        """Recheck a backend's 'locally infeasible' claim at x: the constraints are violated
+        (feasibility measure > tol) and x is a stationary point of ||c||^2 / 2 (relative
+        |J^T c| <= sqrt(tol), the bounds' parts dropped). (verdict, the figures in words)."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape != self.x0.shape or not np.all(np.isfinite(x)) or self.m == 0:
+            return False, "no constraints or no finite point to recheck"
+        try:
+            c, J, g = self.cons(x, "x"), self.jacobian(x, "x"), self.gradient(x, "x")
+        except (InvalidDataError, ValueError, FloatingPointError) as exc:
+            return False, f"the recheck could not evaluate the functions at x: {exc}"
+        bl = (self.lo, self.hi) if self.has_bounds else (None, None)
+        _, feas = measures(g, c, J, np.zeros(self.m), x, self.g0_norm, self.c0_norm, *bl)
+        stat = infeasible_stationarity(c, J, x, *bl)
+        ok = feas > tol and stat <= np.sqrt(tol)
+        return ok, f"feasibility {feas:.2e}, stationarity of |c|^2 {stat:.1e} (relative)"
 
     def __repr__(self) -> str:
         kind = "sparse" if self.sparse else "dense"
