@@ -9,7 +9,10 @@ adaptive randomized sketching of the Newton system), on the SmoothNLP form.
                  sqrt(kkt_k)) (kkt_k the certificate's error, so the condition sharpens
                  near the solution); a direct solve (LAPACK LU / SuperLU) when n + m <
                  ``direct_below`` (sketching would not pay) or when the sketch misses
-                 the condition in ``sketch_max_iter`` projections (counted in info)
+                 the condition in ``sketch_max_iter`` projections (counted in info).
+                 ``direct_below`` defaults to 2000 for a dense Jacobian and 100000 for a
+                 sparse one: without a preconditioner the sketch loses to SuperLU on
+                 sparse KKT systems (Poisson control, n + m = 12288: 30 s against 0.36 s)
     merit        L_{mu,nu}(x, lam) = f + lam^T c + mu/2 |c|^2 + nu/2 |grad_x L|^2, whose
                  gradient is (grad L + nu H grad L + mu J^T c, c + nu J grad L): one
                  Hessian product. nu = 1 / |H| at the start; mu grows (by the linear
@@ -30,7 +33,7 @@ adaptive randomized sketching of the Newton system), on the SmoothNLP form.
 
 Multipliers in ``RawSolution.duals`` (the vector lam). Options (``options.extra``):
 ``sketch`` ('block_kaczmarz' | 'gaussian' | 'countsketch'), ``block`` (sketch size),
-``direct_below`` (2000), ``theta`` (0.5), ``sketch_max_iter`` (2000), ``local_tol``
+``direct_below`` (None: 2000 dense, 100000 sparse), ``theta`` (0.5), ``sketch_max_iter`` (2000), ``local_tol``
 (1e-3), ``seed`` (0). Bounds are refused (``cannot_take``). Statuses: converged,
 max_iter, time_limit, stopped, locally_infeasible, numerical_error.
 """
@@ -95,13 +98,15 @@ class Point:
 
 
 def _options(name, extra) -> dict:
-    o = {"sketch": "block_kaczmarz", "block": None, "direct_below": 2000, "theta": 0.5, "sketch_max_iter": 2000,
+    o = {"sketch": "block_kaczmarz", "block": None, "direct_below": None, "theta": 0.5, "sketch_max_iter": 2000,
          "local_tol": 1e-3, "seed": 0}
     o.update(extra)
     if o["sketch"] not in K.SKETCHES:
         raise InvalidDataError(f"backend {name!r}: sketch must be one of {', '.join(K.SKETCHES)}, got {o['sketch']!r}")
     for key in ("direct_below", "sketch_max_iter", "seed"):
         v = o[key]
+        if key == "direct_below" and v is None:
+            continue
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
             raise InvalidDataError(f"backend {name!r}: {key} must be a nonnegative integer, got {v!r}")
     if o["block"] is not None and (isinstance(o["block"], bool) or not isinstance(o["block"], (int, np.integer))
@@ -112,6 +117,14 @@ def _options(name, extra) -> dict:
         if not isinstance(v, (int, float)) or not 0.0 < v < 1.0:
             raise InvalidDataError(f"backend {name!r}: {key} must be in (0, 1), got {v!r}")
     return o
+
+
+def _direct_below(p, o) -> int:
+    """The n + m under which steps are solved directly: the option, else 2000 (dense
+    Jacobian) or 100000 (sparse: SuperLU beats the unpreconditioned sketch there)."""
+    if o["direct_below"] is not None:
+        return int(o["direct_below"])
+    return 100_000 if p.sparse else 2000
 
 
 class SketchedNewtonBackend(Backend):
@@ -144,7 +157,7 @@ class SketchedNewtonBackend(Backend):
         n, m = p.n, p.m
         Kmat = K.kkt_matrix(H, pt.J, delta)
         b = -np.concatenate([pt.gL, pt.c])
-        use_sketch = self.sketching and n + m >= o["direct_below"]
+        use_sketch = self.sketching and n + m >= _direct_below(p, o)
         if use_sketch:
             z, ratio, its, flops = K.sketch_solve(Kmat, b, z0, theta, o["sketch"], o["block"],
                                                   o["sketch_max_iter"], rng)
@@ -220,8 +233,10 @@ class SketchedNewtonBackend(Backend):
         N = p.n + p.m
         if not self.sketching:
             return "direct (exact KKT solves)"
-        if N < o["direct_below"]:
-            return (f"direct: n + m = {N} < direct_below = {o['direct_below']}, sketching would not pay")
+        below = _direct_below(p, o)
+        if N < below:
+            return (f"direct: n + m = {N} < direct_below = {below}"
+                    f"{' (sparse KKT)' if p.sparse and o['direct_below'] is None else ''}, sketching would not pay")
         return f"sketch ({o['sketch']}), direct fallback when the accuracy condition is missed"
 
     def _loop(self, p, x, lam, options, o, mon, stats, rng) -> dict:
