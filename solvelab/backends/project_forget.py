@@ -4,7 +4,9 @@ Every program is a projection in a (weighted) Euclidean norm onto the metric pol
 (plus a few O(n^2) pair constraints), solved by Hildreth's method (Dykstra's method for
 half-spaces: one multiplier per constraint, exact dual coordinate ascent):
 
-    l2   min 1/2 sum_p W_p (x_p - D_p)^2                       (the problem itself)
+    l2   min 1/2 sum_p W_p (x_p - D_p)^2                       (the problem itself;
+                                                               pair bounds lo <= x_p <= hi
+                                                               are Hildreth rows too)
     l1   min w2^T f + (||x - D||^2 + ||f||^2) / (2 gamma)       (|x - D| <= f: regularized LP)
     lp   min c^T x + ||x||^2 / (2 gamma),  x <= 1               (regularized LP)
 
@@ -40,6 +42,7 @@ import time
 import numpy as np
 
 from ..errors import InvalidDataError
+from ..families.metric.certificate import bounds_correction
 from ..kernels import metric as K
 from . import registry
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
@@ -59,9 +62,13 @@ class _State:
         self.n = n
         self.kind = view.kind
         self.gamma = gamma
+        self.bounds = view.bounds if view.kind == "l2" else None
         if view.kind == "l2":
             self.X = view.D.copy()
             self.Winv = np.ascontiguousarray(1.0 / view.W)
+            if self.bounds is not None:
+                self.zl = np.zeros(self.bounds[0].size)
+                self.zu = np.zeros(self.bounds[0].size)
         elif view.kind == "l1":
             self.X = view.D.copy()
             self.F = np.triu(-gamma * view.w2, 1)
@@ -115,6 +122,8 @@ class _State:
             K.sweep_l1_pairs(self.X, self.F, view.D, self.mu1, self.mu2)
         elif self.kind == "lp":
             K.sweep_upper_box(self.X, self.zu)
+        elif self.bounds is not None:
+            K.sweep_pair_bounds(self.X, self.Winv, self.uniform, *self.bounds, self.zl, self.zu)
         return big
 
     def move_center(self) -> None:
@@ -267,7 +276,7 @@ class ProjectForgetBackend(Backend):
         C = view.c if view.kind == "lp" else st.G
         prim, dual = K.pair_values(kind, st.X, view.D, view.w2, C, st.G)
         prim += view.constant
-        dual += view.constant
+        dual += view.constant + bounds_correction(view, st.G)
         return abs(prim - dual) / max(abs(prim), abs(dual), _TINY)
 
 

@@ -11,6 +11,7 @@ such row. Sweeps write both X_ab and X_ba, so any entry may be read either way.
     sweep_triangles     one Hildreth / Dykstra pass over an active set of triangles
     sweep_upper_box     the same for X_ij <= 1 (the correlation-clustering LP)
     sweep_l1_pairs      the same for X_ij - F_ij <= D_ij and D_ij - X_ij <= F_ij (L1)
+    sweep_pair_bounds   the same for lo <= X_ij <= hi on a list of pairs (metric learning)
     scatter_adjoint     G = A^T z on the upper triangle (the dual's A^T z)
     forget              drop the triangles whose multiplier is exactly zero
     merge_triangles     add the oracle's rows to the active set (kept sorted, no duplicates)
@@ -364,3 +365,27 @@ def pair_values(kind, X, D, W2, C, G):
     if kind == L1 and ratio > 1.0:
         dual /= ratio
     return prim, dual
+
+
+@njit(cache=True)
+def sweep_pair_bounds(X, Winv, uniform, bi, bj, lo, hi, zl, zu):
+    """Hildreth over lo_s <= X_ij <= hi_s for the bounded pairs s (i = bi[s] < j = bj[s];
+    +-inf where a side is absent), in the norm of ``sweep_triangles`` (Winv = 1/w,
+    ``uniform``: w = 1); zl, zu >= 0 the multipliers of the lower and upper sides."""
+    for s in range(bi.shape[0]):
+        i = bi[s]
+        j = bj[s]
+        w = 1.0 if uniform else Winv[i, j]
+        x = X[i, j]
+        if hi[s] < np.inf:
+            zs = zu[s]
+            zn = max(zs + (x - hi[s]) / w, 0.0)
+            x -= (zn - zs) * w
+            zu[s] = zn
+        if lo[s] > -np.inf:
+            zs = zl[s]
+            zn = max(zs + (lo[s] - x) / w, 0.0)
+            x += (zn - zs) * w
+            zl[s] = zn
+        X[i, j] = x
+        X[j, i] = x

@@ -1,5 +1,6 @@
-"""Metric-constrained constructors: metric nearness (L2, L1) and the correlation
-clustering LP, plus graph helpers that build their data.
+"""Metric-constrained constructors: metric nearness (L2, L1), metric learning from
+similar / dissimilar pairs and the correlation clustering LP, plus graph helpers that
+build their data.
 
 Each validates its data, builds the metric family's node
 (``solvelab.families.metric.MetricProgram``: the O(n^3) triangle constraints are held
@@ -22,7 +23,7 @@ from ..families.metric import (IsMetric, MetricProgram, build_node, check_square
                                is_metric_constraint)
 from ..model.problem import Problem
 
-__all__ = ["metric_nearness", "correlation_clustering_lp", "shortest_path_dissimilarities",
+__all__ = ["metric_nearness", "metric_learning", "correlation_clustering_lp", "shortest_path_dissimilarities",
            "jaccard_correlation_instance", "MetricProblem", "triangle_matrix", "is_metric", "metric_problem"]
 
 
@@ -68,6 +69,16 @@ class MetricProblem(Problem):
                                             np.concatenate([np.arange(m), np.arange(m)]))), shape=(n * n, m))
         X = cp.reshape(E @ x, (n, n), order="C")
         cons = [A @ x <= 0, x >= 0]
+        if p.bounds is not None:
+            bi, bj, lo, hi = p.bounds
+            pos = np.full((n, n), -1, dtype=np.int64)
+            pos[iu, ju] = np.arange(m)
+            idx = pos[bi, bj]
+            up, dn = np.isfinite(hi), np.isfinite(lo)
+            if up.any():
+                cons.append(x[idx[up]] <= hi[up])
+            if dn.any():
+                cons.append(x[idx[dn]] >= lo[dn])
         if p.kind == "lp":
             obj = p.c[iu, ju] @ x + p.constant
             cons.append(x <= 1)
@@ -93,6 +104,57 @@ def metric_nearness(D, W=None, p: int = 2) -> MetricProblem:
     if p not in (1, 2) or isinstance(p, bool):
         raise InvalidDataError(f"p must be 1 or 2, got {p!r}")
     return MetricProblem.from_program(MetricProgram("l2" if p == 2 else "l1", D=D, W=W))
+
+
+def metric_learning(D, similar=(), dissimilar=(), upper=None, lower=None, W=None) -> MetricProblem:
+    """Metric learning from pairwise constraints (the Project-and-Forget paper's third
+    application, in the setting of Davis et al.'s ITML): the metric X nearest to D,
+
+        min sum_{i != j} W_ij (X_ij - D_ij)^2   X a metric,
+            X_ij <= upper for (i, j) in ``similar``,  X_ij >= lower for (i, j) in ``dissimilar``
+
+    ``D``: a dissimilarity matrix, or an (n, d) array of points (Euclidean distances,
+    taken when the array is not square). ``similar`` / ``dissimilar``: (k, 2) index
+    pairs. Defaults as ITML's: ``upper`` the 5th and ``lower`` the 95th percentile of
+    the off-diagonal entries of D. A pair in both lists, bounds that no metric meets on a
+    pair (lower > upper), or indices out of range are errors; constraints that
+    contradict only through the triangles (i~j, j~k similar, i, k dissimilar with lower
+    > 2 upper) leave the problem infeasible, which ends at max_iter, never optimal.
+    Returns a ``MetricProblem`` (backend ``project_forget``; ``to_cvxpy()`` for small n).
+    """
+    A = np.asarray(D, dtype=np.float64) if not isinstance(D, (list, tuple)) else np.array(D, dtype=np.float64)
+    if A.ndim == 2 and A.shape[0] != A.shape[1]:
+        if not np.all(np.isfinite(A)):
+            raise InvalidDataError("the points have NaN or Inf coordinates")
+        sq = (A * A).sum(1)
+        A = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * A @ A.T, 0.0))
+        np.fill_diagonal(A, 0.0)
+        A = 0.5 * (A + A.T)
+    D = check_square(A, "D")
+    n = D.shape[0]
+    off = D[~np.eye(n, dtype=bool)]
+    upper = float(np.percentile(off, 5)) if upper is None else upper
+    lower = float(np.percentile(off, 95)) if lower is None else lower
+    for name, v in (("upper", upper), ("lower", lower)):
+        if not (np.isscalar(v) and np.isfinite(v) and v >= 0):
+            raise InvalidDataError(f"{name} must be a finite nonnegative number, got {v!r}")
+
+    def pairs(P, what):
+        P = np.asarray(P)
+        if P.size == 0:
+            return np.zeros((0, 2), dtype=np.int64)
+        if P.ndim != 2 or P.shape[1] != 2:
+            raise ShapeError(f"{what} must be a (k, 2) array of index pairs, got shape {P.shape}")
+        return P
+    S, Dp = pairs(similar, "similar"), pairs(dissimilar, "dissimilar")
+    if S.shape[0] and Dp.shape[0]:
+        both = {tuple(sorted(map(int, p))) for p in S} & {tuple(sorted(map(int, p))) for p in Dp}
+        if both:
+            raise InvalidDataError(f"pair {sorted(both)[0]} is both similar and dissimilar")
+    P = np.vstack([S, Dp]).astype(np.int64) if (S.size or Dp.size) else np.zeros((0, 2), dtype=np.int64)
+    lo = np.concatenate([np.full(S.shape[0], -np.inf), np.full(Dp.shape[0], float(lower))])
+    hi = np.concatenate([np.full(S.shape[0], float(upper)), np.full(Dp.shape[0], np.inf)])
+    return MetricProblem.from_program(MetricProgram("l2", D=D, W=W, bounds=(P, lo, hi)))
 
 
 def correlation_clustering_lp(W_plus, W_minus) -> MetricProblem:

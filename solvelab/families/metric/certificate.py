@@ -10,10 +10,13 @@ row (i, j, k) of ``triangles``) and the objective written over pairs, sum_p f_p(
 
 (w2 = 2 W: the user's objective sums over the full matrix). Each is the Lagrangian
 minimized over x for multipliers z >= 0, so it is a lower bound for any z; no
-multiplier of a box or epigraph constraint is needed.
+multiplier of a box or epigraph constraint is needed. With pair bounds lo_p <= x_p <=
+hi_p (l2, metric learning) the bounded pairs' terms are minimized over their interval
+instead: w2 (x - d)^2 + G x at x = clip(d - G / (2 w2), lo, hi) (``bounds_correction``).
 
     max_triangle_violation  max over ALL triangles (X_ij - X_ik - X_kj)_+ / scale
-    structure_violation     max(|X - X^T|, |diag X|, (-X)_+, lp: (X - 1)_+) / scale
+    structure_violation     max(|X - X^T|, |diag X|, (-X)_+, lp: (X - 1)_+,
+                            bounds: (x - hi)_+, (lo - x)_+) / scale
     relative_gap            |primal - dual| / max(|primal|, |dual|)
 
 scale is max |D| (l2, l1) or 1 (lp: X is in the unit box), so a rescaled D gives the
@@ -64,6 +67,19 @@ def primal_value(view, X) -> float:
     return val + view.constant
 
 
+def bounds_correction(view, G) -> float:
+    """What the bounded pairs add to the l2 dual: sum over them of min over [lo, hi] of
+    w2 (x - d)^2 + G x, less the unbounded minimum G d - G^2 / (4 w2) (>= 0). G: the
+    (n, n) A^T z (upper triangle read)."""
+    b = getattr(view, "bounds", None)
+    if b is None:
+        return 0.0
+    bi, bj, lo, hi = b
+    g, d, w = G[bi, bj], view.D[bi, bj], view.w2[bi, bj]
+    x = np.clip(d - g / (2.0 * w), lo, hi)
+    return float((w * (x - d) ** 2 + g * x - (g * d - g * g / (4.0 * w))).sum())
+
+
 def dual_value(view, tri, z) -> float:
     """The Lagrangian dual at multipliers z >= 0 of the triangle rows (a lower bound)."""
     n = view.n
@@ -73,7 +89,8 @@ def dual_value(view, tri, z) -> float:
         return float(np.minimum(0.0, view.c[iu] + G).sum()) + view.constant
     d, w2 = view.D[iu], view.w2[iu]
     if view.kind == "l2":
-        return float(G @ d - (G * G / (4.0 * w2)).sum()) + view.constant
+        return float(G @ d - (G * G / (4.0 * w2)).sum()) + bounds_correction(view, adjoint(n, tri, z)) + \
+            view.constant
     ratio = np.abs(G) / w2
     s = 1.0 / max(1.0, float(ratio.max(initial=0.0)))
     return s * float(G @ d) + view.constant
@@ -87,7 +104,7 @@ def _values(view, X, tri, z) -> tuple:
     Xs = np.ascontiguousarray(X)
     C = view.c if view.kind == "lp" else G
     prim, dual = K.pair_values(K.KIND_CODES[view.kind], Xs, view.D, view.w2, C, G)
-    return prim + view.constant, dual + view.constant
+    return prim + view.constant, dual + bounds_correction(view, G) + view.constant
 
 
 def violations(view, X) -> tuple:
@@ -101,6 +118,11 @@ def violations(view, X) -> tuple:
                  float(np.max(-X, initial=0.0)))
     if view.kind == "lp":
         struct = max(struct, float(np.max(X - 1.0, initial=0.0)))
+    b = getattr(view, "bounds", None)
+    if b is not None:
+        bi, bj, lo, hi = b
+        x = S[bi, bj]
+        struct = max(struct, float(np.max(x - hi, initial=0.0)), float(np.max(lo - x, initial=0.0)))
     return tri_v, struct / scale
 
 
@@ -122,7 +144,8 @@ def certify_metric(view, x, duals) -> Certificate:
 
 def _certificate(tri_v, struct, gap, dual=None, primal=None) -> Certificate:
     ms = [Measure("max_triangle_violation", tri_v, "max over all triangles (X_ij - X_ik - X_kj)_+ / scale"),
-          Measure("structure_violation", struct, "asymmetry, diagonal, sign (and box) violation of X / scale"),
+          Measure("structure_violation", struct, "asymmetry, diagonal, sign (and box / pair bound) violation of "
+                                                 "X / scale"),
           Measure("relative_gap", gap, "|primal - dual| / max(|primal|, |dual|), dual from the triangle "
                                        "multipliers")]
     return Certificate.from_measures("metric_violation+gap", ms, dual_objective=dual, primal_objective=primal)

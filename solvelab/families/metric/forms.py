@@ -65,6 +65,11 @@ class MetricNearness:
         return self.program.scale
 
     @property
+    def bounds(self):
+        """(bi, bj, lo, hi) of the bounded pairs, or None."""
+        return self.program.bounds
+
+    @property
     def uniform(self) -> bool:
         return self.program.uniform
 

@@ -4,6 +4,8 @@ implicitly (never the 3 n (n-1) (n-2) / 2 rows). X is stored whole in x (n * n e
 symmetric, so F- and C-order agree); only the upper triangle i < j is a free variable.
 
     l2   min sum_{i != j} W_ij (X_ij - D_ij)^2    (= sum_squares(multiply(sqrt(W), X - D)))
+         optionally with pair bounds lo_s <= X_ij <= hi_s on a list of pairs (metric
+         learning from similar / dissimilar pairs)
     l1   min sum_{i != j} W_ij |X_ij - D_ij|
     lp   min sum_{i < j} c_ij X_ij + constant,  0 <= X <= 1   (correlation clustering LP)
 
@@ -17,19 +19,21 @@ from ...errors import InvalidDataError
 from ...ir.program import VariableInfo
 from ...ir.structured import StructuredProgram
 from .certificate import certify_metric, primal_value
-from .validate import check_dissimilarity, check_square, check_symmetric, check_weights
+from .validate import check_dissimilarity, check_pair_bounds, check_square, check_symmetric, check_weights
 
 KINDS = ("l2", "l1", "lp")
 
 
 class MetricProgram(StructuredProgram):
     """The metric family's node. ``kind`` 'l2' / 'l1' take D (and weights W, default all
-    ones); 'lp' takes the cost c (symmetric, upper triangle read) and a constant."""
+    ones); 'lp' takes the cost c (symmetric, upper triangle read) and a constant.
+    ``bounds`` (l2 only): (pairs (k, 2), lower, upper), see ``validate.check_pair_bounds``."""
 
     family = "metric"
     backends = ("project_forget",)
 
-    def __init__(self, kind: str, D=None, W=None, c=None, constant: float = 0.0, name: str = "X", key=None):
+    def __init__(self, kind: str, D=None, W=None, c=None, constant: float = 0.0, name: str = "X", key=None,
+                 bounds=None):
         if kind not in KINDS:
             raise InvalidDataError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
         if kind == "lp":
@@ -58,6 +62,11 @@ class MetricProgram(StructuredProgram):
         self.uniform = kind == "lp" or bool(np.all(W == 1.0))
         self.scale = scale
         self._w2 = 2.0 * W
+        if bounds is not None and kind != "l2":
+            raise InvalidDataError(f"pair bounds are supported with the l2 objective only, not {kind!r}")
+        self.bounds = None if bounds is None else check_pair_bounds(bounds, n)
+        if self.bounds is not None and self.bounds[0].size == 0:
+            self.bounds = None
 
     @property
     def n_points(self) -> int:
@@ -82,7 +91,8 @@ class MetricProgram(StructuredProgram):
         return certify_metric(_Data(self), x, duals)
 
     def __repr__(self) -> str:
-        return f"MetricProgram({self.kind}, n={self.n_points})"
+        extra = f", {self.bounds[0].size} bounded pairs" if self.bounds is not None else ""
+        return f"MetricProgram({self.kind}, n={self.n_points}{extra})"
 
 
 class _Data:
@@ -91,3 +101,4 @@ class _Data:
     def __init__(self, p):
         self.n, self.kind, self.D, self.c = p.n_points, p.kind, p.D, p.c
         self.w2, self.constant, self.scale = p.w2, p.constant, p.scale
+        self.bounds = p.bounds

@@ -80,3 +80,56 @@ def check_weights(W, n: int, name: str = "W", positive: bool = True) -> np.ndarr
     A = check_symmetric(A, name)
     np.fill_diagonal(A, 1.0)
     return A
+
+
+def check_pair_bounds(bounds, n: int):
+    """(bi, bj, lo, hi): pairs i < j (int64, no repeats) with lo <= hi (+-inf: no bound on
+    that side), from ``bounds`` = (pairs (k, 2), lo (k,) or scalar, hi (k,) or scalar)."""
+    if not isinstance(bounds, (tuple, list)) or len(bounds) != 3:
+        raise InvalidDataError("bounds must be a triple (pairs (k, 2), lower, upper)")
+    pairs, lo, hi = bounds
+    try:
+        P = np.asarray(pairs)
+    except (TypeError, ValueError) as exc:
+        raise InvalidDataError(f"bound pairs must be an integer (k, 2) array: {exc}") from None
+    if P.size == 0:
+        P = P.reshape(0, 2)
+    if P.ndim != 2 or P.shape[1] != 2:
+        raise ShapeError(f"bound pairs must be a (k, 2) array of indices, got shape {P.shape}")
+    if P.size and not np.issubdtype(P.dtype, np.integer):
+        raise InvalidDataError(f"bound pairs must hold integer indices, got dtype {P.dtype}")
+    P = P.astype(np.int64)
+    k = P.shape[0]
+
+    def side(v, what):
+        arr = np.broadcast_to(np.asarray(v, dtype=np.float64), (k,)).copy() if np.ndim(v) == 0 \
+            else np.asarray(v, dtype=np.float64).ravel()
+        if arr.shape != (k,):
+            raise ShapeError(f"the {what} bounds must be a scalar or one per pair ({k}), got shape {arr.shape}")
+        if np.any(np.isnan(arr)):
+            raise InvalidDataError(f"the {what} bounds have NaN entries")
+        return arr
+    lo = side(-np.inf if lo is None else lo, "lower")
+    hi = side(np.inf if hi is None else hi, "upper")
+    if k and (P.min() < 0 or P.max() >= n):
+        s = int(np.flatnonzero((P < 0).any(1) | (P >= n).any(1))[0])
+        raise InvalidDataError(f"bound pair {s} = {tuple(P[s])} is out of range for n = {n} points")
+    if np.any(P[:, 0] == P[:, 1]):
+        s = int(np.flatnonzero(P[:, 0] == P[:, 1])[0])
+        raise InvalidDataError(f"bound pair {s} = {tuple(P[s])} is a diagonal entry (X_ii = 0 always)")
+    bi, bj = P.min(axis=1), P.max(axis=1)
+    keys = bi * n + bj
+    if np.unique(keys).size != k:
+        raise InvalidDataError("a pair appears twice among the bounds; give each pair one (lower, upper)")
+    if np.any(lo > hi):
+        s = int(np.flatnonzero(lo > hi)[0])
+        raise InvalidDataError(f"bound pair {s} = ({bi[s]}, {bj[s]}): lower {lo[s]} > upper {hi[s]}")
+    if np.any(hi < 0):
+        s = int(np.flatnonzero(hi < 0)[0])
+        raise InvalidDataError(f"bound pair {s} = ({bi[s]}, {bj[s]}): upper bound {hi[s]} < 0, but a metric "
+                               f"is nonnegative")
+    if np.any(lo == np.inf) or np.any(hi == -np.inf):
+        raise InvalidDataError("a lower bound of +inf or an upper bound of -inf leaves no feasible metric")
+    order = np.argsort(keys, kind="stable")   # row-major order: cache-friendly sweeps
+    return (np.ascontiguousarray(bi[order]), np.ascontiguousarray(bj[order]),
+            np.ascontiguousarray(lo[order]), np.ascontiguousarray(hi[order]))
