@@ -15,6 +15,9 @@ refused. The solution map is differentiable where the support is stable (strict
 complementarity: |grad_j| < w1_j off the support); at a kink the result is the one-sided
 derivative on the current support.
 
+Other CVXPY programs of smooth separable terms, l1 and linear constraints (QPs, LPs,
+constrained least squares): the KKT system on the active set (``diff_kkt``).
+
 Entropic OT: the value's envelope gradients (d value / d C = P, d value / d a = f,
 d value / d b = g, POT's ``grad="envelope"``) are in ``value_gradients``.
 """
@@ -58,9 +61,14 @@ def vjp(problem, result, dx) -> dict:
     program = problem.compile()
     view = forms.match(program, "SparseGLM")
     if not view:
+        if getattr(program, "family", None) is None and hasattr(program, "terms"):
+            from .diff_kkt import kkt_vjp    # QPs, LPs, constrained least squares: the KKT system
+            return kkt_vjp(program, np.asarray(result.x, dtype=np.float64), _flat(program, dx),
+                           program.parameters)
         raise BackendRefusedError("vjp is available for sparse GLMs (the SparseGLM form: Lasso, elastic net, "
-                                  "sparse logistic, ...); for entropic OT use value_gradients; this program "
-                                  f"is {', '.join(forms.matching_forms(program)) or 'of no known form'}")
+                                  "sparse logistic, ...) and for CVXPY programs of smooth terms, l1 and linear "
+                                  "constraints (QPs, LPs: the KKT system); for entropic OT use value_gradients; "
+                                  f"this program is {', '.join(forms.matching_forms(program)) or 'of no known form'}")
     if view.pkind != losses.CONVEX or view.groups or view.lin is not None:
         raise BackendRefusedError("vjp: implemented for convex coordinate penalties (l1, weighted l1, ridge, "
                                   "bounds) with a non-Poisson datafit; this GLM has "
