@@ -19,20 +19,17 @@ else:
     _MISSING = None
 
 __all__ = ["Lasso", "ElasticNet", "LogisticRegression", "MCPRegression", "GroupLasso",
-           "HuberLossRegressor", "lasso_path", "enet_path", "clear_cache"]
+           "HuberLossRegressor", "HuberRegressor", "lasso_path", "enet_path", "clear_cache"]
 
 
 def __getattr__(name):
-    if name == "HuberRegressor":
-        raise AttributeError("solvelab.sklearn has no HuberRegressor: scikit-learn's also fits a scale sigma; "
-                             "HuberLossRegressor fixes sigma = 1 (see its docstring and docs/sklearn.md)")
     if name not in __all__:
         raise AttributeError(f"module 'solvelab.sklearn' has no attribute {name!r}")
     if _MISSING is not None:
         raise MissingDependencyError(f"solvelab.sklearn.{name} needs scikit-learn: "
                                      f"pip install scikit-learn (or pip install 'solvelab[sklearn]')") from _MISSING
-    from . import _base, linear, logistic
-    for module in (linear, logistic, _base):
+    from . import _base, huber, linear, logistic
+    for module in (linear, logistic, huber, _base):
         if hasattr(module, name):
             return getattr(module, name)
     raise AttributeError(name)
