@@ -40,7 +40,8 @@ __all__ = ["HuberRegressor"]
 def scale_slope(r, sigma, eps, sw) -> float:
     """dF/dsigma at sigma for residuals r (sum over samples, weights sw)."""
     inl = np.abs(r) <= eps * sigma
-    return float((sw * np.where(inl, 1.0 - (r / sigma) ** 2, 1.0 - eps ** 2)).sum())
+    z2 = np.where(inl, r / sigma, 0.0) ** 2      # only the inliers' z (|z| <= eps): no overflow
+    return float((sw * np.where(inl, 1.0 - z2, 1.0 - eps ** 2)).sum())
 
 
 def best_scale(r, eps, sw, sigma0, sigma_min=0.0) -> float:
