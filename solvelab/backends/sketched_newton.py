@@ -34,7 +34,7 @@ adaptive randomized sketching of the Newton system), on the SmoothNLP form.
 Multipliers in ``RawSolution.duals`` (the vector lam). Options (``options.extra``):
 ``sketch`` ('block_kaczmarz' | 'gaussian' | 'countsketch'), ``block`` (sketch size),
 ``direct_below`` (None: 2000 dense, 100000 sparse), ``theta`` (0.5), ``sketch_max_iter`` (2000), ``local_tol``
-(1e-3), ``seed`` (0). Bounds are refused (``cannot_take``). Statuses: converged,
+(1e-3), ``seed`` (0). Bounds are refused (``cannot_take``; backend ``auglag`` takes them). Statuses: converged,
 max_iter, time_limit, stopped, locally_infeasible, numerical_error.
 """
 from __future__ import annotations
@@ -144,7 +144,7 @@ class SketchedNewtonBackend(Backend):
     def cannot_take(self, view):
         if view.has_bounds:
             return (f"backend {self.name!r} solves equality-constrained NLPs without bounds; this problem has "
-                    f"bounds (add them as equalities with slacks, or use a bound-constrained peer)")
+                    f"bounds: use backend 'auglag' (bound-constrained augmented Lagrangian)")
         return None
 
     def setup(self, view, options: SolveOptions) -> Workspace:

@@ -14,7 +14,8 @@ For ``min f(x) s.t. c(x) = 0`` (and bounds l <= x <= u) with multipliers lam, r 
 
 Multiplying f by s scales grad f, J^T lam and grad f(x0) alike; multiplying c by t
 scales c, c(x0), J and leaves J^T lam (lam scales by s / t): no verdict moves. Without
-duals the multipliers are the least-squares ones, argmin |grad f + J^T lam|_2.
+duals the multipliers are the least-squares ones, argmin |grad f + J^T lam|_2 over the
+coordinates off their bounds (at an active bound that component is the bound's multiplier's).
 """
 from __future__ import annotations
 
@@ -39,11 +40,16 @@ def rel(num: float, den: float) -> float:
     return 0.0 if num == 0.0 else num / max(den, _TINY)
 
 
-def least_squares_multipliers(g, J) -> np.ndarray:
-    """argmin_lam |g + J^T lam|_2 (dense lstsq; sparse: LSQR to machine precision)."""
+def least_squares_multipliers(g, J, free=None) -> np.ndarray:
+    """argmin_lam |g + J^T lam|_2 (dense lstsq; sparse: LSQR to machine precision); with
+    ``free`` (a mask), over the free coordinates only: at an active bound the bound's own
+    multiplier takes up that component."""
     m = J.shape[0]
     if m == 0:
         return np.zeros(0)
+    if free is not None and not np.all(free):
+        g = g[free]
+        J = J[:, free] if not sp.issparse(J) else sp.csr_matrix(J)[:, np.flatnonzero(free)]
     if sp.issparse(J):
         from scipy.sparse.linalg import lsqr
         return lsqr(J.T.tocsr(), -g, atol=1e-15, btol=1e-15, iter_lim=10 * (m + J.shape[1]))[0]

@@ -25,7 +25,7 @@ class SmoothNLP:
 
     def __getattr__(self, name):   # the callables and data of the node
         if name in ("fun", "gradient", "cons", "jacobian", "hessian", "hvp", "x0", "m", "n", "lo", "hi",
-                    "has_bounds", "has_hessian", "sparse", "g0_norm", "c0_norm", "counts", "data_version"):
+                    "has_bounds", "has_hessian", "sparse", "g0_norm", "c0_norm", "counts", "data_version", "free"):
             return getattr(self.program, name)
         raise AttributeError(name)
 

@@ -155,10 +155,14 @@ class NLPProgram(StructuredProgram):
             return unmeasurable()
         lam = self.multipliers(duals)
         if lam is None:
-            lam = least_squares_multipliers(g, J)
+            lam = least_squares_multipliers(g, J, self.free(x))
         bl = (self.lo, self.hi) if self.has_bounds else (None, None)
         stat, feas = measures(g, c, J, lam, x, self.g0_norm, self.c0_norm, *bl)
         return nlp_certificate(stat, feas, f + self.constant)
+
+    def free(self, x):
+        """The coordinates strictly inside their bounds (None without bounds)."""
+        return ((x > self.lo) & (x < self.hi)) if self.has_bounds else None
 
     def check_local_infeasibility(self, x, tol: float) -> tuple[bool, str]:
         """Recheck a backend's 'locally infeasible' claim at x: the constraints are violated
