@@ -436,18 +436,18 @@ def draw_plots(rows, out) -> dict:
                     ax_t.semilogy(ts, vs, "-", color=color[key], label=lab)
                     ax_i.semilogy(its, vs, "-", color=color[key], label=lab)
                     any_curve[0] = any_curve[1] = True
-                if r.get("certificate") is not None and r.get("time") is not None:
+                if r.get("certificate") is not None and math.isfinite(r["certificate"]) and r.get("time") is not None:
                     ax_t.semilogy([r["time"]], [max(r["certificate"], 1e-17)], "o", color=color[key])
             ref = r.get("reference")
             pts = [(e.get("time"), rel_error(e.get("objective"), ref, _objective_scale(r))) for e in h]
             pts = [(offset + t if r["kind"] == "backend" else t, abs(v)) for t, v in pts
-                   if t is not None and v is not None]
-            if not pts and r.get("rel_error") is not None and r.get("time") is not None:
+                   if t is not None and v is not None and math.isfinite(v)]   # an inf error has no place on a log axis
+            if not pts and r.get("rel_error") is not None and math.isfinite(r["rel_error"]) and r.get("time") is not None:
                 pts = [(r["time"], abs(r["rel_error"]))]
             if pts:
                 style = "-" if r["kind"] == "backend" else "--"
                 marker = "o" if len(pts) == 1 else None
-                ax_o.loglog([max(t, 1e-6) for t, _ in pts], [max(v, 1e-17) for _, v in pts], style,
+                ax_o.loglog([max(t, 1e-6) for t, _ in pts], [min(max(v, 1e-17), 1e17) for _, v in pts], style,
                             marker=marker, color=color[key], label=lab)
                 any_curve[2] = True
         for ax, xl, yl, title in ((ax_t, "time (s)", "certificate (relative)", "backends: certificate vs time"),

@@ -162,3 +162,21 @@ def test_repeats_after_a_time_limit_are_skipped_not_rerun(tmp_path):
     exact = [r for r in recs if r["solver"] == "_exact"]
     assert sorted(r["repeat"] for r in exact) == [0, 1, 2] and all(r["status"] == "converged" for r in exact)
     assert elapsed < 3 * limit + 25         # one kill, not three
+
+
+def test_plots_survive_huge_and_infinite_errors(finished, tmp_path):
+    """A reference objective near 0 gives relative errors of 1e281 (CUTEst's LEVYMONT6) and a
+    failed peer an infinite one: the report still draws (log axes clamp at 1e17)."""
+    import shutil
+    out = tmp_path / "huge"
+    shutil.copytree(finished, out)
+    rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    for r in rows:
+        if r["solver"] == "fista" and r.get("history"):
+            ref = r["objective"]
+            h = r["history"]
+            for k, e in enumerate(h):     # from 1e281 times off down to exact: 300 decades on one axis
+                e["objective"] = ref * (1.0 + (1e281 if k < len(h) // 2 else 1e-21))
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["report", str(out)]) == 0
+    assert (out / "plots/conv_tiny-lasso-2.png").stat().st_size > 5000
