@@ -62,7 +62,7 @@ def _int(v, what):
 class CutestSuite(Suite):
     name = "cutest"
     description = "CUTEst problems from sif2jax (NLP; extra solvelab[cutest])"
-    default_backends = ("sketched_newton",)
+    default_backends = ("sketched_newton", "auglag")
     default_peers = ("scipy-nlp",)
     default_time_limit = 60.0
     default_tol = 1e-6
