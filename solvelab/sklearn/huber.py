@@ -192,15 +192,10 @@ class HuberRegressor(RegressorMixin, SolvelabEstimator):
         if not (_usable(res, tol) and np.isfinite(F)) and np.isfinite(best[0]):
             sigma = best[1]
         # the final w-step at the final sigma, so coef_ and scale_ belong together
-        h["ys"].value = np.asarray(y, dtype=np.float64) / sigma
-        h["lam"].value = float(self.alpha) * sigma / n
-        res = prob.solve(backend=backend, warm_start=True, tol=tol, max_iter=int(self.max_iter))
-        u = np.asarray(h["coef"].value, dtype=np.float64).ravel()
-        cval = float(h["intercept"].value) if h["intercept"] is not None else 0.0
-        self.coef_ = sigma * u
-        self.intercept_ = sigma * cval
+        res, r, _ = w_step(sigma)
+        self.coef_ = sigma * np.asarray(h["coef"].value, dtype=np.float64).ravel()
+        self.intercept_ = sigma * float(h["intercept"].value) if h["intercept"] is not None else 0.0
         self.scale_ = sigma
-        r = np.asarray(X @ self.coef_).ravel() + self.intercept_ - y
         self.scale_stationarity_ = _stationarity(r, sigma, sigma_min, eps, w_all) / total
         self.scale_at_bound_ = bool(sigma <= sigma_min)
         self.outliers_ = np.abs(r) > eps * sigma
