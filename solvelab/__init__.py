@@ -30,6 +30,9 @@ def __getattr__(name):
     if name == "NLP":      # sl.NLP(objective, x0, eq=..., grad=..., jac=..., hess=... / hvp=...)
         from .problems.nlp import NLP
         return NLP
+    if name == "Bilevel":   # sl.Bilevel(upper, lower, upper_vars, lower_vars): hyperparameter programs
+        from .problems.bilevel import Bilevel
+        return Bilevel
     if name == "is_metric":   # sl.is_metric(X): X is a metric (implicit triangle inequalities)
         from .problems.metric import is_metric
         return is_metric
@@ -40,4 +43,5 @@ def __getattr__(name):
 
 __all__ = ["Problem", "solve", "compile", "backends", "Result", "Status", "Certificate",
            "SolvelabError", "InvalidDataError", "ShapeError", "UnsupportedAtomError", "NonConvexError",
-           "BackendRefusedError", "MissingDependencyError", "NLP", "is_metric", "__version__"]
+           "BackendRefusedError", "MissingDependencyError", "NLP", "Bilevel", "is_metric",
+           "__version__"]

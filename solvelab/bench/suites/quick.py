@@ -20,6 +20,7 @@ import numpy as np
 
 from ..models import lam_max_lasso, lam_max_logreg
 from ..suite import Instance, Suite, register_suite
+from . import bilevel as bilevel_suite
 from . import lp as lp_suite
 from . import metric as metric_suite
 from .cutest import _build as _nlp_build
@@ -154,9 +155,11 @@ def _breast_cancer(ratio):
 class QuickSuite(Suite):
     name = "quick"
     description = "small synthetic and scikit-learn bundled instances, no download (make demo)"
-    default_backends = ("fista", "admm", "cd", "sinkhorn", "sinkhorn_newton", "pdhg", "project_forget", "sketched_newton", "sqp", "cvxpy")
+    default_backends = ("fista", "admm", "cd", "sinkhorn", "sinkhorn_newton", "pdhg", "project_forget", "sketched_newton", "sqp",
+                        "hypergradient", "bamm", "cvxpy")
     default_peers = ("cvxpy-clarabel", "cvxpy-scs", "cvxpy-osqp", "sklearn", "skglm", "celer", "scipy-lbfgsb",
-                     "pot-sinkhorn-log", "highs-simplex", "highs-pdlp", "cvxpy-clarabel-metric", "scipy-nlp")
+                     "pot-sinkhorn-log", "highs-simplex", "highs-pdlp", "cvxpy-clarabel-metric", "scipy-nlp",
+                     "random-search")
     default_time_limit = 20.0
     default_tol = 1e-6
     default_repeat = 3   # millisecond runs: the median of 3 damps first-call and scheduler noise
@@ -187,6 +190,7 @@ class QuickSuite(Suite):
             # pdhg only: admm needs its 20000-iteration budget here (7 s a run, 21 s of the demo)
             dataclasses.replace(lp_suite.demo_instance(), backends=("pdhg",)),
             metric_suite.demo_instance(),
+            bilevel_suite.demo_instance(),
             Instance("nlp-chain-50-eq10", "nlp", "n=50, 10 eq", _chain_nlp(50, 10), build=_nlp_build,
                      objective=_nlp_objective, infeasibility=_nlp_infeasibility,
                      backends=("sketched_newton", "sqp"), peers=("scipy-nlp",),
