@@ -36,6 +36,7 @@ import numpy as np
 from ..errors import InvalidDataError
 from ..families.bilevel import HessianSolver
 from ..families.bilevel.certificate import rel
+from ..kernels.threads import threads
 from . import registry
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 from .hypergradient import refuse_constrained
@@ -86,7 +87,8 @@ class BAMMBackend(Backend):
 
     def _opts(self, options):
         extra = self.checked_extra(options)
-        mu0 = _positive(extra.get("mu0"), "mu0", 0.5)
+        mu0 = extra.get("mu0")
+        mu0 = None if mu0 is None else _positive(mu0, "mu0", None)
         step0 = extra.get("step0")
         if step0 is not None:
             step0 = _positive(step0, "step0", None)
@@ -100,10 +102,16 @@ class BAMMBackend(Backend):
         return Workspace(n=view.n)
 
     def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
+        with threads(blas=1):     # small products: spin-waiting BLAS threads cost 10-100x on a busy box
+            return self._solve(view, options, ws)
+
+    def _solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
         t0 = time.perf_counter()
         p = view.program
         refuse_constrained(p, self.name)
         mu0, step = self._opts(options)
+        if mu0 is None:
+            mu0 = 0.0 if getattr(p, "strongly_convex", False) else 0.5
         u, w = p.u0.copy(), None
         warm = ws.warm
         if options.warm_start and warm.get("u") is not None and warm.get("data_version") == p.data_version:

@@ -21,6 +21,7 @@ from scipy.optimize import minimize
 
 from ..errors import BackendRefusedError, InvalidDataError
 from ..families.bilevel.certificate import rel
+from ..kernels.threads import threads
 from . import registry
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 
@@ -91,6 +92,10 @@ class HypergradientBackend(Backend):
         return Workspace(n=view.n)
 
     def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
+        with threads(blas=1):     # small products: spin-waiting BLAS threads cost 10-100x on a busy box
+            return self._solve(view, options, ws)
+
+    def _solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
         t0 = time.perf_counter()
         p = view.program
         refuse_constrained(p, self.name)

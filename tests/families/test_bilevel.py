@@ -89,9 +89,8 @@ def test_per_feature_ridge_is_stationary_for_an_independent_value_function(backe
     assert res.objective == pytest.approx(F(u), rel=1e-12)
     g = fd_grad(F, u)
     assert np.abs(g).sum() <= 1e-6 * F(u)          # the certified 1e-8, plus the FD error
-    # no nearby point is better (a local minimum, not a saddle)
-    rng = np.random.default_rng(1)
-    assert all(F(u + 1e-2 * rng.standard_normal(u.size)) >= F(u) - 1e-12 for _ in range(20))
+    # (a stationary point only: unbounded weights drift to +-inf, where F is flat; the two
+    # backends may stop at different such points, which is all the certificate claims)
 
 
 def test_the_hypergradient_matches_finite_differences_of_an_independent_solve():

@@ -35,6 +35,11 @@ class GridSearch(Peer):
     imports = ("sklearn.linear_model",)
 
     def solve(self, instance, data, *, tol, time_limit, max_iter, record):
+        from ...kernels.threads import threads
+        with threads(blas=1):     # as the backends: no spin-waiting BLAS threads on small products
+            return self._solve(instance, data, time_limit, record)
+
+    def _solve(self, instance, data, time_limit, record):
         import warnings
 
         from sklearn.linear_model import LogisticRegression
@@ -72,6 +77,11 @@ class RandomSearch(Peer):
     families = ("bilevel",)
 
     def solve(self, instance, data, *, tol, time_limit, max_iter, record):
+        from ...kernels.threads import threads
+        with threads(blas=1):
+            return self._solve(instance, data, time_limit, record)
+
+    def _solve(self, instance, data, time_limit, record):
         p = instance.make_problem(data).program
         if getattr(p, "weights", None) == "sample":
             raise PeerSkip("random-search: one weight per sample is beyond a random search")

@@ -134,6 +134,7 @@ class GLMBilevel(BilevelProgram):
         X, Xv = _dense_if_full(X), _dense_if_full(Xv)
         super().__init__(q, p, default if u0 is None else u0, u_bounds=u_bounds)
         self.quadratic = loss == "squared"
+        self.strongly_convex = True       # the ridge term: lam > 0 always
         gram = loss == "squared" and weights != "sample" and p <= DENSE_MAX
         self.train = _Level(X, y, loss, gram)
         self.val = _Level(Xv, yv, upper_loss, upper_loss == "squared" and p <= DENSE_MAX)

@@ -22,6 +22,7 @@ from scipy.sparse.linalg import LinearOperator, cg
 from ...errors import InvalidDataError
 from ...ir.program import VariableInfo
 from ...ir.structured import StructuredProgram
+from ...kernels.threads import threads
 from .certificate import bilevel_certificate, rel, unmeasurable
 
 DENSE_MAX = 2000     # Cholesky up to this many lower variables, CG on products beyond
@@ -56,6 +57,8 @@ class BilevelProgram(StructuredProgram):
     quadratic = False
     #: the lower level has constraints (the backends refuse them)
     constrained = False
+    #: the lower level is strongly convex in w for every u by construction (a ridge term)
+    strongly_convex = False
 
     def __init__(self, q: int, p: int, u0: np.ndarray, names=("u", "w"), keys=None, constant: float = 0.0,
                  u_bounds=None):
@@ -131,7 +134,7 @@ class BilevelProgram(StructuredProgram):
         w = self.w_start(u) if w0 is None else np.array(w0, dtype=np.float64)
         val = self.lower_value(u, w)
         stat = self.lower_stationarity(u, w)
-        it = 0
+        it, stalls = 0, 0
         for it in range(1, max_iter + 1):
             if stat <= rtol:
                 it -= 1
@@ -152,7 +155,10 @@ class BilevelProgram(StructuredProgram):
                 t *= 0.5
             if not np.isfinite(v_new) or (v_new > val and stat_new >= stat):
                 break          # no progress left at machine precision
+            stalls = stalls + 1 if stat_new > 0.5 * stat else 0
             w, val, stat = w_new, v_new, stat_new
+            if stalls >= 3:    # Newton converges quadratically: three slow steps mean rounding rules
+                break
         return w, stat, it
 
     def hypergradient(self, u, w0=None):
@@ -176,6 +182,10 @@ class BilevelProgram(StructuredProgram):
         return self.upper_value(u, w)
 
     def certify(self, x, duals=None):
+        with threads(blas=1):     # small products: spin-waiting BLAS threads cost 10-100x on a busy box
+            return self._certify(x)
+
+    def _certify(self, x):
         x = np.asarray(x, dtype=np.float64).reshape(-1)
         if x.size != self.q + self.p or not np.all(np.isfinite(x)):
             return unmeasurable()
