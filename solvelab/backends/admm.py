@@ -77,6 +77,7 @@ import scipy.sparse as sp
 from ..errors import InvalidDataError
 from ..ir.certificate import (certify, check_primal_infeasibility, check_unboundedness, farkas_value,
                               primal_residual)
+from ..ir.forms import own_certificate
 from ..kernels import factor as _factor
 from ..kernels.anderson import Anderson
 from . import registry
@@ -390,6 +391,10 @@ class AdmmBackend(Backend):
         terms = prog.terms
         n = prog.n
         tol = float(options.tol)
+        # the stopping test is the certificate the engine will judge by: a structured
+        # program's own (an LP node's is row by row), else the generic one of its terms
+        own = own_certificate(prog) if hasattr(prog, "family") else None
+        judge = own if own is not None else (lambda x_, d_: certify(prog, x_, d_))
         S = ws["structure"]
         last = ws.warm     # the last solution (ws itself keeps the factorizations)
         # ---- numbers that follow Parameters (re-read every solve; cheap) ----
@@ -614,7 +619,7 @@ class AdmmBackend(Backend):
                 cert_val = None
                 objective = prog.objective(xu)
                 if not phase and ((rp_rel <= cheap_tol and rd_rel <= cheap_tol) or it >= max_iter):
-                    cert = certify(prog, xu, duals)
+                    cert = judge(xu, duals)
                     cert_val = float(cert.value)
                     last_cert = cert_val
                     if not cert_val <= _CERT_MARGIN * tol and it < max_iter:
