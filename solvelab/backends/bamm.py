@@ -36,10 +36,9 @@ import numpy as np
 from ..errors import InvalidDataError
 from ..families.bilevel import HessianSolver
 from ..families.bilevel.certificate import rel
-from ..kernels.threads import threads
 from . import registry
-from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
-from .hypergradient import refuse_constrained
+from .base import IterationMonitor, RawSolution, SolveOptions, Table, Workspace
+from .hypergradient import BilevelBackend
 
 _FADE = 0.8
 _MEMORY = 10
@@ -73,11 +72,10 @@ def _positive(value, name, default):
     return float(v)
 
 
-class BAMMBackend(Backend):
+class BAMMBackend(BilevelBackend):
     name = "bamm"
     description = ("single-loop bilevel averaged method of multipliers (sl-BAMM): one averaged Newton step on "
                    "the lower level, one multiplier solve and one quasi-Newton upper step per iteration")
-    forms = ("Bilevel",)
     default_max_iter = 5000
     priority = 50
     _EXTRA = ("mu0", "step0")
@@ -96,26 +94,13 @@ class BAMMBackend(Backend):
                 raise InvalidDataError("backend 'bamm': step0 must be positive")
         return mu0, step0
 
-    def setup(self, view, options: SolveOptions) -> Workspace:
-        refuse_constrained(view.program, self.name)
-        self._opts(options)
-        return Workspace(n=view.n)
-
-    def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
-        with threads(blas=1):     # small products: spin-waiting BLAS threads cost 10-100x on a busy box
-            return self._solve(view, options, ws)
-
     def _solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
         t0 = time.perf_counter()
         p = view.program
-        refuse_constrained(p, self.name)
         mu0, step = self._opts(options)
         if mu0 is None:
             mu0 = 0.0 if getattr(p, "strongly_convex", False) else 0.5
-        u, w = p.u0.copy(), None
-        warm = ws.warm
-        if options.warm_start and warm.get("u") is not None and warm.get("data_version") == p.data_version:
-            u, w = warm["u"].copy(), warm["w"].copy()
+        u, w = self.start(p, options, ws)
         if w is None:
             w = p.w_start(u)
         mon = IterationMonitor(options, table=TABLE)
@@ -171,7 +156,7 @@ class BAMMBackend(Backend):
             return RawSolution(x=None, status="numerical_error", iterations=it, history=mon.history,
                                setup_time=setup_time, message=f"bamm: {exc}")
         mon.summary(self.name, f"{it} iterations", mon.elapsed())
-        warm.update(u=u.copy(), w=w.copy(), data_version=p.data_version)
+        self.keep(p, ws, u, w)
         return RawSolution(x=np.concatenate([u, w]), status=mon.status, iterations=it, history=mon.history,
                            setup_time=setup_time, message=mon.message, info={"mu_final": mu0 * _FADE ** it})
 

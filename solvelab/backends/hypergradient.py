@@ -68,11 +68,42 @@ class ValueFunction:
         return rel(float(np.abs(self.p.projected(u, grad)).sum()), self.p.reference(u, F))
 
 
-class HypergradientBackend(Backend):
+class BilevelBackend(Backend):
+    """What the Bilevel-form backends share: the refusal of constrained levels, options
+    checked at setup (``_opts``), one BLAS thread around the solve (``_solve``), and the
+    warm start (u, w) of the same data version."""
+    forms = ("Bilevel",)
+
+    def _opts(self, options):
+        raise NotImplementedError
+
+    def setup(self, view, options: SolveOptions) -> Workspace:
+        refuse_constrained(view.program, self.name)
+        self._opts(options)
+        return Workspace(n=view.n)
+
+    def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
+        refuse_constrained(view.program, self.name)
+        with threads(blas=1):     # small products: spin-waiting BLAS threads cost 10-100x on a busy box
+            return self._solve(view, options, ws)
+
+    @staticmethod
+    def start(p, options, ws):
+        """(u, w or None): the last solution of the same data, else (u0, None)."""
+        warm = ws.warm
+        if options.warm_start and warm.get("u") is not None and warm.get("data_version") == p.data_version:
+            return warm["u"].copy(), warm["w"].copy()
+        return p.u0.copy(), None
+
+    @staticmethod
+    def keep(p, ws, u, w):
+        ws.warm.update(u=u.copy(), w=w.copy(), data_version=p.data_version)
+
+
+class HypergradientBackend(BilevelBackend):
     name = "hypergradient"
     description = ("implicit differentiation through the lower level's optimality conditions (Newton / CG "
                    "lower solves) with L-BFGS-B on the upper level (bilevel programs)")
-    forms = ("Bilevel",)
     default_max_iter = 500
     priority = 40
     _EXTRA = ("memory",)
@@ -80,30 +111,17 @@ class HypergradientBackend(Backend):
     def accepts_extra(self):
         return self._EXTRA
 
-    def _memory(self, options) -> int:
+    def _opts(self, options) -> int:
         m = self.checked_extra(options).get("memory", 20)
         if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
             raise InvalidDataError(f"backend 'hypergradient': memory must be a positive integer, got {m!r}")
         return int(m)
 
-    def setup(self, view, options: SolveOptions) -> Workspace:
-        refuse_constrained(view.program, self.name)
-        self._memory(options)
-        return Workspace(n=view.n)
-
-    def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
-        with threads(blas=1):     # small products: spin-waiting BLAS threads cost 10-100x on a busy box
-            return self._solve(view, options, ws)
-
     def _solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
         t0 = time.perf_counter()
         p = view.program
-        refuse_constrained(p, self.name)
-        memory = self._memory(options)
-        u, w0 = p.u0.copy(), None
-        warm = ws.warm
-        if options.warm_start and warm.get("u") is not None and warm.get("data_version") == p.data_version:
-            u, w0 = warm["u"].copy(), warm["w"].copy()
+        memory = self._opts(options)
+        u, w0 = self.start(p, options, ws)
         vf = ValueFunction(p, w0)
         mon = IterationMonitor(options, table=TABLE)
         it = [0]
@@ -147,7 +165,7 @@ class HypergradientBackend(Backend):
                                setup_time=setup_time, message=f"hypergradient: {exc}")
         mon.summary(self.name, f"{it[0]} iterations", mon.elapsed())
         u, w = best["u"], best["w"]
-        warm.update(u=u.copy(), w=w.copy(), data_version=p.data_version)
+        self.keep(p, ws, u, w)
         return RawSolution(x=np.concatenate([u, w]), status=mon.status, iterations=it[0], history=mon.history,
                            setup_time=setup_time, message=mon.message,
                            info={"evaluations": vf.evaluations, "lower_iterations": vf.lower_iterations})
