@@ -25,7 +25,7 @@ from ..errors import InvalidDataError
 from ..families.lp import LPProgram, check_cost, duals_to_multipliers
 from ..model.problem import Problem
 
-__all__ = ["linear_program", "read_mps", "matrix_game", "game_solution", "LPProblem"]
+__all__ = ["linear_program", "read_mps", "matrix_game_lp", "game_solution", "LPProblem"]
 
 
 class LPProblem(Problem):
@@ -81,7 +81,7 @@ def linear_program(c, A=None, rl=None, ru=None, l=None, u=None, constant: float 
     return LPProblem.from_program(p)
 
 
-def matrix_game(A) -> LPProblem:
+def matrix_game_lp(A) -> LPProblem:
     """The zero-sum matrix game min_{x in simplex} max_{y in simplex} x^T A y (A: m x k;
     the row player x pays x^T A y), as the LP over z = (x, v):
 
@@ -92,9 +92,9 @@ def matrix_game(A) -> LPProblem:
     the minimax theorem)."""
     A = np.asarray(A, dtype=np.float64)
     if A.ndim != 2 or A.size == 0:
-        raise InvalidDataError(f"matrix_game: A must be a non-empty 2-D payoff matrix, got shape {A.shape}")
+        raise InvalidDataError(f"matrix_game_lp: A must be a non-empty 2-D payoff matrix, got shape {A.shape}")
     if not np.all(np.isfinite(A)):
-        raise InvalidDataError("matrix_game: the payoff matrix has NaN or Inf entries")
+        raise InvalidDataError("matrix_game_lp: the payoff matrix has NaN or Inf entries")
     m, k = A.shape
     # the LP mixes A's rows with the O(1) simplex row 1^T x = 1, so payoffs of 1e-6 or 1e6
     # would give one LP two scales (pdhg and admm then stall): it is posed for A / s, whose
@@ -108,7 +108,7 @@ def matrix_game(A) -> LPProblem:
 
 
 def game_solution(prob: LPProblem, res):
-    """(x, y, value) of a solved ``matrix_game``: the row player's strategy, the column
+    """(x, y, value) of a solved ``matrix_game_lp``: the row player's strategy, the column
     player's (the multipliers of A^T x <= v, normalized onto the simplex) and the value."""
     if res.x is None:
         raise InvalidDataError(f"game_solution: the solve ended {res.status.value} without a point")

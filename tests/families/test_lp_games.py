@@ -1,4 +1,4 @@
-"""Matrix games as LPs (sl.problems.matrix_game): the value against HiGHS (scipy's
+"""Matrix games as LPs (sl.problems.matrix_game_lp): the value against HiGHS (scipy's
 linprog) on the same payoff matrix, and both strategies checked by the minimax theorem."""
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _highs_value(A):
 def test_value_and_strategies(backend, seed, scale):
     rng = np.random.default_rng(seed)
     A = scale * rng.standard_normal((9, 7))
-    prob = sl.problems.matrix_game(A)
+    prob = sl.problems.matrix_game_lp(A)
     res = prob.solve(backend=backend, tol=1e-8, max_iter=200000)
     assert res.status is sl.Status.OPTIMAL, res.message
     x, y, v = sl.problems.game_solution(prob, res)
@@ -37,6 +37,6 @@ def test_value_and_strategies(backend, seed, scale):
 
 def test_bad_payoff_matrices_are_refused():
     with pytest.raises(sl.InvalidDataError, match="2-D"):
-        sl.problems.matrix_game(np.ones(3))
+        sl.problems.matrix_game_lp(np.ones(3))
     with pytest.raises(sl.InvalidDataError, match="NaN"):
-        sl.problems.matrix_game(np.array([[1.0, np.nan]]))
+        sl.problems.matrix_game_lp(np.array([[1.0, np.nan]]))

@@ -27,6 +27,7 @@ from .cutest import _build as _nlp_build
 from .cutest import _infeasibility as _nlp_infeasibility
 from .cutest import _objective as _nlp_objective
 from . import ot as ot_suite
+from . import saddle as saddle_suite
 
 
 def _rng(seed):
@@ -156,10 +157,10 @@ class QuickSuite(Suite):
     name = "quick"
     description = "small synthetic and scikit-learn bundled instances, no download (make demo)"
     default_backends = ("fista", "admm", "cd", "sinkhorn", "sinkhorn_newton", "pdhg", "project_forget", "sketched_newton", "sqp",
-                        "hypergradient", "bamm", "cvxpy")
+                        "hypergradient", "bamm", "halpern", "cvxpy")
     default_peers = ("cvxpy-clarabel", "cvxpy-scs", "cvxpy-osqp", "sklearn", "skglm", "celer", "scipy-lbfgsb",
                      "pot-sinkhorn-log", "highs-simplex", "highs-pdlp", "cvxpy-clarabel-metric", "scipy-nlp",
-                     "random-search")
+                     "random-search", "highs-game-lp")
     default_time_limit = 20.0
     default_tol = 1e-6
     default_repeat = 3   # millisecond runs: the median of 3 damps first-call and scheduler noise
@@ -191,6 +192,7 @@ class QuickSuite(Suite):
             dataclasses.replace(lp_suite.demo_instance(), backends=("pdhg",)),
             metric_suite.demo_instance(),
             bilevel_suite.demo_instance(),
+            saddle_suite.demo_instance(),
             Instance("nlp-chain-50-eq10", "nlp", "n=50, 10 eq", _chain_nlp(50, 10), build=_nlp_build,
                      objective=_nlp_objective, infeasibility=_nlp_infeasibility,
                      backends=("sketched_newton", "sqp"), peers=("scipy-nlp",),

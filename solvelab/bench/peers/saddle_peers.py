@@ -1,0 +1,101 @@
+"""Peers for the saddle suite: LP solvers on the LP formulation of a matrix game.
+
+    min_{x, v} v   s.t.   A^T x <= v 1,   1^T x = 1,   x >= 0
+
+(x: the row player's strategy, v the value); the column player's strategy is the
+multiplier of the rows A^T x <= v 1 (LP duality is the minimax theorem). Each peer
+returns z = [x; y], which the suite scores by L(x, y) and the game's relative gap.
+
+``highs-game-lp``     scipy.optimize.linprog, method 'highs' (dual simplex / IPM as
+                      HiGHS chooses), its time limit set to the run's
+``clarabel-game-lp``  CVXPY + Clarabel (interior point) on ``SaddleProblem.to_cvxpy()``;
+                      skipped above ``CLARABEL_MAX`` payoff entries, where canonicalizing
+                      and factoring the dense LP takes longer than the suite's limit here
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..peer import Peer, PeerRun, PeerSkip, register_peer
+
+FAMILIES = ("matrix_game",)
+#: the largest m * n the Clarabel peer takes (1000 x 1000 took 21 s on the 2-core box)
+CLARABEL_MAX = 1_000_000
+
+
+def _game(instance, data):
+    prob = instance.make_problem(data)
+    p = prob.program
+    from ...families.saddle import Domain
+    if p.X.kind != Domain.SIMPLEX or p.Y.kind != Domain.SIMPLEX or np.any(p.c) or np.any(p.b):
+        raise PeerSkip("the LP peers take matrix games (two simplices, no linear terms)")
+    return prob, p
+
+
+def _normalize(y):
+    y = np.maximum(np.asarray(y, dtype=np.float64), 0.0)
+    s = y.sum()
+    return y / s if s > 0 else y
+
+
+@register_peer
+class HighsGameLP(Peer):
+    name = "highs-game-lp"
+    description = "scipy.optimize.linprog (HiGHS) on the matrix game's LP; y from the row multipliers"
+    package = "scipy"
+    families = FAMILIES
+    imports = ("scipy.optimize",)
+
+    def solve(self, instance, data, *, tol, time_limit, max_iter, record):
+        import scipy.sparse as sp
+        from scipy.optimize import linprog
+        _, p = _game(instance, data)
+        m, n = p.shape
+        s = p.K_max or 1.0           # HiGHS's tolerances are absolute: pose it on A / max|A|
+        At = (p.K.T / s) if p.dense else (p.KT / s)
+        A_ub = sp.hstack([sp.csr_matrix(At), -np.ones((n, 1))]).tocsr()
+        A_eq = np.r_[np.ones(m), 0.0][None, :]
+        opts = {"primal_feasibility_tolerance": max(tol, 1e-10), "dual_feasibility_tolerance": max(tol, 1e-10)}
+        if time_limit:
+            opts["time_limit"] = float(time_limit)
+        t0 = time.perf_counter()
+        res = linprog(np.r_[np.zeros(m), 1.0], A_ub=A_ub, b_ub=np.zeros(n), A_eq=A_eq, b_eq=[1.0],
+                      bounds=[(0, None)] * m + [(None, None)], method="highs", options=opts)
+        wall = time.perf_counter() - t0
+        if res.status != 0 or res.x is None:
+            return PeerRun(x=None, status="time_limit" if res.status == 1 else "error", iterations=int(res.nit or 0),
+                           message=str(res.message), info={"wall": wall})
+        y = _normalize(-np.asarray(res.ineqlin.marginals))
+        z = np.r_[np.clip(res.x[:m], 0.0, None), y]
+        record(iteration=int(res.nit or 0), x=z)
+        return PeerRun(x=z, status="converged", iterations=int(res.nit or 0), info={"wall": wall})
+
+
+@register_peer
+class ClarabelGameLP(Peer):
+    name = "clarabel-game-lp"
+    description = "CVXPY + Clarabel on the matrix game's LP (SaddleProblem.to_cvxpy); y from the duals"
+    package = "cvxpy"
+    families = FAMILIES
+    imports = ("cvxpy",)
+
+    def solve(self, instance, data, *, tol, time_limit, max_iter, record):
+        prob, p = _game(instance, data)
+        m, n = p.shape
+        if m * n > CLARABEL_MAX:
+            raise PeerSkip(f"{self.name}: {m} x {n} = {m * n} payoff entries > {CLARABEL_MAX}: canonicalizing and "
+                           "factoring the dense LP takes longer than the suite's time limit on this machine")
+        t0 = time.perf_counter()
+        cp_prob, x = prob.to_cvxpy()
+        cp_prob.solve(solver="CLARABEL", tol_gap_abs=tol, tol_gap_rel=tol, tol_feas=tol)
+        ok = cp_prob.status in ("optimal", "optimal_inaccurate") and x.value is not None
+        if not ok:
+            return PeerRun(x=None, status="error", message=str(cp_prob.status), info={"wall": time.perf_counter() - t0})
+        y = _normalize(prob.y_from_cvxpy(cp_prob))
+        z = np.r_[np.clip(np.asarray(x.value, dtype=np.float64), 0.0, None), y]
+        record(iteration=int(cp_prob.solver_stats.num_iters or 0), x=z)
+        return PeerRun(x=z, status="converged" if cp_prob.status == "optimal" else "error",
+                       iterations=int(cp_prob.solver_stats.num_iters or 0), message=str(cp_prob.status),
+                       info={"wall": time.perf_counter() - t0})

@@ -1,0 +1,96 @@
+"""SaddleProgram: a bilinear saddle point held whole (K, c, b and the two players' sets).
+
+    min_{x in X} max_{y in Y}  L(x, y) = c^T x + x^T K y - b^T y (+ constant),   K: (m, n)
+
+X and Y are each a probability simplex or a box (``validate``). The flat vector is
+[x; y]. K is kept dense (C-ordered float64) or as CSR with its transpose as CSR (the
+K^T passes). With an unbounded side the node checks at construction that a saddle
+point exists (``wellposed``) and refuses the data otherwise.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ...errors import InvalidDataError
+from ...ir.program import VariableInfo
+from ...ir.structured import StructuredProgram
+from .certificate import saddle_certificate
+from .validate import check_domain, check_matrix, check_vector
+from .wellposed import check_exists
+
+
+class SaddleProgram(StructuredProgram):
+    """The saddle family's node. ``names``: the two variables' names; ``kind``: a short
+    description ('matrix_game' or 'bilinear'), for printing."""
+
+    family = "saddle"
+    backends = ("halpern",)
+
+    def __init__(self, K, c=None, b=None, x_domain="simplex", y_domain="simplex", names=("x", "y"),
+                 kind: str = "bilinear", constant: float = 0.0, keys=(None, None)):
+        K = check_matrix(K)
+        m, n = K.shape
+        c = check_vector(c, m, "c")
+        b = check_vector(b, n, "b")
+        X = check_domain(x_domain, m, "x_domain")
+        Y = check_domain(y_domain, n, "y_domain")
+        check_exists(K, c, b, X, Y)
+        constant = float(constant)
+        if not np.isfinite(constant):
+            raise InvalidDataError(f"the objective's constant must be finite, got {constant!r}")
+        super().__init__([VariableInfo(name=names[0], shape=(m,), offset=0, size=m, key=keys[0]),
+                          VariableInfo(name=names[1], shape=(n,), offset=m, size=n, key=keys[1])],
+                         constant=constant)
+        self.K, self.c, self.b, self.X, self.Y = K, c, b, X, Y
+        self.KT = None
+        if sp.issparse(K):
+            self.KT = K.T.tocsr()
+            self.KT.sort_indices()
+        self.kind = kind
+        self.K_max = float(np.max(np.abs(K.data if sp.issparse(K) else K), initial=0.0))
+        self._norm = None
+
+    # -- data -------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.K.shape
+
+    @property
+    def dense(self) -> bool:
+        return isinstance(self.K, np.ndarray)
+
+    def matvec(self, y) -> np.ndarray:
+        return np.asarray(self.K @ y, dtype=np.float64).ravel()
+
+    def rmatvec(self, x) -> np.ndarray:
+        return np.asarray((self.K.T if self.dense else self.KT) @ x, dtype=np.float64).ravel()
+
+    def split_xy(self, z):
+        z = np.asarray(z, dtype=np.float64).reshape(-1)
+        m = self.shape[0]
+        return z[:m], z[m:]
+
+    def value(self, x, y) -> float:
+        """L(x, y) (with the objective's constant)."""
+        return float(self.c @ x + x @ self.matvec(y) - self.b @ y) + self.constant
+
+    # -- the StructuredProgram contract ------------------------------------------------
+    def objective(self, z) -> float:
+        """L(x, y) at the flat z = [x; y] (the value of the game at a saddle point)."""
+        x, y = self.split_xy(z)
+        return self.value(x, y)
+
+    def certify(self, z, duals=None):
+        """Relative duality gap, stationarity (an unbounded side) and domain violation at
+        z = [x; y] (``certificate``); ``duals`` are not read: y is part of the point."""
+        z = np.asarray(z, dtype=np.float64).reshape(-1)
+        if z.size != sum(self.shape):
+            return saddle_certificate(self, np.full(1, np.nan), np.full(1, np.nan))
+        x, y = self.split_xy(z)
+        return saddle_certificate(self, x, y)
+
+    def __repr__(self) -> str:
+        m, n = self.shape
+        store = "dense" if self.dense else f"sparse, nnz={self.K.nnz}"
+        return f"SaddleProgram({self.kind}, {m} x {n} {store}, x in {self.X.describe()}, y in {self.Y.describe()})"

@@ -1,0 +1,134 @@
+"""Bilinear saddle points and matrix games (the saddle family).
+
+    min_{x in X} max_{y in Y}  c^T x + x^T K y - b^T y
+
+``matrix_game(A)`` is min_{x in simplex} max_{y in simplex} x^T A y (the row player x
+pays x^T A y; its value is the value of the game); ``bilinear_saddle(K, c, b,
+x_domain, y_domain)`` takes each player's set as 'simplex', ('box', lo, hi) (infinite
+bounds allowed) or 'free'; ``SaddlePoint(objective, minimize=x, maximize=y,
+constraints)`` reads the same from CVXPY expressions (``x @ K @ y`` builds, though it
+is not DCP). With an unbounded side the constructor checks that a saddle
+point exists and refuses the data otherwise. Solved by ``halpern`` (reflected restarted
+Halpern PDHG); the engine certifies the relative duality gap of the returned (x, y)::
+
+    from solvelab.problems.saddle import matrix_game   # (sl.problems.matrix_game: problems/lp.py's LP form)
+    prob = matrix_game(A)
+    res = prob.solve(backend="halpern", tol=1e-6)
+    x, y = res.values["x"], res.values["y"]; res.objective   # the value of the game
+
+``prob.to_cvxpy()`` gives the LP formulation min_x max_y L(x, y) = min_x phi(x) (for a
+game: min v s.t. A^T x <= v 1, x in the simplex) for an oracle on small sizes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InvalidDataError
+from ..families.saddle import Domain, SaddleProgram
+from ..families.saddle.recognize import domain_of, objective_data, player_variable
+from ..model.problem import Problem
+
+__all__ = ["matrix_game", "bilinear_saddle", "SaddlePoint", "SaddleProblem"]
+
+
+class SaddleProblem(Problem):
+    """A saddle-point problem; ``values`` hold 'x' and 'y'."""
+
+    @property
+    def program(self) -> SaddleProgram:
+        return self.compile()
+
+    def strategies(self, result):
+        """(x, y, value) of a result: both players' points and L(x, y)."""
+        x, y = self.program.split_xy(result.x)
+        return x.copy(), y.copy(), float(result.objective)
+
+    def to_cvxpy(self):
+        """(cvxpy.Problem, x): min_x phi(x), phi(x) = c^T x + max_{y in Y} (K^T x - b)^T y as
+        an LP (its value is the game's; x is the min player's point)."""
+        import cvxpy as cp
+        p = self.program
+        m, n = p.shape
+        K = p.K if p.dense else p.K.tocsc()
+        x = cp.Variable(m, name="x")
+        cons = _set_constraints(x, p.X)
+        g = K.T @ x - p.b
+        if p.Y.kind == Domain.SIMPLEX:
+            v = cp.Variable(name="v")
+            cons.append(g <= v)
+            return cp.Problem(cp.Minimize(p.c @ x + v), cons), x
+        lo, hi = p.Y.lo, p.Y.hi
+        t = cp.Variable(n, name="t")
+        fl, fu = np.isfinite(lo), np.isfinite(hi)
+        for mask, bound in ((fl, lo), (fu, hi)):
+            idx = np.flatnonzero(mask)
+            if idx.size:
+                cons.append(t[idx] >= cp.multiply(bound[idx], g[idx]))
+        for mask, rel in ((fl & ~fu, "le"), (~fl & fu, "ge"), (~fl & ~fu, "eq")):
+            idx = np.flatnonzero(mask)
+            if idx.size:
+                cons.append(g[idx] <= 0 if rel == "le" else (g[idx] >= 0 if rel == "ge" else g[idx] == 0))
+                if rel == "eq":
+                    cons.append(t[idx] >= 0)
+        return cp.Problem(cp.Minimize(p.c @ x + cp.sum(t)), cons), x
+
+    def y_from_cvxpy(self, cp_problem) -> np.ndarray:
+        """The max player's point from a solved ``to_cvxpy()`` problem, for a simplex Y: the
+        multipliers of the rows K^T x - b <= v 1 (the last constraint)."""
+        from ..errors import InvalidDataError
+        if self.program.Y.kind != Domain.SIMPLEX:
+            raise InvalidDataError("y_from_cvxpy reads y off the LP of a simplex Y only")
+        dual = cp_problem.constraints[-1].dual_value
+        if dual is None:
+            raise InvalidDataError("the CVXPY problem has no dual values (solve it first)")
+        return np.asarray(dual, dtype=np.float64).ravel()
+
+    def __repr__(self) -> str:
+        return f"solvelab.problems.SaddleProblem({self.program!r})"
+
+
+def _set_constraints(x, dom) -> list:
+    import cvxpy as cp
+    if dom.kind == Domain.SIMPLEX:
+        return [x >= 0, cp.sum(x) == 1]
+    out = []
+    fl, fu = np.flatnonzero(np.isfinite(dom.lo)), np.flatnonzero(np.isfinite(dom.hi))
+    if fl.size:
+        out.append(x[fl] >= dom.lo[fl])
+    if fu.size:
+        out.append(x[fu] <= dom.hi[fu])
+    return out
+
+
+def matrix_game(A) -> SaddleProblem:
+    """The zero-sum game min_{x in simplex} max_{y in simplex} x^T A y, A (m, n) dense or
+    SciPy sparse (x: the row player's mixed strategy, y: the column player's)."""
+    return SaddleProblem.from_program(SaddleProgram(A, kind="matrix_game"))
+
+
+def bilinear_saddle(K, c=None, b=None, x_domain="simplex", y_domain="simplex") -> SaddleProblem:
+    """min_{x in X} max_{y in Y} c^T x + x^T K y - b^T y (module docstring); c, b default 0.
+    NaN / Inf data, shapes that do not match K, an empty K and unknown domain specs are
+    errors naming the culprit; an unbounded side without a saddle point is refused."""
+    return SaddleProblem.from_program(SaddleProgram(K, c, b, x_domain, y_domain))
+
+
+def SaddlePoint(objective, minimize, maximize, constraints=()) -> SaddleProblem:
+    """min over ``minimize`` (one 1-D cvxpy Variable x) of max over ``maximize`` (y) of
+    ``objective`` = c^T x + x^T K y - b^T y (+ constant), a CVXPY expression such as
+    ``c @ x + x @ K @ y - b @ y``; ``constraints``: x >= lo, x <= hi, sum(x) == 1 with
+    x >= 0 (the simplex), and the same for y (``families.saddle.recognize``). The
+    solution is written back to x.value and y.value::
+
+        x, y = cp.Variable(m), cp.Variable(n)
+        prob = sl.SaddlePoint(x @ A @ y, minimize=x, maximize=y,
+                              constraints=[x >= 0, cp.sum(x) == 1, y >= 0, cp.sum(y) == 1])
+        prob.solve(backend="halpern")
+    """
+    x, y = player_variable(minimize, "minimize"), player_variable(maximize, "maximize")
+    if x.id == y.id:
+        raise InvalidDataError("minimize and maximize name the same variable")
+    K, c, b, const = objective_data(objective, x, y)
+    node = SaddleProgram(K, c, b, domain_of(x, constraints), domain_of(y, constraints), names=(x.name(), y.name()),
+                         constant=const, keys=(x.id, y.id))
+    return SaddleProblem.from_program(node, variables=[x, y])

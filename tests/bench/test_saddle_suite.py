@@ -1,0 +1,75 @@
+"""The ``saddle`` bench suite: its instances and known values, the objective and the
+gap-based infeasibility peers are judged by, and the two LP peers (with the Clarabel
+size limit)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import linprog
+
+from solvelab.bench.peer import PeerSkip, get_peer
+from solvelab.bench.suite import get_suite
+from solvelab.bench.suites import saddle as suite_saddle
+
+
+def _highs_value(A):
+    m, n = A.shape
+    res = linprog(np.r_[np.zeros(m), 1.0], A_ub=np.c_[A.T, -np.ones(n)], b_ub=np.zeros(n),
+                  A_eq=np.r_[np.ones(m), 0.0][None, :], b_eq=[1.0], bounds=[(0, None)] * m + [(None, None)],
+                  method="highs")
+    return float(res.fun)
+
+
+def test_the_instances_and_their_known_values():
+    insts = {i.name: i for i in get_suite("saddle").instances()}
+    assert {"gaussian-100", "gaussian-5000", "uniform-5000", "rps-4999", "diagonal-5000"} <= set(insts)
+    assert all(i.size == f"{n}x{n}" for i in insts.values() for n in [int(i.name.split("-")[1])])
+    for name in ("rps-101", "diagonal-100"):
+        inst = insts[name]
+        A = inst.data()["A"]
+        A = A.toarray() if hasattr(A, "toarray") else A
+        assert inst.reference == pytest.approx(_highs_value(A), abs=1e-9 * np.abs(A).max())
+    d = insts["rps-101"].data()                       # value 0 at the strategies 1 / d1, 1 / d2
+    assert np.abs(d["A"].T @ d["x_star"]).max() <= 1e-14 and np.abs(d["A"] @ d["y_star"]).max() <= 1e-14
+    assert np.abs(d["x_star"] - 1 / 101).max() > 1e-3        # not the uniform start
+
+
+def test_the_objective_and_infeasibility_of_the_returned_point():
+    inst = suite_saddle.demo_instance()
+    data = inst.data()
+    res = inst.make_problem(data).solve(backend="halpern", tol=1e-7)
+    assert res.status == "optimal", res.message
+    assert inst.eval_objective(data, res.x) == pytest.approx(res.objective, rel=1e-12)
+    assert inst.eval_infeasibility(data, res.x) <= 1e-7
+    z = res.x.copy()
+    z[200:] = 1.0 / 200                                # the right x with a uniform y: no equilibrium
+    assert inst.eval_infeasibility(data, z) > 1e-3
+
+
+@pytest.mark.parametrize("peer", ["highs-game-lp", "clarabel-game-lp"])
+def test_the_peers_find_the_certified_equilibrium(peer):
+    inst = suite_saddle._instance("t", 60, suite_saddle.uniform(60, seed=4))
+    data = inst.data()
+    res = inst.make_problem(data).solve(backend="halpern", tol=1e-8)
+    assert res.status == "optimal"
+    out = get_peer(peer).solve(inst, data, tol=1e-8, time_limit=60.0, max_iter=None, record=lambda **kw: None)
+    assert out.status == "converged", out.message
+    assert inst.eval_objective(data, out.x) == pytest.approx(res.objective, rel=1e-6)
+    assert inst.eval_infeasibility(data, out.x) <= 1e-5
+
+
+def test_clarabel_skips_large_games_with_the_reason():
+    inst = suite_saddle._instance("big", 1001, suite_saddle.gaussian(1001))
+    with pytest.raises(PeerSkip, match="payoff entries"):
+        get_peer("clarabel-game-lp").solve(inst, inst.data(), tol=1e-6, time_limit=1.0, max_iter=None,
+                                           record=lambda **kw: None)
+
+
+def test_every_instance_records_its_objective_scale():
+    insts = get_suite("saddle").instances() + [suite_saddle.demo_instance()]
+    for inst in insts:
+        scale = inst.meta["objective_scale"]
+        assert scale > 0
+    A = get_suite("saddle").instance("gaussian-100").data()["A"]
+    assert np.abs(A).mean() == pytest.approx(get_suite("saddle").instance("gaussian-100").meta["objective_scale"],
+                                             rel=0.05)
