@@ -33,6 +33,9 @@ def __getattr__(name):
     if name == "Bilevel":   # sl.Bilevel(upper, lower, upper_vars, lower_vars): hyperparameter programs
         from .problems.bilevel import Bilevel
         return Bilevel
+    if name == "Fractional":   # sl.Fractional(numerator, denominator, constraints=None): ratio programs
+        from .problems.fractional import Fractional
+        return Fractional
     if name == "SaddlePoint":   # sl.SaddlePoint(objective, minimize=x, maximize=y, constraints): bilinear saddles
         from .problems.saddle import SaddlePoint
         return SaddlePoint
@@ -46,5 +49,5 @@ def __getattr__(name):
 
 __all__ = ["Problem", "solve", "compile", "backends", "Result", "Status", "Certificate",
            "SolvelabError", "InvalidDataError", "ShapeError", "UnsupportedAtomError", "NonConvexError",
-           "BackendRefusedError", "MissingDependencyError", "NLP", "Bilevel", "SaddlePoint", "is_metric",
+           "BackendRefusedError", "MissingDependencyError", "NLP", "Bilevel", "Fractional", "SaddlePoint", "is_metric",
            "__version__"]

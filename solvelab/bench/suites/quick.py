@@ -21,6 +21,7 @@ import numpy as np
 from ..models import lam_max_lasso, lam_max_logreg
 from ..suite import Instance, Suite, register_suite
 from . import bilevel as bilevel_suite
+from . import fractional as fractional_suite
 from . import lp as lp_suite
 from . import metric as metric_suite
 from .cutest import _build as _nlp_build
@@ -157,10 +158,11 @@ class QuickSuite(Suite):
     name = "quick"
     description = "small synthetic and scikit-learn bundled instances, no download (make demo)"
     default_backends = ("fista", "admm", "cd", "sinkhorn", "sinkhorn_newton", "pdhg", "project_forget", "sketched_newton", "sqp",
-                        "hypergradient", "bamm", "halpern", "cvxpy")
+                        "hypergradient", "bamm", "halpern",
+                        "fractional_cd", "dinkelbach", "cvxpy")
     default_peers = ("cvxpy-clarabel", "cvxpy-scs", "cvxpy-osqp", "sklearn", "skglm", "celer", "scipy-lbfgsb",
                      "pot-sinkhorn-log", "highs-simplex", "highs-pdlp", "cvxpy-clarabel-metric", "scipy-nlp",
-                     "random-search", "highs-game-lp")
+                     "random-search", "highs-game-lp", "dinkelbach-clarabel")
     default_time_limit = 20.0
     default_tol = 1e-6
     default_repeat = 3   # millisecond runs: the median of 3 damps first-call and scheduler noise
@@ -193,6 +195,7 @@ class QuickSuite(Suite):
             metric_suite.demo_instance(),
             bilevel_suite.demo_instance(),
             saddle_suite.demo_instance(),
+            fractional_suite.demo_instance(),
             Instance("nlp-chain-50-eq10", "nlp", "n=50, 10 eq", _chain_nlp(50, 10), build=_nlp_build,
                      objective=_nlp_objective, infeasibility=_nlp_infeasibility,
                      backends=("sketched_newton", "sqp"), peers=("scipy-nlp",),

@@ -1,0 +1,141 @@
+"""Fractional programs: fractional_cd and dinkelbach against Dinkelbach with Clarabel
+inner solves and CVXPY's DQCP bisection, on the ``fractional`` suite's instances.
+
+For each instance every method runs once (after one warm-up solve that compiles the
+Numba kernels, reported apart); the best objective found by any method is the target,
+and each method's time to reach 1e-6 (relative) of it is read from its history (the
+objective at every check / outer iteration). Usage::
+
+    SOLVELAB_DATA=/work/shared/data .venv/bin/python benchmarks/fractional_bench.py \
+        [--instances l2-1024x1024,affine-1024x1024] [--peer-time-limit 600] [--no-peers] [--no-dqcp]
+
+Prints one row per (instance, method) and the ratios the issue's targets name.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+
+TARGET = 1e-6
+
+
+def time_to(history, best):
+    """First (time, objective) of a history within TARGET of best (relative), else None."""
+    for t, obj in history:
+        if np.isfinite(obj) and obj - best <= TARGET * abs(best):
+            return t
+    return None
+
+
+def run_backend(prob, backend, tol):
+    t0 = time.perf_counter()
+    res = prob.solve(backend=backend, tol=tol, warm_start=False, check_every=1, max_iter=100000)
+    wall = time.perf_counter() - t0
+    off = wall - res.timings.get("solve", wall)   # setup + certify outside the history clock
+    hist = [(h["time"] + res.timings.get("setup", 0.0), h["objective"]) for h in res.history]
+    return {"objective": res.objective, "time": wall, "status": str(res.status), "history": hist,
+            "iterations": res.iterations, "certificate": res.certificate.value if res.certificate else None,
+            "_off": off}
+
+
+def run_dinkelbach_clarabel(p, tol, time_limit):
+    import cvxpy as cp
+    x = p.start()
+    t = p.ratio(x)
+    z, lin = cp.Variable(p.n), cp.Parameter(p.n)
+    prob = cp.Problem(cp.Minimize(p.numerator_expr(z) - lin @ z), p.domain_constraints(z))
+    t0 = time.perf_counter()
+    hist = [(0.0, t)]
+    for it in range(1, 101):
+        lin.value = t * p.den.subgradient(x)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            prob.solve(solver="CLARABEL")
+        if z.value is None:
+            break
+        xn = np.clip(np.asarray(z.value).reshape(-1), p.lo, p.hi)
+        tn = p.ratio(xn)
+        hist.append((time.perf_counter() - t0, tn))
+        if not tn < t:
+            break
+        done = t - tn <= tol * abs(t)
+        x, t = xn, tn
+        if done or time.perf_counter() - t0 > time_limit:
+            break
+    return {"objective": t, "time": time.perf_counter() - t0, "status": "done", "history": hist,
+            "iterations": it}
+
+
+def run_dqcp(prob, tol):
+    cpp, z = prob.to_cvxpy()
+    if not cpp.is_dqcp():
+        return None
+    t0 = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cpp.solve(qcp=True, solver="CLARABEL", eps=tol)
+        obj = prob.program.ratio(np.asarray(z.value).reshape(-1))
+    except Exception as exc:   # a failed bisection is a result to report
+        return {"objective": float("nan"), "time": time.perf_counter() - t0, "status": f"error: {exc}",
+                "history": []}
+    wall = time.perf_counter() - t0
+    return {"objective": obj, "time": wall, "status": str(cpp.status), "history": [(wall, obj)]}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--instances", default="l2-1024x1024,topk-1024x1024,affine-1024x1024")
+    ap.add_argument("--tol", type=float, default=1e-8)
+    ap.add_argument("--peer-time-limit", type=float, default=600.0)
+    ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--no-dqcp", action="store_true", help="skip CVXPY's DQCP (slow at n = 2048)")
+    args = ap.parse_args()
+    from solvelab.bench.suite import get_suite
+    from solvelab.bench.suites.fractional import build, random_data
+
+    t0 = time.perf_counter()
+    warm = build(random_data(64, 32, "l2", seed=0))
+    for b in ("fractional_cd", "dinkelbach"):
+        warm.solve(backend=b)
+    for kind in ("topk", "affine"):
+        build(random_data(64, 32, kind, seed=0)).solve(backend="fractional_cd")
+    print(f"warm-up (Numba kernels loaded / compiled): {time.perf_counter() - t0:.2f} s")
+
+    suite = get_suite("fractional")
+    rows = []
+    for inst in suite.select(args.instances):
+        if inst.skip:
+            print(f"{inst.name}: skipped ({inst.skip})")
+            continue
+        data = inst.data()
+        prob = inst.make_problem(data)
+        out = {b: run_backend(prob, b, args.tol) for b in ("fractional_cd", "dinkelbach")}
+        if not args.no_peers:
+            out["dinkelbach-clarabel"] = run_dinkelbach_clarabel(prob.program, args.tol, args.peer_time_limit)
+            dq = None if args.no_dqcp else run_dqcp(prob, 1e-6)
+            if dq is not None:
+                out["cvxpy-dqcp"] = dq
+        best = min(v["objective"] for v in out.values() if np.isfinite(v["objective"]))
+        for name, v in out.items():
+            tt = time_to(v["history"], best)
+            v["t_target"] = tt
+            rel = (v["objective"] - best) / abs(best)
+            print(f"{inst.name:22s} {name:20s} obj {v['objective']:.12g}  rel {rel:9.2e}"
+                  f"  time {v['time']:8.3f} s  to 1e-6 of best: {'-' if tt is None else f'{tt:.3f} s'}  "
+                  f"({v['status']}, {v.get('iterations', '')} it)")
+        fcd = out["fractional_cd"]["t_target"]
+        for peer in ("dinkelbach-clarabel", "cvxpy-dqcp", "dinkelbach"):
+            if peer in out and fcd and out[peer]["t_target"]:
+                print(f"    speed-up of fractional_cd over {peer}: {out[peer]['t_target'] / fcd:.1f}x")
+            elif peer in out and fcd:
+                print(f"    {peer} never reached 1e-6 of the best objective (fractional_cd did, in {fcd:.3f} s)")
+        rows.append((inst.name, out))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""The fractional certificate: the paper's stationarity, relative, with no absolute floor.
+
+At t = F(x) = N(x) / D(x) a critical point has 0 in dN(x) - t dD(x), i.e. t d lies in
+dN(x) for some d in dD(x). With g the gradient of N's smooth part (plus rho L^T Lx/|Lx|),
+dN(x) is, coordinate by coordinate, the interval I_i = g_i + lam_i d|x_i| (+ the normal
+cone of the box at x_i; for the simplex, + mu 1 with x >= 0's cone). In the max-norm:
+
+    stationarity   min over d in dD(x) (and mu) of max_i dist(t d_i - mu, I_i),
+                   relative to max(|g|_inf, |lam|_inf, |t| |d|_inf)
+    domain         |x - P(x)|_inf relative to |x|_inf (the simplex: and |sum x - 1|)
+    parametric_gap (affine D only, small n; reported, not compared) -min_z N(z) - t D(z)
+                   relative to |N(x)|: 0 exactly at a global minimizer (Dinkelbach's test)
+
+Scaling N by s scales g, lam and t alike; scaling D by s scales t by 1/s and d by s: no
+verdict moves. For l1 / top-k denominators the choice of d on ties (and on zeros outside
+the top k) is optimized exactly (bisection on the residual level), so a point whose
+subgradient set reaches the inclusion is not refused for picking the wrong element.
+Where the ratio is quasiconvex (D affine) a critical point is a global minimizer; with a
+norm denominator the ratio is nonconvex and the certificate certifies a critical point.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...result import Certificate, Measure
+
+_TINY = float(np.finfo(np.float64).tiny)
+GAP_MAX_N = 300   # the parametric gap needs a convex solve: computed for small programs only
+
+
+def rel(num: float, den: float) -> float:
+    return 0.0 if num == 0.0 else num / max(den, _TINY)
+
+
+def intervals(x, g, lam, lo, hi, simplex: bool):
+    """(Lo, Up): the coordinate intervals of dN(x) (without the simplex's common shift)."""
+    Lo = np.where(x > 0, g + lam, g - lam)
+    Up = np.where(x < 0, g - lam, g + lam)
+    if simplex:
+        Lo = np.where(x <= 0, -np.inf, Lo)
+    else:
+        Lo = np.where(x <= lo, -np.inf, Lo)
+        Up = np.where(x >= hi, np.inf, Up)
+    return Lo, Up
+
+
+def _dist(v, Lo, Up):
+    return np.maximum(np.maximum(Lo - v, v - Up), 0.0)
+
+
+def _best_shift(v, Lo, Up) -> float:
+    """min over mu of max_i dist(v_i - mu, [Lo_i, Up_i]) = max(mu + A, B - mu, 0)."""
+    A = float(np.max(Lo - v, initial=-np.inf))
+    B = float(np.max(v - Up, initial=-np.inf))
+    if not np.isfinite(A) or not np.isfinite(B):
+        return 0.0 if (A <= 0 or B <= 0 or not (np.isfinite(A) or np.isfinite(B))) else min(A, B)
+    return max(0.5 * (A + B), 0.0)
+
+
+def _tie_level(sig, Lo, Up, c: float, signed: bool, hi: float) -> float:
+    """The least rho such that theta exists with t d = sig * theta inside [Lo - rho, Up + rho]:
+    signed=False: theta in [0, 1]^T with sum theta = c; signed=True: theta in [-1, 1]^T
+    with sum |theta| <= c. Bisection (80 halvings of [0, hi])."""
+    if sig.size == 0:
+        return 0.0
+    lo_t, hi_t = (-1.0 if signed else 0.0), 1.0
+
+    def feasible(r):
+        a, b = Lo - r, Up + r
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t1 = np.where(sig > 0, a / sig, np.where(sig < 0, b / sig, -np.inf))
+            t2 = np.where(sig > 0, b / sig, np.where(sig < 0, a / sig, np.inf))
+        zero_ok = (a <= 0) & (b >= 0)
+        t1 = np.where(sig == 0, np.where(zero_ok, -np.inf, np.inf), t1)
+        t2 = np.where(sig == 0, np.where(zero_ok, np.inf, -np.inf), t2)
+        t1, t2 = np.maximum(t1, lo_t), np.minimum(t2, hi_t)
+        if np.any(t1 > t2):
+            return False
+        if signed:
+            need = np.where((t1 <= 0) & (t2 >= 0), 0.0, np.minimum(np.abs(t1), np.abs(t2)))
+            return float(need.sum()) <= c * (1 + 1e-12)
+        return float(t1.sum()) <= c * (1 + 1e-12) and float(t2.sum()) >= c * (1 - 1e-12)
+
+    if not feasible(hi):
+        return hi
+    low, high = 0.0, hi
+    if feasible(0.0):
+        return 0.0
+    for _ in range(80):
+        mid = 0.5 * (low + high)
+        if feasible(mid):
+            high = mid
+        else:
+            low = mid
+    return high
+
+
+def stationarity(node, x) -> float:
+    """The relative stationarity measure at x (module docstring); inf where D(x) <= 0."""
+    N, D = node.numerator(x), node.den.value(x)
+    if not (np.isfinite(N) and D > 0):
+        return float("inf")
+    t = N / D
+    g = node.smooth_grad(x)
+    lam = node.lam
+    Lo, Up = intervals(x, g, lam, node.lo, node.hi, node.simplex)
+    den = node.den
+    d = den.subgradient(x)
+    size = max(float(np.max(np.abs(g), initial=0.0)), float(np.max(lam, initial=0.0)),
+               abs(t) * float(np.max(np.abs(d), initial=0.0)))
+    if den.kind in ("l1", "topk") and not node.simplex:
+        ax = np.abs(x)
+        n = x.size
+        k = n if den.kind == "l1" else min(den.k, n)
+        v = float(np.partition(ax, n - k)[n - k])        # the k-th largest |x_i|
+        tie = ax == v
+        strict = ax > v
+        fixed = ~tie
+        dd = np.where(strict, den.s * np.sign(x), 0.0)
+        r0 = float(np.max(_dist(t * dd[fixed], Lo[fixed], Up[fixed]), initial=0.0))
+        size = max(size, abs(t) * den.s)
+        c = float(k - strict.sum())
+        default = float(np.max(_dist(t * d[tie], Lo[tie], Up[tie]), initial=0.0))
+        if v > 0:
+            sig = t * den.s * np.sign(x[tie])
+            r1 = _tie_level(sig, Lo[tie], Up[tie], c, False, default)
+        else:
+            sig = np.full(int(tie.sum()), t * den.s)
+            r1 = _tie_level(sig, Lo[tie], Up[tie], c, True, default)
+        return rel(max(r0, r1), size)
+    v = t * d
+    if node.simplex:
+        return rel(_best_shift(v, Lo, Up), size)
+    return rel(float(np.max(_dist(v, Lo, Up), initial=0.0)), size)
+
+
+def domain_violation(node, x) -> float:
+    if node.simplex:
+        neg = float(np.max(np.maximum(-x, 0.0), initial=0.0))
+        return max(rel(neg, float(np.max(np.abs(x), initial=0.0))), abs(float(x.sum()) - 1.0))
+    cx = np.clip(x, node.lo, node.hi)
+    return rel(float(np.max(np.abs(x - cx), initial=0.0)),
+               max(float(np.max(np.abs(x), initial=0.0)), float(np.max(np.abs(cx), initial=0.0))))
+
+
+def parametric_gap(node, x) -> float | None:
+    """-min_z N(z) - t D(z) relative to |N(x)| at t = F(x), by CVXPY + Clarabel (affine D and
+    n <= GAP_MAX_N only; None otherwise or when the solve fails)."""
+    if node.den.kind != "affine" or node.n > GAP_MAX_N:
+        return None
+    try:
+        import cvxpy as cp
+        N, D = node.numerator(x), node.den.value(x)
+        t = N / D
+        z = cp.Variable(node.n)
+        expr = node.numerator_expr(z) - t * (node.den.a @ z + node.den.d)
+        val = cp.Problem(cp.Minimize(expr), node.domain_constraints(z)).solve(solver="CLARABEL")
+    except Exception:   # a missing solver or a failed solve: no measure, never a verdict
+        return None
+    if val is None or not np.isfinite(val):
+        return None
+    return rel(max(-float(val), 0.0), abs(N))
+
+
+def fractional_certificate(node, x) -> Certificate:
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    if x.shape != (node.n,) or not np.all(np.isfinite(x)):
+        return unmeasurable()
+    kind = "fractional_global" if node.quasiconvex else "fractional_critical"
+    ms = [Measure("stationarity", stationarity(node, x),
+                  "dist(0, dN(x) - t dD(x)) at t = N/D, relative to |grad f|, |lam|, t |dD|"
+                  + ("" if node.quasiconvex else " (a critical point: the ratio is not quasiconvex)")),
+          Measure("domain", domain_violation(node, x), "distance of x to the domain, relative to |x|")]
+    gap = parametric_gap(node, x)
+    if gap is not None:
+        ms.append(Measure("parametric_gap", gap, "-min_z N(z) - t D(z) relative to N(x) (Clarabel)", compared=False))
+    return Certificate.from_measures(kind, ms, primal_objective=node.objective(x))
+
+
+def unmeasurable() -> Certificate:
+    return Certificate.from_measures("fractional_critical", [Measure("stationarity", float("inf")),
+                                                             Measure("domain", float("inf"))])
