@@ -179,3 +179,18 @@ def test_generic_backends_refuse_the_node_naming_the_family_backends():
     prob = sl.problems.sparse_recovery(G, y, 0.1)
     with pytest.raises(SolvelabError, match="fractional_cd"):
         prob.solve(backend="admm")
+
+
+def test_cd_takes_a_fractional_program_through_the_fractional_kernels():
+    """backend='cd' on the FractionalRatio form runs fractional CD (the 1-D ratio solved
+    globally per coordinate): the same certified point as backend='fractional_cd'."""
+    from solvelab.bench.suites import fractional as suite
+    inst = suite.demo_instance()
+    prob = inst.make_problem(inst.data())
+    a = prob.solve(backend="cd", tol=1e-8)
+    b = prob.solve(backend="fractional_cd", tol=1e-8, warm_start=False)
+    assert a.status == "optimal" and b.status == "optimal"
+    assert a.backend == "cd"
+    assert a.objective == pytest.approx(b.objective, rel=1e-12)
+    with pytest.raises(sl.InvalidDataError, match="accepts theta, x0"):
+        prob.solve(backend="cd", selection="greedy")

@@ -74,12 +74,33 @@ class CDBackend(Backend):
     name = "cd"
     description = ("coordinate descent for sparse GLMs: working sets, Anderson extrapolation, gap-safe "
                    "screening, cyclic/random/greedy selection, Numba kernels on CSC and dense data")
-    forms = ("SparseGLM",)
+    forms = ("SparseGLM", "FractionalRatio")
     default_max_iter = 100000      # sweeps; proximal Newton counts its (cheap, O(k^2)) model sweeps too
     priority = 10
 
     def accepts_extra(self):
         return _EXTRA
+
+    # ---- fractional programs: coordinate descent with each coordinate's 1-D ratio solved
+    # globally (the fractional_cd backend; cd hands the FractionalRatio form to it whole)
+    @staticmethod
+    def _fractional(view):
+        if getattr(view, "name", "") != "FractionalRatio":
+            return None
+        from ..fractional_cd import FractionalCDBackend
+        return FractionalCDBackend()
+
+    def cannot_take(self, view):
+        fcd = self._fractional(view)
+        return fcd.cannot_take(view) if fcd is not None else super().cannot_take(view)
+
+    def setup(self, view, options: SolveOptions) -> Workspace:
+        fcd = self._fractional(view)
+        return fcd.setup(view, options) if fcd is not None else super().setup(view, options)
+
+    def update(self, ws, view, options, changes) -> bool:
+        fcd = self._fractional(view)
+        return fcd.update(ws, view, options, changes) if fcd is not None else super().update(ws, view, options, changes)
 
     # ------------------------------------------------------------------------------------
     def _options(self, options):
@@ -102,6 +123,9 @@ class CDBackend(Backend):
                 "gram": bool(extra.get("gram", True)), "gram_max": int(extra.get("gram_max", 1024))}
 
     def solve(self, view, options: SolveOptions, state: Workspace) -> RawSolution:
+        fcd = self._fractional(view)
+        if fcd is not None:
+            return fcd.solve(view, options, state)
         if view.data().dense is not None:
             # dense data: the Gram / Hessian products are small BLAS calls, which
             # multi-threaded OpenBLAS turns into waits on a busy machine (see kernels.threads)
