@@ -193,7 +193,7 @@ class HalpernBackend(Backend):
     name = "halpern"
     description = ("reflected restarted Halpern PDHG for bilinear saddle points and matrix games (cuPDLPx's "
                    "scheme; simplex / box projections in Numba kernels; scheme='pdhg' for plain PDHG)")
-    forms = ("BilinearSaddle",)
+    forms = ("BilinearSaddle", "LinearProgram")
     default_max_iter = 100000
     warmup = True
     priority = 30
@@ -201,13 +201,39 @@ class HalpernBackend(Backend):
     def accepts_extra(self):
         return _EXTRA
 
+    # ---- LPs: pdhg's reflected restarted Halpern scheme over the same PDLP machinery
+    # (scaling, primal weight, restarts, rays); the options are pdhg's, scheme fixed
+    @staticmethod
+    def _lp(view, options):
+        if getattr(view, "name", "") != "LinearProgram":
+            return None, options
+        import dataclasses
+
+        from .pdhg import PDHGBackend
+        extra = dict(options.extra or {})
+        if extra.get("scheme", "halpern") != "halpern":
+            raise InvalidDataError(f"backend 'halpern' on an LP runs pdhg's Halpern scheme; scheme="
+                                   f"{extra['scheme']!r} is backend='pdhg'")
+        extra["scheme"] = "halpern"
+        return PDHGBackend(), dataclasses.replace(options, extra=extra)
+
     def setup(self, view, options: SolveOptions) -> Workspace:
+        lp, lp_options = self._lp(view, options)
+        if lp is not None:
+            return lp.setup(view, lp_options)
         _options(self.checked_extra(options))
         with threads(blas=1):
             norm, passes = norm_estimate(view)
         return Workspace(norm=norm, norm_passes=passes, fresh=True)
 
+    def update(self, ws, view, options, changes) -> bool:
+        lp, lp_options = self._lp(view, options)
+        return lp.update(ws, view, lp_options, changes) if lp is not None else super().update(ws, view, options, changes)
+
     def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
+        lp, lp_options = self._lp(view, options)
+        if lp is not None:
+            return lp.solve(view, lp_options, ws)
         with threads(blas=1):     # small and memory-bound products: spin-waiting BLAS threads cost 10-100x
             return self._solve(view, options, ws)
 

@@ -119,7 +119,16 @@ def test_bad_options_are_refused(extra, match):
         matrix_game(np.eye(3)).solve(backend="halpern", **extra)
 
 
-def test_lps_are_refused_with_the_backends_that_take_them():
-    lp = sl.problems.linear_program(np.ones(2), np.ones((1, 2)), rl=[1.0])
-    with pytest.raises(sl.BackendRefusedError, match="pdhg"):
-        lp.solve(backend="halpern")
+def test_an_lp_runs_pdhgs_halpern_scheme_and_agrees_with_highs():
+    from scipy.optimize import linprog
+    rng = np.random.default_rng(8)
+    A = rng.random((15, 25))
+    c = rng.random(25) + 0.1
+    lp = sl.problems.linear_program(c, A, rl=np.ones(15), l=np.zeros(25))
+    res = lp.solve(backend="halpern", tol=1e-8)
+    assert res.status == "optimal", res.message
+    ref = linprog(c, A_ub=-A, b_ub=-np.ones(15), bounds=(0, None), method="highs")
+    assert res.objective == pytest.approx(ref.fun, rel=1e-7)
+    assert res.certificate.meets(1e-8)
+    with pytest.raises(sl.InvalidDataError, match="is backend='pdhg'"):
+        lp.solve(backend="halpern", scheme="adaptive")
