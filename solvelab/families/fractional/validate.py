@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ...errors import InvalidDataError, ShapeError
+from ...ir.bounds import check_box
 
 
 def real_array(v, what: str, ndim: int | None = None) -> np.ndarray:
@@ -61,23 +62,7 @@ def scalar(v, what: str, positive: bool = False, nonneg: bool = False) -> float:
 
 def bounds(lo, hi, n: int):
     """(lo, hi) of the domain's box; lo <= hi, -inf / +inf allowed, no NaN."""
-    def side(v, fill, what):
-        if v is None:
-            return np.full(n, fill)
-        arr = np.asarray(v, dtype=np.float64)
-        arr = np.full(n, float(arr)) if arr.ndim == 0 else arr.reshape(-1)
-        if arr.shape != (n,):
-            raise ShapeError(f"the {what} bound must have length {n}, got shape {np.shape(v)}")
-        if np.any(np.isnan(arr)):
-            raise InvalidDataError(f"the {what} bound has NaN entries")
-        return arr
-    lo, hi = side(lo, -np.inf, "lower"), side(hi, np.inf, "upper")
-    if np.any(lo > hi):
-        i = int(np.flatnonzero(lo > hi)[0])
-        raise InvalidDataError(f"the domain is empty: lower bound {lo[i]} > upper bound {hi[i]} at index {i}")
-    if np.any(lo == np.inf) or np.any(hi == -np.inf):
-        raise InvalidDataError("a lower bound of +inf or an upper bound of -inf leaves no feasible point")
-    return lo, hi
+    return check_box(lo, hi, n)
 
 
 def affine_min(a: np.ndarray, d: float, lo, hi, simplex: bool) -> tuple[float, np.ndarray | None]:

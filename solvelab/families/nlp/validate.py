@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ...errors import InvalidDataError, ShapeError
+from ...ir.bounds import check_box
 
 
 def check_x0(x0) -> np.ndarray:
@@ -69,20 +70,4 @@ def matrix(M, shape: tuple, name: str, x_desc: str = "x0"):
 
 def check_bounds(lower, upper, n: int):
     """(lo, hi) arrays of length n (None: unbounded), lo <= hi, no NaN."""
-    def side(v, fill, what):
-        if v is None:
-            return np.full(n, fill)
-        arr = np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)).copy() if np.ndim(v) == 0 \
-            else np.asarray(v, dtype=np.float64)
-        if arr.shape != (n,):
-            raise ShapeError(f"{what} bound must have length {n}, got shape {arr.shape}")
-        if np.any(np.isnan(arr)):
-            raise InvalidDataError(f"{what} bound has NaN entries")
-        return arr
-    lo, hi = side(lower, -np.inf, "lower"), side(upper, np.inf, "upper")
-    if np.any(lo > hi):
-        i = int(np.flatnonzero(lo > hi)[0])
-        raise InvalidDataError(f"bounds contradict at index {i}: lower {lo[i]} > upper {hi[i]}")
-    if np.any(lo == np.inf) or np.any(hi == -np.inf):
-        raise InvalidDataError("a lower bound of +inf or an upper bound of -inf leaves no feasible point")
-    return lo, hi
+    return check_box(lower, upper, n)
