@@ -56,7 +56,7 @@ class ValueFunction:
         u = np.asarray(u, dtype=np.float64)
         w, _, k = self.p.lower_solve(u, self.w)
         self.lower_iterations += k
-        F, grad, w, _ = self.p.hypergradient(u, w)     # w is already solved: no Newton step is taken
+        F, grad, _ = self.p.implicit_gradient(u, w)
         if not np.isfinite(F) or not np.all(np.isfinite(grad)):
             raise FloatingPointError("the value function or its hypergradient is not finite")
         self.w = w

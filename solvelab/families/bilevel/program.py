@@ -124,52 +124,60 @@ class BilevelProgram(StructuredProgram):
         x = np.asarray(x, dtype=np.float64).reshape(-1)
         return x[:self.q], x[self.q:]
 
-    def lower_stationarity(self, u, w) -> float:
+    def _grad_stat(self, u, w):
+        """(grad_w g, its relative size): the step's direction and the stopping test from one pass."""
         g, scale = self.lower_grad(u, w)
-        return rel(float(np.max(np.abs(g), initial=0.0)), scale)
+        return g, rel(float(np.max(np.abs(g), initial=0.0)), scale)
+
+    def lower_stationarity(self, u, w) -> float:
+        return self._grad_stat(u, w)[1]
 
     def lower_solve(self, u, w0=None, rtol: float = 1e-13, max_iter: int = 100):
         """Damped Newton on g(u, .) from w0 (Armijo backtracking; a quadratic level takes
         one exact step). Returns (w, relative stationarity, iterations)."""
         w = self.w_start(u) if w0 is None else np.array(w0, dtype=np.float64)
         val = self.lower_value(u, w)
-        stat = self.lower_stationarity(u, w)
+        g, stat = self._grad_stat(u, w)
         it, stalls = 0, 0
         for it in range(1, max_iter + 1):
             if stat <= rtol:
                 it -= 1
                 break
-            g, _ = self.lower_grad(u, w)
             d = -HessianSolver(self, u, w).solve(g)
             t, slope = 1.0, float(g @ d)
             while True:
                 w_new = w + t * d
                 v_new = self.lower_value(u, w_new)
                 if self.quadratic or v_new <= val + 1e-4 * t * slope or t < 1e-12:
-                    stat_new = self.lower_stationarity(u, w_new)
+                    g_new, stat_new = self._grad_stat(u, w_new)
                     break
                 if t == 1.0:   # near the solution the values tie in rounding: judge by the gradient
-                    stat_new = self.lower_stationarity(u, w_new)
+                    g_new, stat_new = self._grad_stat(u, w_new)
                     if np.isfinite(v_new) and stat_new <= 0.5 * stat:
                         break
                 t *= 0.5
             if not np.isfinite(v_new) or (v_new > val and stat_new >= stat):
                 break          # no progress left at machine precision
             stalls = stalls + 1 if stat_new > 0.5 * stat else 0
-            w, val, stat = w_new, v_new, stat_new
+            w, val, g, stat = w_new, v_new, g_new, stat_new
             if stalls >= 3:    # Newton converges quadratically: three slow steps mean rounding rules
                 break
         return w, stat, it
 
+    def implicit_gradient(self, u, w):
+        """(F(u), grad F(u), v) at a solved lower point w = w*(u): v = H^-1 d_w f,
+        grad F = d_u f - (d2_wu g)^T v."""
+        v = HessianSolver(self, u, w).solve(self.upper_grad_w(u, w))
+        grad = self.upper_grad_u(u, w) - self.cross(u, w, v)
+        return self.upper_value(u, w), grad, v
+
     def hypergradient(self, u, w0=None):
-        """(F(u), grad F(u), w*(u), v) by implicit differentiation: w* re-solved by
-        ``lower_solve`` from w0, v = H^-1 d_w f, grad F = d_u f - (d2_wu g)^T v."""
+        """(F(u), grad F(u), w*(u), v): w* re-solved by ``lower_solve`` from w0, then
+        ``implicit_gradient`` there."""
         u = np.asarray(u, dtype=np.float64)
         w, _, _ = self.lower_solve(u, w0)
-        fw = self.upper_grad_w(u, w)
-        v = HessianSolver(self, u, w).solve(fw)
-        grad = self.upper_grad_u(u, w) - self.cross(u, w, v)
-        return self.upper_value(u, w), grad, w, v
+        F, grad, v = self.implicit_gradient(u, w)
+        return F, grad, w, v
 
     # -- the StructuredProgram contract ---------------------------------------------------
     def objective(self, x) -> float:
