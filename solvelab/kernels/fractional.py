@@ -23,6 +23,8 @@ import enum
 import numpy as np
 from numba import njit
 
+from .cd import prox1d
+
 
 class DenKind(enum.IntEnum):
     """The denominators' kernel codes (named once; the backends read them from here)."""
@@ -323,15 +325,13 @@ def lasso_box_cd(G, colsq, r, x, c, lam, lo, hi, tol, max_epochs):
             if xi >= hi[i]:
                 up_s = np.inf
             viol = max(viol, max(lo_s, -up_s, 0.0))
-            if colsq[i] > 0:
-                v = xi - gi / colsq[i]
-                t = lam[i] / colsq[i]
-                z = v - t if v > t else (v + t if v < -t else 0.0)
+            if colsq[i] > 0:     # the l1 prox clipped to the box: cd's own coordinate step
+                z = prox1d(0, xi - gi / colsq[i], 1.0 / colsq[i], lam[i], 0.0, lo[i], hi[i], 0.0)
             else:
                 z = lo[i] if gi > lam[i] else (hi[i] if gi < -lam[i] else 0.0)
                 if not np.isfinite(z):
                     return -1, np.inf
-            z = min(max(z, lo[i]), hi[i])
+                z = min(max(z, lo[i]), hi[i])
             if z != xi:
                 d = z - xi
                 for row in range(m):
