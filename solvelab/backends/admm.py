@@ -391,9 +391,10 @@ class AdmmBackend(Backend):
         terms = prog.terms
         n = prog.n
         tol = float(options.tol)
-        # the stopping test is the certificate the engine will judge by: a structured
-        # program's own (an LP node's is row by row), else the generic one of its terms
-        own = own_certificate(prog) if hasattr(prog, "family") else None
+        # the stopping test is the certificate the engine will judge by (forms.own_certificate:
+        # a structured program's own, an LP node's row by row, or a structured form's, as a
+        # CVXPY-declared OT problem's), else the generic one of its terms
+        own = own_certificate(prog)
         judge = own if own is not None else (lambda x_, d_: certify(prog, x_, d_))
         S = ws["structure"]
         last = ws.warm     # the last solution (ws itself keeps the factorizations)
