@@ -360,6 +360,9 @@ class AffineCompiler:
             const, var = b, a
         else:
             raise UnsupportedAtomError(f"'{_short(expr)}' multiplies two non-constant expressions")
+        if not self.is_parametric(const) and not np.any(_dense_flat(self.constant_value(const))):
+            # 0 * f(x): CVXPY calls it affine whatever f is (e.g. 0 * sum_squares(x)); it is 0
+            return AffineMap(shape, {}, np.zeros(_size(shape)))
         inner = self._broadcast(self.compile(var), var.shape, shape)
         return self._elementwise(inner, const, shape)
 

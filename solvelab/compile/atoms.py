@@ -143,7 +143,9 @@ class ObjectiveCompiler:
         if expr.is_constant():
             return [Piece(None, self.affine.compile(expr), coef, _short(expr))]
         if expr.is_affine():
-            return [Piece(F.Linear(1.0), self.affine.compile(expr), coef, _short(expr))]
+            amap = self.affine.compile(expr)
+            # (0 * f(x) is affine to CVXPY and compiles to a constant: no linear term)
+            return [Piece(None if amap.is_constant() else F.Linear(1.0), amap, coef, _short(expr))]
         if isinstance(expr, add_expr.AddExpression):
             out = []
             for a in expr.args:

@@ -403,3 +403,19 @@ def test_refusal_names_the_atom(name):
     with pytest.raises(sl.SolvelabError, match=pattern) as err:
         sl.compile(cp.Problem(obj, cons))
     assert "Approx" not in str(err.value)
+
+
+@pytest.mark.parametrize("backend", ["cd", "fista", "admm"])
+def test_a_zero_weight_on_a_convex_atom_is_dropped(backend):
+    """0 * sum_squares(x) is affine to CVXPY; it compiles to the constant 0 (it used to be
+    refused as 'quad_over_lin is not affine', and as a linear term it hid the GLM form)."""
+    rng = np.random.default_rng(3)
+    A, b = rng.standard_normal((20, 4)), rng.standard_normal(20)
+    x = cp.Variable(4)
+    base = cp.sum_squares(A @ x - b) + 0.5 * cp.norm1(x)
+    res = sl.Problem(cp.Minimize(base + 0.0 * cp.sum_squares(x) + 0 * cp.norm1(x) + 2.0)).solve(backend=backend,
+                                                                                               tol=1e-9)
+    ref = cp.Problem(cp.Minimize(base))
+    ref.solve(solver="CLARABEL")
+    assert res.status == sl.Status.OPTIMAL
+    assert res.objective == pytest.approx(ref.value + 2.0, rel=1e-6)
