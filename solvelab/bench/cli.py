@@ -2,7 +2,7 @@
 
     solvelab bench SUITE [--backends a,b] [--peers x,y] [--instances PATTERN]
                          [--time-limit S] [--tol T] [--repeat K] [--data-dir DIR]
-                         [--out DIR] [--workers N] [--resume]
+                         [--out DIR] [--workers N | --dask ADDRESS|local:N] [--resume]
     solvelab bench report DIR
     solvelab bench list
 
@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output directory (default bench-results/SUITE-TIMESTAMP)")
     p.add_argument("--workers", type=int, default=1,
                    help="parallel worker processes (default 1; 0 runs in-process without time limits, for debugging)")
+    p.add_argument("--dask", metavar="ADDRESS|local:N",
+                   help="run on a Dask cluster: a scheduler address (tcp://host:8786) or local:N for N "
+                        "worker processes here (needs solvelab[dask]); same time limits and report")
     p.add_argument("--resume", action="store_true",
                    help="continue --out (default: the latest bench-results/SUITE-*) from its results.jsonl")
     p.add_argument("--suite-option", action="append", default=[], metavar="KEY=VALUE",
@@ -117,6 +120,7 @@ def main(argv=None) -> int:
                         time_limit=args.time_limit, tol=args.tol, repeat=args.repeat, data_dir=args.data_dir,
                         out=args.out, workers=args.workers, resume=args.resume, max_iter=args.max_iter,
                         plugins=args.plugin, progress=not args.no_progress, suite_options=suite_options,
+                        dask=args.dask,
                         command="solvelab bench " + " ".join(shlex.quote(a) for a in argv))
         if out is not None:
             _print_summary(out)

@@ -120,8 +120,12 @@ def latest_out(suite_name: str) -> Path | None:
 
 def run_suite(suite_name: str, *, backends=None, peers=None, instances=None, time_limit=None, tol=None,
               repeat=None, data_dir=None, out=None, workers=1, resume=False, max_iter=None, plugins=(),
-              progress=True, command="", grace=None, report=True, log=None, suite_options=None) -> Path:
+              progress=True, command="", grace=None, report=True, log=None, suite_options=None,
+              dask=None) -> Path:
     """Run a suite and write its results and report; returns the output directory.
+
+    ``dask``: a scheduler address or 'local:N' runs the tasks on a Dask cluster
+    (``dask_executor.DaskExecutor``) instead of local worker processes.
 
     Raises ``SuiteError`` for harness errors (unknown names, nothing to run ...). A
     suite that cannot run here (a missing optional extra) is reported and skipped:
@@ -146,6 +150,12 @@ def run_suite(suite_name: str, *, backends=None, peers=None, instances=None, tim
     if not tol > 0 or not time_limit > 0:
         raise SuiteError("--tol and --time-limit must be positive")
     repeat = int(repeat if repeat is not None else suite.default_repeat)
+    if dask:  # a bad target or a missing extra fails before anything is written
+        from .dask_executor import DaskUnavailable, check_target
+        try:
+            check_target(dask)
+        except (DaskUnavailable, ValueError) as exc:
+            raise SuiteError(str(exc)) from exc
     if repeat < 1:
         raise SuiteError("--repeat must be at least 1")
     insts = suite.select(instances)
@@ -194,7 +204,7 @@ def run_suite(suite_name: str, *, backends=None, peers=None, instances=None, tim
         return rec
 
     config = {"suite": suite_name, "command": command, "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "tol": tol, "time_limit": time_limit, "repeat": int(repeat), "workers": int(workers),
+              "tol": tol, "time_limit": time_limit, "repeat": int(repeat), "workers": int(workers), "dask": dask,
               "backends": bnames, "backends_missing": bmissing, "peers": pnames, "instances": [i.name for i in insts],
               "data_dir": str(data_dir) if data_dir else None, "suite_options": options, **meta,
               "preload": ["solvelab"] + list(suite.worker_preload), "worker_startup": []}
@@ -239,7 +249,14 @@ def run_suite(suite_name: str, *, backends=None, peers=None, instances=None, tim
         config["one_time"] = {k: round(float(v), 3) for k, v in one_time.items()}
         config["prepare_seconds"] = round(time.perf_counter() - t_prep, 3)
     (out / "config.json").write_text(json.dumps(config, indent=1))
-    if int(workers) <= 0:
+    if dask:
+        from .dask_executor import DaskExecutor, DaskUnavailable
+        try:
+            executor = DaskExecutor.from_target(dask, preload=suite.worker_preload, grace=grace)
+        except (DaskUnavailable, ValueError) as exc:
+            raise SuiteError(str(exc)) from exc
+        log(f"running on Dask ({dask}): {executor.slots()} worker thread(s)")
+    elif int(workers) <= 0:
         executor = InlineExecutor()
     else:
         executor = LocalExecutor(workers=int(workers), preload=suite.worker_preload, grace=grace)
