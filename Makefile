@@ -23,11 +23,11 @@ $(STAMP): pyproject.toml
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	@if [ -f /usr/include/suitesparse/cholmod.h ]; then \
-	    $(PY) -m pip install -q -e '.[cholmod,test,peers]' \
-	    || { echo "scikit-sparse did not build: using the SciPy fallback"; $(PY) -m pip install -q -e '.[test,peers]'; }; \
+	    $(PY) -m pip install -q -e '.[cholmod,test,peers,dask]' \
+	    || { echo "scikit-sparse did not build: using the SciPy fallback"; $(PY) -m pip install -q -e '.[test,peers,dask]'; }; \
 	else \
 	    echo "no SuiteSparse headers: installing without scikit-sparse (SciPy fallback)"; \
-	    $(PY) -m pip install -q -e '.[test,peers]'; \
+	    $(PY) -m pip install -q -e '.[test,peers,dask]'; \
 	fi
 	touch $(STAMP)
 

@@ -83,7 +83,10 @@ from ..kernels.anderson import Anderson
 from . import registry
 from .base import Backend, Changes, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 
-_EXTRA = ("rho", "sigma", "alpha", "adaptive_rho", "max_rho_updates", "eq_rho_scale", "system", "scaling", "anderson")
+_EXTRA = ("rho", "sigma", "alpha", "adaptive_rho", "max_rho_updates", "eq_rho_scale", "system", "scaling", "anderson",
+          "distributed", "blocks")
+#: what ``distributed=client`` hands to consensus ADMM (backends.consensus)
+_CONSENSUS_EXTRA = ("distributed", "blocks", "rho", "adaptive_rho", "max_rho_updates")
 
 
 #: the only absolute floor: the smallest normal double (0 / 0 is read as 0)
@@ -372,19 +375,53 @@ class AdmmBackend(Backend):
             raise InvalidDataError(f"admm: option system must be 'auto', 'reduced' or 'kkt', got {o['system']!r}")
         return o
 
+    # ---- distributed=client: consensus ADMM over row blocks (backends.consensus) ----
+    @staticmethod
+    def _distributed(options: SolveOptions) -> bool:
+        return (options.extra or {}).get("distributed") is not None or "blocks" in (options.extra or {})
+
+    def _consensus(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
+        from ..errors import BackendRefusedError
+        from ..ir.forms import match
+        from .consensus import ConsensusAdmmBackend
+        extra = self.checked_extra(options)
+        other = sorted(set(extra) - set(_CONSENSUS_EXTRA))
+        if other:
+            raise InvalidDataError(f"admm: with distributed=client it runs consensus ADMM, which does not take "
+                                   f"{other}; it accepts {', '.join(_CONSENSUS_EXTRA)}")
+        glm = match(view.program, "SparseGLM")
+        consensus = ConsensusAdmmBackend()
+        why = consensus.cannot_take(glm) if glm else glm.reason
+        if why:
+            raise BackendRefusedError(f"admm: distributed=client runs consensus ADMM over row blocks, which needs "
+                                      f"a sparse GLM (a datafit of A x plus a separable convex penalty): {why}")
+        sub = ws.setdefault("consensus", Workspace())
+        sub.warm = ws.warm.get("consensus", {}) if options.warm_start else {}
+        raw = consensus.solve(glm, options, sub)
+        ws.warm = {"consensus": sub.warm}
+        return raw
+
     def setup(self, view, options: SolveOptions) -> Workspace:
         """The operator-dependent part: which terms fold or split, the stacked matrix and
         its equilibration (``structure``); the factorizations (``system``, keyed by rho)
         are added by the solves and live as long as the workspace."""
+        if self._distributed(options):
+            return Workspace()       # the consensus blocks are set up by their first solve
         o = self._options(self.checked_extra(options))
         return Workspace(structure=_Structure(view.program, o["scaling"]))
 
     def update(self, ws: Workspace, view, options: SolveOptions, changes: Changes) -> bool:
+        if self._distributed(options):
+            return not changes.operators
         S = ws.get("structure")
         scaling = bool(self._options(self.checked_extra(options))["scaling"])
         return not changes.operators and S is not None and S.n == view.program.n and S.scaling == scaling
 
     def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
+        if self._distributed(options):
+            return self._consensus(view, options, ws)
+        if ws.get("structure") is None:      # the last solve was distributed
+            ws["structure"] = _Structure(view.program, bool(self._options(self.checked_extra(options))["scaling"]))
         t_setup0 = time.perf_counter()
         o = self._options(self.checked_extra(options))
         prog = view.program
