@@ -88,11 +88,16 @@ def connect(target: str):
 
 
 def _preload(modules) -> float:
-    """Import the suite's preload modules on a worker; the seconds it took."""
-    t = time.perf_counter()
+    """Import the suite's preload modules on a worker; the seconds since its process
+    started (unpickling this function has already imported solvelab, so timing the
+    imports here would miss it)."""
     for mod in modules:
         importlib.import_module(mod)
-    return time.perf_counter() - t
+    try:
+        import psutil
+        return max(0.0, time.time() - psutil.Process().create_time())
+    except (ImportError, OSError):
+        return 0.0
 
 
 def run_on_worker(task: Task, token: str) -> dict:
@@ -128,6 +133,7 @@ class DaskExecutor(Executor):
         self.prepare_limit = prepare_limit
         self.events: "queue.Queue" = queue.Queue()
         self.startup_times: list[float] = []
+        self._requeued: dict[str, int] = {}
 
     @classmethod
     def from_target(cls, target: str, **kw) -> "DaskExecutor":
@@ -148,6 +154,7 @@ class DaskExecutor(Executor):
         self.events.put(payload)
 
     def run(self, tasks, on_event) -> None:
+        distributed = _distributed()
         pending = collections.deque(tasks)
         if not pending:
             return
@@ -157,8 +164,10 @@ class DaskExecutor(Executor):
         self.client.subscribe_topic(TOPIC, self._handler)
         running: dict[str, _Run] = {}
         try:
+            capacity, t_slots = self.slots(), time.perf_counter()
             while pending or running:
-                capacity = self.slots()
+                if time.perf_counter() - t_slots > 5.0:       # workers may join or leave
+                    capacity, t_slots = self.slots(), time.perf_counter()
                 now = time.perf_counter()
                 while pending and len(running) < capacity:
                     task = pending.popleft()
@@ -173,6 +182,13 @@ class DaskExecutor(Executor):
                         self._drain(running)
                         rec = self._result(r)
                         del running[token]
+                        if rec is None:        # lost with a dying worker before it began: run it again
+                            pending.appendleft(r.task)
+                            self._requeued[r.task.key] = self._requeued.get(r.task.key, 0) + 1
+                            capacity, t_slots = self.slots(), time.perf_counter()
+                            continue
+                        if rec.get("status") == "crashed":
+                            capacity, t_slots = self.slots(), time.perf_counter()
                         self._finish(r.task, rec, pending, on_event)
                     elif r.deadline is not None and now > r.deadline:
                         if r.t_solve is None:
@@ -182,9 +198,15 @@ class DaskExecutor(Executor):
                                    f"{self._grace(r.task):.1f} s grace)")
                         rec = self._kill(r, running, msg)
                         del running[token]
+                        capacity, t_slots = self.slots(), time.perf_counter()
                         self._finish(r.task, rec, pending, on_event)
                 on_event("tick", running=[(r.task, now - (r.t_solve or r.t_start)) for r in running.values()])
-                time.sleep(0.1)
+                if running:   # wake when a run finishes, or to check the deadlines
+                    try:
+                        distributed.wait([r.future for r in running.values()], timeout=0.1,
+                                         return_when="FIRST_COMPLETED")
+                    except distributed.TimeoutError:
+                        pass
         finally:
             try:
                 self.client.unsubscribe_topic(TOPIC)
@@ -220,7 +242,7 @@ class DaskExecutor(Executor):
             rec["dask_worker"] = r.worker
         return rec
 
-    def _result(self, r: _Run) -> dict:
+    def _result(self, r: _Run) -> dict | None:
         distributed = _distributed()
         try:
             rec = r.future.result()
@@ -228,6 +250,8 @@ class DaskExecutor(Executor):
             return self._failure(r, "crashed", "the Dask task was cancelled", False)
         except Exception as exc:
             name = type(exc).__name__
+            if name == "KilledWorker" and r.worker is None and self._requeued.get(r.task.key, 0) < 3:
+                return None            # it never started: another worker's death took it along
             if name == "KilledWorker" or "worker" in name.lower():
                 return self._failure(r, "crashed", f"the Dask worker died while running it ({name}: {exc})", False)
             return self._failure(r, "error", f"{name}: {exc}", False)
