@@ -35,7 +35,10 @@ from |K|_max; only when the screen passes (at most every 32 steps) are the summa
 
 Options (``options.extra``): ``scheme`` ('halpern' | 'pdhg'), ``reflection`` (rho, 1.0),
 ``restart`` (True), ``restart_every`` (16 steps between restart tests),
-``primal_weight`` (the initial w, 1.0), ``primal_weight_smoothing`` (0.5; 0 keeps w).
+``primal_weight`` (the initial w, 1.0), ``primal_weight_smoothing`` (0.5; 0 keeps w),
+``device`` ('cpu' | 'cuda' | None): on an LP (run by pdhg's Halpern scheme, above)
+'cuda' runs pdhg's device loop; on a bilinear saddle point it is refused with the reason
+(the simplex / ball projections of its sides have no device kernel yet).
 Warm start: the last solution (x, y, w) of the same data version.
 """
 from __future__ import annotations
@@ -49,11 +52,12 @@ from ..errors import InvalidDataError
 from ..families.saddle.certificate import measures, parts, size_bound
 from ..kernels import pdhg as KP
 from ..kernels import saddle as KS
+from ..kernels.cuda.device import resolve_device
 from ..kernels.threads import threads
 from . import registry
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 
-_EXTRA = ("scheme", "reflection", "restart", "restart_every", "primal_weight", "primal_weight_smoothing")
+_EXTRA = ("scheme", "reflection", "restart", "restart_every", "primal_weight", "primal_weight_smoothing", "device")
 _BETA_SUFFICIENT, _BETA_NECESSARY, _ARTIFICIAL = 0.2, 0.8, 0.36
 _EXACT_EVERY = 32
 _STEP = 0.99
@@ -65,8 +69,13 @@ TABLE = Table(("iteration", "iter", "8d"), ("time", "time", "9.3f"), ("residual"
 
 def _options(extra) -> dict:
     o = {"scheme": "halpern", "reflection": 1.0, "restart": True, "restart_every": 16, "primal_weight": 1.0,
-         "primal_weight_smoothing": 0.5}
+         "primal_weight_smoothing": 0.5, "device": "cpu"}
     o.update(extra)
+    o["device"] = resolve_device(o["device"], backend="halpern")
+    if o["device"] == "cuda":
+        raise InvalidDataError("backend 'halpern': device='cuda' is not available for bilinear saddle points (the "
+                               "simplex / ball projections have no device kernel yet; LPs do run on the GPU, with "
+                               "backend='halpern' or 'pdhg'); use device='cpu' here")
     if o["scheme"] not in ("halpern", "pdhg"):
         raise InvalidDataError(f"backend 'halpern': scheme must be 'halpern' or 'pdhg', got {o['scheme']!r}")
 

@@ -28,13 +28,27 @@ operator instead (fixed step 0.998 / |A|_2, restarts on the fixed-point residual
 scheme of cuPDLPx): fewer passes on some LPs (israel, e226, 25fv47), more on others,
 and it did not reach 1e-6 on scrs8 in 300000 steps: an option, not the default.
 
+``device='cuda'`` (``options.extra``; default 'cpu', None: from the input arrays) runs the
+Halpern scheme with its whole iteration loop on an NVIDIA GPU (``kernels.cuda.pdhg``: CSR
+SpMV fused with the primal / dual steps and the Halpern combination, two kernels a
+step). Scaling, the norm estimate and the start are computed on the host at setup; the
+restart tests, the primal weight and the stopping test run on the host from a few
+scalars the device reduces per evaluation (the certificate's parts at T z in the
+original scaling); the point comes back to the host only when the device's measure
+meets tol (then rechecked with fresh host products, as on the CPU) and at the end. Not on
+the device: the adaptive scheme (``scheme='adaptive'`` with ``device='cuda'`` is refused),
+the infeasibility / unboundedness rays (a run on an infeasible or unbounded LP ends at
+its budget) and the callback's ``x``. Missing CUDA raises ``MissingDependencyError``
+naming ``pip install 'solvelab[gpu]'``. The engine recomputes the certificate on the host.
+
 ``info['matvecs']`` counts every pass over A or A^T (rejected steps and checks included;
 ``matvecs_A``, ``matvecs_AT`` apart). Warm start: the last solution (x, y, step, primal
 weight) of the same data version. Options (``options.extra``): ``eval_every`` (16: steps
 between evaluations of the stopping test), ``restart_every`` (16: steps between restart and
 ray checks, rounded to whole evaluations),
 ``ruiz_iters`` (10), ``restart`` (True), ``primal_weight_smoothing`` (0.5), ``scheme``
-('adaptive' | 'halpern'), ``reflection`` (1.0, Halpern's rho in [0, 1]).
+('adaptive' | 'halpern'), ``reflection`` (1.0, Halpern's rho in [0, 1]), ``device``
+('cpu' | 'cuda' | None).
 Statuses: converged, max_iter, time_limit, stopped, infeasible, unbounded, numerical_error.
 """
 from __future__ import annotations
@@ -47,11 +61,14 @@ import scipy.sparse as sp
 
 from ..errors import InvalidDataError
 from ..families.lp import check_farkas, check_unbounded_ray, measures, multipliers_to_duals
+from ..families.lp.certificate import _ROUNDING, _ROW_FLOOR, _TINY
 from ..kernels import pdhg as K
+from ..kernels.cuda.device import require_cuda, resolve_device
 from . import registry
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 
-_EXTRA = ("eval_every", "restart_every", "ruiz_iters", "restart", "primal_weight_smoothing", "scheme", "reflection")
+_EXTRA = ("eval_every", "restart_every", "ruiz_iters", "restart", "primal_weight_smoothing", "scheme", "reflection",
+          "device")
 
 TABLE = Table(("iteration", "iter", "8d"), ("time", "time", "9.3f"), ("primal_residual", "primal", "10.2e"),
               ("dual_residual", "dual", "10.2e"), ("gap", "gap", "10.2e"), ("matvecs", "passes", "9d"),
@@ -280,8 +297,14 @@ class _HalpernRun(_Run):
 
 def _options(extra) -> dict:
     o = {"eval_every": 16, "restart_every": 16, "ruiz_iters": 10, "restart": True, "primal_weight_smoothing": 0.5,
-         "scheme": "adaptive", "reflection": 1.0}
+         "scheme": "adaptive", "reflection": 1.0, "device": "cpu"}
     o.update(extra)
+    o["device"] = resolve_device(o["device"], backend="pdhg")
+    if o["device"] == "cuda":
+        if extra.get("scheme", "halpern") != "halpern":
+            raise InvalidDataError(f"backend 'pdhg': device='cuda' runs scheme='halpern' (fixed steps, fused "
+                                   f"kernels); scheme={extra['scheme']!r} runs on the CPU only (device='cpu')")
+        o["scheme"] = "halpern"
     ev = o["eval_every"]
     if isinstance(ev, bool) or not isinstance(ev, (int, np.integer)) or ev < 1:
         raise InvalidDataError(f"backend 'pdhg': eval_every must be a positive integer, got {ev!r}")
@@ -332,6 +355,8 @@ class PDHGBackend(Backend):
     def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
         t0 = time.perf_counter()
         o = _options(self.checked_extra(options))
+        if o["device"] == "cuda":
+            return self._solve_device(view, options, ws, o, t0)
         compile_time = K.warm_up()
         lp = view.program
         S = ws["scaled"]
@@ -470,6 +495,188 @@ class PDHGBackend(Backend):
                     return {"status": "unbounded_ray", "iterations": it, "ray": dx,
                             "message": f"a primal descent ray at iteration {it}"}
         return None
+
+    # ---- device='cuda' -------------------------------------------------------------
+    def _solve_device(self, view, options, ws, o, t0) -> RawSolution:
+        require_cuda(self.name)
+        lp = view.program
+        S = ws["scaled"]
+        warm = getattr(ws, "warm", ws)
+        start = {}
+        if (options.warm_start and warm.get("x") is not None and warm.get("data_version") == lp.data_version
+                and warm["x"].shape == lp.c.shape and warm["y"].shape == lp.rl.shape):
+            start = {"x0": warm["x"], "y0": warm["y"], "w": warm["w"]}
+        run = _DeviceHalpernRun(lp, S, rho=float(o["reflection"]), **start)
+        setup_time = time.perf_counter() - t0
+        mon = IterationMonitor(options, table=TABLE)
+        if mon.verbose:
+            m, n = lp.shape
+            print(f"pdhg (device='cuda', halpern): LP {m} rows x {n} columns, nnz={lp.A.nnz}, tol={options.tol:g}"
+                  + (", warm start" if start else ""))
+        out = self._device_loop(run, lp, mon, options, o)
+        info = {"matvecs": run.passes[0] + run.passes[1], "matvecs_A": run.passes[0], "matvecs_AT": run.passes[1],
+                "restarts": run.restarts, "primal_weight": run.w, "step_size": run.eta, "compile_time": 0.0,
+                "jit_time": 0.0, "warm_start": bool(start), "solve_time": mon.elapsed(), "device": "cuda",
+                "threads_per_block": run.dev.tpb, "device_setup_time": run.upload_time}
+        status, it = out["status"], out["iterations"]
+        mon.summary("pdhg", f"{it} iterations, {info['matvecs']} matrix passes", mon.elapsed(), status=status)
+        x, y = out["x"], out["y"]
+        if status == "numerical_error" or not np.all(np.isfinite(x)) or not np.all(np.isfinite(y)):
+            return RawSolution(x=x, status="numerical_error", iterations=it, history=mon.history,
+                               setup_time=setup_time, info=info,
+                               message=out.get("message") or "NaN or Inf in the iterates")
+        warm.update(x=x.copy(), y=y.copy(), eta=run.eta, w=run.w, data_version=lp.data_version)
+        return RawSolution(x=x, status=status, iterations=it, duals=multipliers_to_duals(lp, y),
+                           history=mon.history, setup_time=setup_time, info=info, message=out["message"])
+
+    def _device_loop(self, run, lp, mon, options, o) -> dict:
+        """``_loop`` for the device run: the same evaluations and restart schedule, the
+        measures from the device's reductions; no rays, no feasibility phase."""
+        tol = options.tol
+        ev = int(o["eval_every"])
+        every = max(1, int(o["restart_every"]) // ev)
+        cmax = float(np.max(np.abs(lp.c), initial=0.0))
+        nev = 0
+        it = 0
+        while True:
+            count = min(ev, mon.max_iter - it)
+            if count <= 0:
+                mon.stop("max_iter", f"{mon.max_iter} iterations")
+                break
+            run.steps(count)
+            it += count
+            p, d, g, q = device_measures(run.dev, cmax)
+            if not all(math.isfinite(v) for v in (p, d, g)) or not math.isfinite(q["dx0"] + q["dy0"]):
+                mon.stop("numerical_error", f"NaN or Inf in the iterates at iteration {it}")
+                return {"status": "numerical_error", "iterations": it, **run.host_xy(), "message": mon.message}
+            val = max(p, d, g)
+            if val > tol and max(d, g) <= tol:
+                run.passes[0] += 1   # only the primal residual misses: against the row sizes
+                p = device_measures(run.dev, cmax, reads=True, parts=q)[0]
+                val = max(p, d, g)
+            rec = mon.record(it, val, primal_residual=p, dual_residual=d, gap=g, phase="objective",
+                             matvecs=run.passes[0] + run.passes[1], restarts=run.restarts, omega=run.w,
+                             step=run.eta, device="cuda")
+            if val <= tol:
+                pt = run.host_point()   # the point comes to the host: checked with fresh products
+                fresh = lp.A @ pt[0], lp.AT @ pt[2]
+                run.passes[0] += 2
+                run.passes[1] += 1
+                p2, d2, g2, _, _ = measures(lp, pt[0], fresh[0], pt[2], fresh[1])
+                if max(p2, d2, g2) <= tol:
+                    mon.stop("converged")
+                    return {"status": "converged", "iterations": it, "x": pt[0], "y": pt[2], "message": ""}
+            if mon.check(rec, None, f"{mon.max_iter} iterations (certificate {val:.2e})"):
+                break
+            nev += 1
+            if nev % every:
+                continue
+            if o["restart"]:
+                run.restart(float(o["primal_weight_smoothing"]), it, q)
+        return {"status": mon.status, "iterations": it, **run.host_xy(), "message": mon.message}
+
+
+def _nonneg(v: float) -> float:
+    """A max-norm read back from the device (-inf for an empty vector reads 0; NaN stays)."""
+    return 0.0 if v < 0.0 else v
+
+
+def _rel(num: float, den: float) -> float:
+    return 0.0 if num == 0.0 else num / max(den, _TINY)
+
+
+def device_measures(dev, cmax: float, reads: bool = False, parts: dict | None = None):
+    """``families.lp.certificate.measures(lp, X, AX, Y, ATY, reads=0.0)`` (``reads``: with the
+    row sizes |A| |X| instead) at the device's T z in the original scaling, from its
+    reductions: (primal_residual, dual_residual, gap, parts). ``cmax`` is max |c|."""
+    q = dev.parts() if parts is None else parts
+    sizes = max(_nonneg(q["ax_max"]), _nonneg(q["cax_max"]))
+    if reads:
+        sizes = max(sizes, _nonneg(dev.reads_max()))
+    rows = _nonneg(dev.rows(_ROW_FLOOR * sizes, reads))
+    cols = _rel(_nonneg(q["x_clip"]), _nonneg(q["x_max"]))
+    dres = _rel(_nonneg(q["r_viol"]), max(cmax, _nonneg(q["aty_max"])))
+    P = q["P"]
+    D = q["dual_rows"] + q["dual_cols"]
+    size = q["dual_rows_abs"] + q["dual_cols_abs"] + q["cx"]
+    excess = max(abs(P - D) - _ROUNDING * size, 0.0) if math.isfinite(P - D) else abs(P - D)
+    gap = _rel(excess, max(abs(P), abs(D)))
+    return max(rows, cols), dres, gap, q
+
+
+class _DeviceHalpernRun:
+    """``_HalpernRun`` with its iterate on the device (``kernels.cuda.pdhg.DeviceLP``): the
+    same start, step, restart test and primal-weight update; the restart's distances and
+    the residual are reduced on the device."""
+
+    def __init__(self, lp, S: Scaled, rho=1.0, x0=None, y0=None, w=None):
+        from ..kernels.cuda.pdhg import DeviceLP
+        self.lp, self.S = lp, S
+        self.vec = S.vectors(lp, True)
+        c, l, u, rl, ru = self.vec
+        m, n = lp.shape
+        x = np.clip(np.zeros(n) if x0 is None else S.x_in(x0), l, u)
+        y = np.zeros(m) if y0 is None else S.y_in(y0)
+        y = np.where(np.isfinite(rl), y, np.minimum(y, 0.0))
+        y = np.where(np.isfinite(ru), y, np.maximum(y, 0.0))
+        self.passes = [1, 1]
+        if "norm_2" not in S.__dict__:
+            S.norm_2 = K.norm_2(S.A)
+            S.norm_passes = 120
+            self.passes[0] += 60
+            self.passes[1] += 60
+        self.eta = 0.998 / S.norm_2 if S.norm_2 > 0 else 1.0
+        self.w = 1.0 if w is None else float(w)
+        self.rho = float(rho)
+        t = time.perf_counter()
+        self.dev = DeviceLP(S.mats, self.vec, (lp.c, lp.l, lp.u, lp.rl, lp.ru), S.dr, S.dc, S.alpha, S.beta,
+                            (x, y, S.A @ x, S.AT @ y))
+        self.upload_time = time.perf_counter() - t
+        self.j = 0
+        self.k = 0
+        self.fpr_restart = math.inf
+        self.kkt_prev = math.inf
+        self.steps_since_restart = 0
+        self.restarts = 0
+
+    def steps(self, count: int) -> None:
+        self.j = self.dev.steps(count, self.j, self.eta, self.w, self.rho)
+        self.passes[0] += count
+        self.passes[1] += count
+        self.k += count
+        self.steps_since_restart += count
+        if self.fpr_restart == math.inf:
+            self.fpr_restart = self.dev.fpr(self.w)
+
+    def restart(self, smoothing: float, total_steps: int, parts: dict) -> bool:
+        """``_HalpernRun.restart`` (``parts``: the device's reductions at this T z)."""
+        r = self.dev.fpr(self.w)
+        do = (r <= _BETA_SUFFICIENT * self.fpr_restart
+              or (r <= _BETA_NECESSARY * self.fpr_restart and r > self.kkt_prev)
+              or self.steps_since_restart >= _ARTIFICIAL * total_steps)
+        self.kkt_prev = r
+        if not do:
+            return False
+        dx, dy = math.sqrt(max(parts["dx0"], 0.0)), math.sqrt(max(parts["dy0"], 0.0))
+        if dx > 1e-10 and dy > 1e-10 and smoothing > 0:
+            self.w = math.exp(smoothing * math.log(dy / dx) + (1.0 - smoothing) * math.log(self.w))
+        self.dev.restart_to_t()
+        self.j = 0
+        self.fpr_restart = r
+        self.kkt_prev = math.inf
+        self.steps_since_restart = 0
+        self.restarts += 1
+        return True
+
+    def host_point(self):
+        """T z in the original scaling, on the host: (x, A x, y, A^T y)."""
+        xs, Axs, ys, ATys = self.dev.t_point()
+        S, lp = self.S, self.lp
+        return np.clip(S.x_out(xs), lp.l, lp.u), S.Ax_out(Axs), S.y_out(ys), S.ATy_out(ATys)
+
+    def host_xy(self) -> dict:
+        pt = self.host_point()
+        return {"x": pt[0], "y": pt[2]}
 
 
 registry.register(PDHGBackend())
