@@ -3,6 +3,7 @@ solution (cd to 1e-12), on a 10^6-row sparse logistic regression (l1) and a Lass
 
     .venv/bin/python benchmarks/consensus_admm_bench.py [--rows 1000000] [--features 100]
                                                         [--workers 1,2,4] [--loss logistic,lasso]
+                                                        [--max-iter K] [--no-inprocess]
 
 Reported per run: iterations, certificate, ||x - x_cd|| / ||x_cd||, seconds per ADMM
 iteration (the block steps and the consensus update; the client-side certificate checks
@@ -47,6 +48,8 @@ def main():
     ap.add_argument("--workers", default="1,2,4")
     ap.add_argument("--loss", default="logistic,lasso")
     ap.add_argument("--tol", type=float, default=1e-10)
+    ap.add_argument("--max-iter", type=int, default=3000, help="cap (e.g. 60 to time iterations only)")
+    ap.add_argument("--no-inprocess", action="store_true")
     args = ap.parse_args()
     from distributed import Client, LocalCluster
     for loss in args.loss.split(","):
@@ -60,7 +63,7 @@ def main():
         print(f"{'run':>18s} {'iters':>6s} {'cert':>9s} {'rel err':>9s} {'s/iter':>9s} {'passes/blk/it':>13s} "
               f"{'ratio vs 1':>10s} {'factor s':>8s} {'total s':>8s}")
         base = None
-        runs = [("in-process", None)] + [(f"dask {w} worker(s)", int(w)) for w in args.workers.split(",")]
+        runs = ([] if args.no_inprocess else [("in-process", None)]) + [(f"dask {w} worker(s)", int(w)) for w in args.workers.split(",")]
         for label, workers in runs:
             cluster = client = None
             kw = {"blocks": 1}
@@ -71,7 +74,7 @@ def main():
                 kw = {"distributed": client}
             try:
                 t = time.perf_counter()
-                res = prob.solve(backend="consensus_admm", tol=args.tol, warm_start=False, max_iter=3000, **kw)
+                res = prob.solve(backend="consensus_admm", tol=args.tol, warm_start=False, max_iter=args.max_iter, **kw)
                 total = time.perf_counter() - t
                 info = res.info
                 spi = info["seconds_per_iteration"]
