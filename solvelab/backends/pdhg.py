@@ -145,6 +145,18 @@ def scaled_kkt(vec, w, x, Ax, y, ATy) -> float:
     return math.sqrt(w * pr * pr + dr * dr / w + gap * gap)
 
 
+def start_point(S: Scaled, vec, shape, x0=None, y0=None):
+    """The scaled start (x, y): x0 (or 0) clipped to the bounds, y0 (or 0) with the sign
+    each row's one-sided bounds allow."""
+    _, l, u, rl, ru = vec
+    m, n = shape
+    x = np.clip(np.zeros(n) if x0 is None else S.x_in(x0), l, u)
+    y = np.zeros(m) if y0 is None else S.y_in(y0)
+    y = np.where(np.isfinite(rl), y, np.minimum(y, 0.0))
+    y = np.where(np.isfinite(ru), y, np.maximum(y, 0.0))
+    return x, y
+
+
 class _Run:
     """One adaptive-step PDHG run (PDLP's scheme; the objective phase, or the feasibility
     phase without c)."""
@@ -153,11 +165,7 @@ class _Run:
         self.lp, self.S = lp, S
         self.vec = S.vectors(lp, objective)
         c, l, u, rl, ru = self.vec
-        m, n = lp.shape
-        x = np.clip(np.zeros(n) if x0 is None else S.x_in(x0), l, u)
-        y = np.zeros(m) if y0 is None else S.y_in(y0)
-        y = np.where(np.isfinite(rl), y, np.minimum(y, 0.0))
-        y = np.where(np.isfinite(ru), y, np.maximum(y, 0.0))
+        x, y = start_point(S, self.vec, lp.shape, x0, y0)
         self.x, self.y = x, y
         self.Ax, self.ATy = S.A @ x, S.AT @ y
         self.passes = [1, 1]
@@ -613,12 +621,7 @@ class _DeviceHalpernRun:
         from ..kernels.cuda.pdhg import DeviceLP
         self.lp, self.S = lp, S
         self.vec = S.vectors(lp, True)
-        c, l, u, rl, ru = self.vec
-        m, n = lp.shape
-        x = np.clip(np.zeros(n) if x0 is None else S.x_in(x0), l, u)
-        y = np.zeros(m) if y0 is None else S.y_in(y0)
-        y = np.where(np.isfinite(rl), y, np.minimum(y, 0.0))
-        y = np.where(np.isfinite(ru), y, np.maximum(y, 0.0))
+        x, y = start_point(S, self.vec, lp.shape, x0, y0)
         self.passes = [1, 1]
         if "norm_2" not in S.__dict__:
             S.norm_2 = K.norm_2(S.A)
