@@ -228,8 +228,7 @@ class _Run:
         x, Ax, y, ATy = (np.array(v, copy=True) for v in cand)
         x0, y0 = self.restart_point
         dx, dy = float(np.linalg.norm(x - x0)), float(np.linalg.norm(y - y0))
-        if dx > 1e-10 and dy > 1e-10 and smoothing > 0:
-            self.w = math.exp(smoothing * math.log(dy / dx) + (1.0 - smoothing) * math.log(self.w))
+        self.w = smoothed_weight(self.w, dx, dy, smoothing)
         self.x, self.Ax, self.y, self.ATy = x, Ax, y, ATy
         self.restart_point = (x.copy(), y.copy())
         self.kkt_restart = scaled_kkt(self.vec, self.w, x, Ax, y, ATy)
@@ -240,6 +239,31 @@ class _Run:
         return True
 
 
+def halpern_step(S: Scaled, passes: list) -> float:
+    """The Halpern scheme's fixed step 0.998 / |A|_2 (the power iteration run once per
+    scaling and cached on it; its passes counted in ``passes`` the first time)."""
+    if "norm_2" not in S.__dict__:
+        S.norm_2 = K.norm_2(S.A)
+        S.norm_passes = 120
+        passes[0] += 60
+        passes[1] += 60
+    return 0.998 / S.norm_2 if S.norm_2 > 0 else 1.0
+
+
+def restart_due(r: float, r_restart: float, r_prev: float, since: int, total: int) -> bool:
+    """The restart test on the fixed-point residual r: a sufficient decay since the last
+    restart, a necessary decay that stopped improving, or an artificial restart."""
+    return (r <= _BETA_SUFFICIENT * r_restart or (r <= _BETA_NECESSARY * r_restart and r > r_prev)
+            or since >= _ARTIFICIAL * total)
+
+
+def smoothed_weight(w: float, dx: float, dy: float, smoothing: float) -> float:
+    """PDLP's primal weight update: log-smoothed towards |dy| / |dx| (kept when either is ~0)."""
+    if dx > 1e-10 and dy > 1e-10 and smoothing > 0:
+        return math.exp(smoothing * math.log(dy / dx) + (1.0 - smoothing) * math.log(w))
+    return w
+
+
 class _HalpernRun(_Run):
     """Reflected restarted Halpern PDHG (the scheme of cuPDLPx): fixed step
     0.998 / |A|_2 (power iteration, its passes counted), z+ = h((1 + rho) T z - rho z) +
@@ -247,12 +271,7 @@ class _HalpernRun(_Run):
 
     def __init__(self, lp, S, objective, rho=1.0, **kw):
         super().__init__(lp, S, objective, **kw)
-        if "norm_2" not in S.__dict__:
-            S.norm_2 = K.norm_2(S.A)
-            S.norm_passes = 120
-            self.passes[0] += 60
-            self.passes[1] += 60
-        self.eta = 0.998 / S.norm_2 if S.norm_2 > 0 else 1.0
+        self.eta = halpern_step(S, self.passes)
         self.rho = float(rho)
         n, m = self.x.size, self.y.size
         self.t = (np.empty(n), np.empty(m), np.empty(m), np.empty(n))
@@ -282,17 +301,14 @@ class _HalpernRun(_Run):
 
     def restart(self, smoothing: float, total_steps: int) -> bool:
         r = self.fpr
-        do = (r <= _BETA_SUFFICIENT * self.fpr_restart
-              or (r <= _BETA_NECESSARY * self.fpr_restart and r > self.kkt_prev)
-              or self.steps_since_restart >= _ARTIFICIAL * total_steps)
+        do = restart_due(r, self.fpr_restart, self.kkt_prev, self.steps_since_restart, total_steps)
         self.kkt_prev = r
         if not do:
             return False
         xt, Axt, yt, ATyt = (np.array(v, copy=True) for v in self.tpoint())
         x0, y0 = self.anchor[0], self.anchor[1]
         dx, dy = float(np.linalg.norm(xt - x0)), float(np.linalg.norm(yt - y0))
-        if dx > 1e-10 and dy > 1e-10 and smoothing > 0:
-            self.w = math.exp(smoothing * math.log(dy / dx) + (1.0 - smoothing) * math.log(self.w))
+        self.w = smoothed_weight(self.w, dx, dy, smoothing)
         self.x, self.Ax, self.y, self.ATy = xt, Axt, yt, ATyt
         self.anchor = (xt.copy(), yt.copy(), Axt.copy(), ATyt.copy())
         self.j = 0
@@ -623,12 +639,7 @@ class _DeviceHalpernRun:
         self.vec = S.vectors(lp, True)
         x, y = start_point(S, self.vec, lp.shape, x0, y0)
         self.passes = [1, 1]
-        if "norm_2" not in S.__dict__:
-            S.norm_2 = K.norm_2(S.A)
-            S.norm_passes = 120
-            self.passes[0] += 60
-            self.passes[1] += 60
-        self.eta = 0.998 / S.norm_2 if S.norm_2 > 0 else 1.0
+        self.eta = halpern_step(S, self.passes)
         self.w = 1.0 if w is None else float(w)
         self.rho = float(rho)
         t = time.perf_counter()
@@ -654,15 +665,12 @@ class _DeviceHalpernRun:
     def restart(self, smoothing: float, total_steps: int, parts: dict) -> bool:
         """``_HalpernRun.restart`` (``parts``: the device's reductions at this T z)."""
         r = self.dev.fpr(self.w)
-        do = (r <= _BETA_SUFFICIENT * self.fpr_restart
-              or (r <= _BETA_NECESSARY * self.fpr_restart and r > self.kkt_prev)
-              or self.steps_since_restart >= _ARTIFICIAL * total_steps)
+        do = restart_due(r, self.fpr_restart, self.kkt_prev, self.steps_since_restart, total_steps)
         self.kkt_prev = r
         if not do:
             return False
         dx, dy = math.sqrt(max(parts["dx0"], 0.0)), math.sqrt(max(parts["dy0"], 0.0))
-        if dx > 1e-10 and dy > 1e-10 and smoothing > 0:
-            self.w = math.exp(smoothing * math.log(dy / dx) + (1.0 - smoothing) * math.log(self.w))
+        self.w = smoothed_weight(self.w, dx, dy, smoothing)
         self.dev.restart_to_t()
         self.j = 0
         self.fpr_restart = r
