@@ -37,6 +37,22 @@ from .device import threads_per_block, to_device
 from .reduce import MAX, SUM, Reducer
 
 
+@cuda.jit(device=True)
+def _one_sided(v, lo, hi):
+    """v with the sign a one-sided bound allows: a part towards a missing bound is 0."""
+    if lo == -math.inf and v > 0.0:
+        return 0.0
+    if hi == math.inf and v < 0.0:
+        return 0.0
+    return v
+
+
+@cuda.jit(device=True)
+def _support_part(v, lo, hi):
+    """v * lo for v > 0, v * hi for v < 0 (one term of the support function of [lo, hi])."""
+    return v * lo if v > 0.0 else (v * hi if v < 0.0 else 0.0)
+
+
 @cuda.jit
 def col_pass(Tp, Tj, Tv, yt, x, ATy, x0, ATy0, xt, ATyt, c, l, u, tau, a, b, g, mode, Qx):
     j = cuda.grid(1)
@@ -133,14 +149,10 @@ def col_parts(xt, ATyt, x0, dc, c, l, u, beta, ratio, Q):
     cx = min(max(X, l[j]), u[j])
     Q[3, j] = abs(X - cx)
     r = cj - aty
-    rh = r
-    if l[j] == -math.inf and rh > 0.0:
-        rh = 0.0
-    if u[j] == math.inf and rh < 0.0:
-        rh = 0.0
+    rh = _one_sided(r, l[j], u[j])
     Q[4, j] = abs(r - rh)
     Q[5, j] = abs(aty)
-    tt = rh * l[j] if rh > 0.0 else (rh * u[j] if rh < 0.0 else 0.0)
+    tt = _support_part(rh, l[j], u[j])
     Q[6, j] = tt
     Q[7, j] = abs(tt)
     d = xt[j] - x0[j]
@@ -156,15 +168,11 @@ def row_parts(Axt, yt, y0, dr, rl, ru, beta, ratio, Q):
         return
     ax = beta / dr[i] * Axt[i]
     Y = ratio * dr[i] * yt[i]
-    yh = Y
-    if rl[i] == -math.inf and yh > 0.0:
-        yh = 0.0
-    if ru[i] == math.inf and yh < 0.0:
-        yh = 0.0
+    yh = _one_sided(Y, rl[i], ru[i])
     cax = min(max(ax, rl[i]), ru[i])
     Q[0, i] = abs(ax)
     Q[1, i] = abs(cax)
-    t = yh * rl[i] if yh > 0.0 else (yh * ru[i] if yh < 0.0 else 0.0)
+    t = _support_part(yh, rl[i], ru[i])
     Q[2, i] = t
     Q[3, i] = abs(t)
     d = yt[i] - y0[i]
