@@ -23,8 +23,9 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from ...ir import losses
+from ...ir.losses import DATAFIT
 
-SQUARES = 0   # kernels.codes.DATAFIT['sum_squares']
+SQUARES = DATAFIT["sum_squares"]
 
 
 class ConsensusBlock:
@@ -32,7 +33,8 @@ class ConsensusBlock:
 
     def __init__(self, A, s, b, c: float, dkind: int, dpar: float, lphi: float):
         self.A = A.tocsr() if sp.issparse(A) else np.ascontiguousarray(A, dtype=np.float64)
-        self.AT = self.A.T.tocsr() if sp.issparse(A) else np.ascontiguousarray(self.A.T)
+        # (sparse rows need no transposed copy: the fused kernel sweeps the CSR rows once)
+        self.AT = None if sp.issparse(self.A) else np.ascontiguousarray(self.A.T)
         if sp.issparse(self.A):
             self.A.sort_indices()
             from ...kernels.consensus import warm_up
@@ -43,7 +45,7 @@ class ConsensusBlock:
         t = time.perf_counter()
         w = self.c * self.s * self.s * float(lphi)
         if sp.issparse(self.A):
-            H = (self.AT @ sp.diags(w) @ self.A).toarray()
+            H = (self.A.T @ sp.diags(w) @ self.A).toarray()
         else:
             H = self.AT @ (w[:, None] * self.A)
         H = 0.5 * (H + H.T)
