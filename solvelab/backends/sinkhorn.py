@@ -27,8 +27,19 @@ Numba threads of the fused passes (default: Numba's).
 Options (``options.extra``): ``threads`` (None), ``stabilize`` ('absorb' | 'lse'), ``tau`` (50),
 ``eps_scaling`` (None: automatic, True, False), ``scaling_factor`` (0.25),
 ``stage_tol`` (1e-3), ``sparse_plan`` (False; True also returns a CSR plan in
-``info['plan_sparse']`` keeping entries >= ``sparse_threshold`` (1e-12) times the mass).
+``info['plan_sparse']`` keeping entries >= ``sparse_threshold`` (1e-12) times the mass),
+``round`` (False; True also returns the Altschuler-Weed-Rigollet rounding of the plan onto
+the transport polytope in ``info['plan_rounded']``, with its ``rounded_cost`` <C, R> and
+recomputed ``rounded_violation``; balanced only).
 Statuses: converged, max_iter, time_limit, stopped (callback), numerical_error.
+
+The lazy point-cloud program (form ``LazyEntropicOT``, ``families.ot.lazy``) runs the same
+epsilon-scaled iteration and stopping test (``run_sinkhorn``) with ``LazySinkhornState``:
+every half-iteration is one fused log-sum-exp pass that recomputes the squared Euclidean
+cost in blocks (``kernels.ot_lazy``), O(n + m) memory, no kernel matrix (``stabilize`` and
+``tau`` do not apply). Its x is the potentials [f; g]; ``sparse_plan`` keeps the entries
+>= ``sparse_threshold`` times their row's mass (and reports the mass left out in
+``info['plan_sparse_dropped']``), ``round`` returns a ``RoundedPlan`` (O(n + m)).
 """
 from __future__ import annotations
 
@@ -39,18 +50,24 @@ import numpy as np
 
 from ..errors import InvalidDataError
 from ..kernels import ot as K
+from ..kernels import ot_lazy as KL
 from . import registry
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 
 _TINY = float(np.finfo(np.float64).tiny)
 
 _EXTRA = ("threads", "stabilize", "tau", "eps_scaling", "scaling_factor", "stage_tol", "sparse_plan",
-          "sparse_threshold")
+          "sparse_threshold", "round")
 
 #: the verbose table of Sinkhorn iterations (also sinkhorn_newton's warm-up and fallbacks);
 #: 'marg. viol' is the measure compared with tol (unbalanced: the potentials' change)
 TABLE = Table(("iteration", "iter", "7d"), ("time", "time", "9.3f"), ("eps", "eps", "10.3e"),
               ("residual", "marg. viol", "12.3e"), ("absorb", "absorb", "6d"))
+#: lazy programs with fewer plan entries run their passes on one thread unless ``threads``
+#: says otherwise: a pass then takes under ~5 ms, and on a busy machine each parallel
+#: launch can wait that long for a descheduled worker (measured: 300 x 300 at eps = 1e-3
+#: max C, 1.5 s serial, 10-30 s on two threads under load)
+LAZY_SERIAL_BELOW = 2 ** 22
 #: the time-limit message of the Sinkhorn backends
 TIME_MESSAGE = "time limit reached at iteration {it}"
 
@@ -263,6 +280,93 @@ class SinkhornState:
         return abs(float(F @ (self.r - red.a))) / max(abs(prim), _TINY)
 
 
+class LazyReduced:
+    """The lazy point-cloud program on the support of a and b (what ``run_sinkhorn`` and
+    ``LazySinkhornState`` read): the transposed clouds, masses and their logs, max C."""
+
+    def __init__(self, view):
+        p = view.program
+        self.view = view
+        self.program = p
+        self.kind = "balanced"
+        self.eps = float(p.eps)
+        self.rho = None
+        self.k = 1.0
+        self.XT, self.YT = p.XT, p.YT
+        self.a, self.b = p.a_s, p.b_s
+        self.la = np.log(self.a)
+        self.lb = np.log(self.b)
+        self.mass = float(self.a.sum())
+        self.cmax = p.max_cost_support
+
+    @property
+    def shape(self):
+        return (self.XT.shape[1], self.YT.shape[1])
+
+
+class LazySinkhornState:
+    """One run of log-domain Sinkhorn at a fixed eps on the lazy program (the interface of
+    ``SinkhornState``). A half-iteration is one ``kernels.ot_lazy.lse`` pass; its pivot is
+    the previous pass's log-sum-exp plus the largest increase of the other potential since
+    (an upper bound of the row's largest exponent), so passes are single sweeps."""
+
+    def __init__(self, red: LazyReduced, F, G, eps, tau=50.0, mode="lse"):
+        self.red = red
+        self.eps = float(eps)
+        self.F = np.ascontiguousarray(F, dtype=np.float64)
+        self.G = np.ascontiguousarray(G, dtype=np.float64)
+        self.mode = mode
+        self.k = 1.0
+        self.Kmat = None
+        self.absorptions = 0
+        self.err = float("inf")
+        self.r = None
+        self.dF = float("inf")
+        self.errs: list = []
+        self._Lf = self._G_at_Lf = None    # row log-sum-exps and the G they were taken at
+        self._Lg = self._F_at_Lg = None    # column log-sum-exps and the F they were taken at
+        self.redone = 0                     # rows recomputed with their exact maximum
+
+    def potentials(self):
+        return self.F, self.G
+
+    def _pivot(self, L, w_then, w_now, inv, size):
+        if L is None:
+            return np.full(size, np.nan)
+        return L + float(np.max(w_now - w_then)) * inv
+
+    def step(self) -> bool:
+        """A row update (whose pass also gives the row marginal of the current plan, whose
+        columns are exact after the previous column update) then a column update."""
+        red = self.red
+        inv = 1.0 / self.eps
+        n, m = red.shape
+        L = np.empty(n)
+        self.redone += KL.lse(red.XT, red.YT, self.G, inv, self._pivot(self._Lf, self._G_at_Lf, self.G, inv, n), L)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self._Lf is not None:    # F = eps (log a - Lf): r = a exp(L - Lf), no rounding of F / eps
+                r = red.a * np.exp(L - self._Lf)
+            else:
+                r = np.exp(self.F * inv + L)
+        self.r = r
+        self.err = float(np.abs(r - red.a).sum()) / red.mass
+        self.errs.append(self.err)
+        F_old = self.F
+        self.F = self.eps * (red.la - L)
+        self._Lf, self._G_at_Lf = L, self.G
+        Lc = np.empty(m)
+        self.redone += KL.lse(red.YT, red.XT, self.F, inv, self._pivot(self._Lg, self._F_at_Lg, self.F, inv, m), Lc)
+        self.G = self.eps * (red.lb - Lc)
+        self._Lg, self._F_at_Lg = Lc, self.F
+        with np.errstate(invalid="ignore"):
+            self.dF = float(np.max(np.abs(self.F - F_old))) * inv
+        return bool(np.all(np.isfinite(self.F)) and np.all(np.isfinite(self.G)))
+
+    def gap_estimate(self) -> float:
+        """As ``SinkhornState.gap_estimate`` (the same formula on r and the potentials)."""
+        return SinkhornState.gap_estimate(self)
+
+
 def forbidden_pairs_infeasible(view, name: str, t_setup: float) -> RawSolution | None:
     """An 'infeasible' RawSolution with its Farkas ray when the +inf-cost (forbidden) pairs
     leave no feasible plan (checked by a maximum flow before any iteration: Sinkhorn's
@@ -296,7 +400,7 @@ def eps_schedule(red: Reduced, eps: float, scaling, factor: float) -> list:
 
 
 def run_sinkhorn(red: Reduced, mon: IterationMonitor, extra: dict, *, stop_tol: float, final_tol: float,
-                 check_gap: bool, label: str, F=None, G=None, fields=None, resume=None):
+                 check_gap: bool, label: str, F=None, G=None, fields=None, resume=None, state=None):
     """Epsilon-scaled log-domain Sinkhorn. Returns (F, G, iterations, status, message, state).
 
     ``mon`` is the run's monitor (``mon.max_iter``: this run's budget; the checks, history,
@@ -304,8 +408,10 @@ def run_sinkhorn(red: Reduced, mon: IterationMonitor, extra: dict, *, stop_tol: 
     stage; ``final_tol`` the gap target (when ``check_gap``). ``fields`` are added to every
     history record (the callback sees them). ``resume``: a ``SinkhornState`` at the final
     eps to continue (its kernel is reused, no absorption), used when the schedule is that
-    eps alone.
+    eps alone. ``state``: the class of one fixed-eps run (``SinkhornState``; the lazy
+    program's ``LazySinkhornState``).
     """
+    state = SinkhornState if state is None else state
     mode = extra.get("stabilize", "absorb")
     if mode not in ("absorb", "lse"):
         raise InvalidDataError(f"{label}: stabilize must be 'absorb' or 'lse', got {mode!r}")
@@ -328,7 +434,7 @@ def run_sinkhorn(red: Reduced, mon: IterationMonitor, extra: dict, *, stop_tol: 
         if resume is not None and len(schedule) == 1 and resume.eps == e and resume.mode == mode:
             st = resume
         else:
-            st = SinkhornState(red, F, G, e, tau, mode)
+            st = state(red, F, G, e, tau, mode)
         target = stop_tol if last else max(stage_tol, stop_tol)
         stopped = False      # before the stage converged (mon says why)
         while True:
@@ -382,13 +488,36 @@ def finish_plan(red: Reduced, F, G, extra: dict, info: dict):
         thr = float(extra.get("sparse_threshold", 1e-12)) * red.mass
         P = view.plan(x)
         info["plan_sparse"] = sp.csr_matrix(np.where(P >= thr, P, 0.0))
+    if extra.get("round"):
+        rounded_info(view, x, info)
     return x, [f, g]
+
+
+def rounded_info(view, x, info: dict) -> None:
+    """The ``round`` option: the AWR rounding of the returned plan onto U(a, b), its
+    transport cost and its recomputed marginal violation (dense plan or lazy program)."""
+    if view.kind != "balanced":
+        raise InvalidDataError("sinkhorn: round=True rounds onto the transport polytope of balanced OT; this "
+                               "problem is unbalanced")
+    from ..families.ot import round_lazy, round_plan
+    if getattr(view, "lazy", False):
+        R = round_lazy(view.program, x)
+        info["plan_rounded"] = R
+        info["rounded_cost"] = R.transport_cost()
+        info["rounded_violation"] = R.violation()
+        return
+    R = round_plan(view.plan(x), view.a, view.b)
+    C = view.C
+    info["plan_rounded"] = R
+    info["rounded_cost"] = float(np.sum(np.where(R > 0, C * R, 0.0)))
+    info["rounded_violation"] = float((np.abs(R.sum(axis=1) - view.a).sum() + np.abs(R.sum(axis=0) - view.b).sum())
+                                      / view.a.sum())
 
 
 class SinkhornBackend(Backend):
     name = "sinkhorn"
     description = "log-domain stabilized Sinkhorn with epsilon scaling (entropic OT, balanced or unbalanced)"
-    forms = ("EntropicOT", "UnbalancedOT")
+    forms = ("EntropicOT", "UnbalancedOT", "LazyEntropicOT")
     default_max_iter = 100000
     warmup = True  # Numba kernels: the bench harness runs a short solve first (compile / cache load)
     priority = 30
@@ -397,14 +526,22 @@ class SinkhornBackend(Backend):
         return _EXTRA
 
     def setup(self, view, options: SolveOptions) -> Workspace:
-        """The problem on the support of the marginals (``Reduced``): built once per program."""
+        """The problem on the support of the marginals (``Reduced``, or ``LazyReduced`` for
+        the lazy point-cloud program): built once per program."""
+        if getattr(view, "lazy", False):
+            return Workspace(lazy=LazyReduced(view))
         return Workspace(reduced=Reduced(view))
 
     def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
-        with K.threads(blas=1, numba_threads=thread_option(self.name, options.extra)):
+        threads = thread_option(self.name, options.extra)
+        if threads is None and getattr(view, "lazy", False) and view.shape[0] * view.shape[1] < LAZY_SERIAL_BELOW:
+            threads = 1
+        with K.threads(blas=1, numba_threads=threads):
             return self._solve(view, options, ws)
 
     def _solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
+        if getattr(view, "lazy", False):
+            return self._solve_lazy(view, options, ws)
         t_setup = time.perf_counter()
         extra = self.checked_extra(options)
         infeasible = forbidden_pairs_infeasible(view, self.name, t_setup)
@@ -437,6 +574,54 @@ class SinkhornBackend(Backend):
         ws.warm.update(F=F.copy(), G=G.copy(), eps=red.eps)
         mon.summary("sinkhorn", f"{it} iterations", solve_time)
         return RawSolution(x=x, status=status, iterations=it, duals=duals, history=history,
+                           setup_time=setup_time, info=info, message=message)
+
+
+    def _solve_lazy(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
+        """The lazy point-cloud program: the same iteration and stopping test on one-pass
+        log-sum-exp kernels; x = [f; g] (the potentials), the plan is never formed."""
+        t_setup = time.perf_counter()
+        extra = self.checked_extra(options)
+        compile_time = KL.warm_up()
+        red = ws["lazy"]
+        prog = red.program
+        F, G, warm = warm_potentials(red, options, ws.warm)
+        setup_time = time.perf_counter() - t_setup
+        mon = monitor(options)
+        if mon.verbose:
+            n, m = red.shape
+            print(f"sinkhorn: lazy point-cloud OT {n}x{m} (support) in {prog.dim}-D, eps={red.eps:.3e} "
+                  f"({red.eps / max(red.cmax, 1e-300):.1e} x max C), tol={options.tol:g}"
+                  + (", warm start" if warm else ""))
+            mon.header()
+        if warm:
+            extra = dict(extra, eps_scaling=False)
+        F, G, it, status, message, st = run_sinkhorn(
+            red, mon, extra, stop_tol=options.tol, final_tol=options.tol, check_gap=True, label=self.name,
+            F=F, G=G, state=LazySinkhornState)
+        history = mon.history
+        solve_time = mon.elapsed()
+        info = {"compile_time": compile_time, "jit_time": compile_time, "absorptions": 0, "warm_start": warm,
+                "solve_time": solve_time, "eps": red.eps, "lazy": prog.reason, "program": repr(prog),
+                "exact_max_rows": st.redone if st else 0}
+        if not (np.all(np.isfinite(F)) and np.all(np.isfinite(G))):
+            return RawSolution(x=None, status="numerical_error", iterations=it, history=history,
+                               setup_time=setup_time, info=info, message=message or "non-finite potentials")
+        x = prog.point(F, G)
+        stats = prog.stats_support(F, G)
+        info["transport_cost"] = stats["transport_cost"]
+        info["entropic_cost"] = stats["transport_cost"] + red.eps * stats["plogp"]
+        info["plan_mass"] = stats["mass"]
+        f, g = prog.duals(F, G)
+        info["f"], info["g"] = f, g
+        if extra.get("sparse_plan"):
+            info["plan_sparse"], info["plan_sparse_dropped"] = prog.plan_sparse(
+                x, float(extra.get("sparse_threshold", 1e-12)))
+        if extra.get("round"):
+            rounded_info(view, x, info)
+        ws.warm.update(F=F.copy(), G=G.copy(), eps=red.eps)
+        mon.summary("sinkhorn", f"{it} iterations (lazy)", solve_time)
+        return RawSolution(x=x, status=status, iterations=it, duals=[f, g], history=history,
                            setup_time=setup_time, info=info, message=message)
 
 

@@ -10,16 +10,28 @@ like any model, so the certificate is recomputed from the returned plan::
     P = res.values["P"]; res.info["transport_cost"]
 
 ``prob.to_cvxpy()`` gives the same problem as a plain CVXPY declaration (small sizes).
+
+Large point clouds (``point_cloud_ot`` above n * m = 2.5e7, or ``lazy=True``) get the lazy
+program (``solvelab.families.ot.LazyOTProgram``): O(n + m) memory, the cost computed on the
+fly, and the potentials [f; g] as its point (``res.values['f']``, ``res.values['g']``); the
+plan comes in pieces from the ``LazyOTProblem``'s methods::
+
+    prob = sl.problems.point_cloud_ot(x, y, rel_eps=1e-2)      # n = m = 20000: lazy
+    res = prob.solve(backend="sinkhorn", tol=1e-6)
+    res.info["lazy"], res.info["transport_cost"]
+    P_rows = prob.plan_block(res, 0, 100); P_sp, dropped = prob.plan_sparse(res, 1e-10)
+    R = prob.round(res)                                           # exactly feasible (AWR)
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..errors import InvalidDataError, ShapeError
-from ..families.ot import OTProgram, check_marginal
+from ..families.ot import LAZY_ABOVE, LazyOTProgram, OTProgram, check_marginal, round_lazy
 from ..model.problem import Problem
 
-__all__ = ["entropic_ot", "unbalanced_ot", "point_cloud_ot", "point_cloud_cost", "grid_cost", "OTProblem"]
+__all__ = ["entropic_ot", "unbalanced_ot", "point_cloud_ot", "point_cloud_cost", "grid_cost", "OTProblem",
+           "LazyOTProblem", "LAZY_ABOVE"]
 
 
 class OTProblem(Problem):
@@ -52,6 +64,43 @@ class OTProblem(Problem):
 
     def __repr__(self) -> str:
         return f"solvelab.problems.OTProblem({self.program!r})"
+
+
+class LazyOTProblem(Problem):
+    """Entropic OT between point clouds on the lazy program (no n x m array anywhere);
+    the solution's point is the potentials, the plan is read through these methods."""
+
+    @property
+    def program(self) -> LazyOTProgram:
+        return self.compile()
+
+    def _x(self, res):
+        x = getattr(res, "x", res)
+        if x is None:
+            raise InvalidDataError(f"this result has no point (status {getattr(res, 'status', None)}): no plan to read")
+        return x
+
+    def plan_block(self, res, i0: int = 0, i1: int | None = None) -> np.ndarray:
+        """Rows i0:i1 of the plan at the result (or flat point) ``res``, dense."""
+        return self.program.plan_block(self._x(res), i0, i1)
+
+    def plan_sparse(self, res, threshold: float = 1e-10, max_nnz: int = 2 ** 27):
+        """(CSR plan of the entries >= threshold * a_i, exact mass left out)."""
+        return self.program.plan_sparse(self._x(res), threshold, max_nnz)
+
+    def transport_cost(self, res) -> float:
+        return self.program.transport_cost(self._x(res))
+
+    def round(self, res):
+        """The AWR rounding of the plan onto U(a, b): a ``RoundedPlan`` (O(n + m))."""
+        return round_lazy(self.program, self._x(res))
+
+    def to_cvxpy(self):
+        raise InvalidDataError("the lazy point-cloud OT problem has no CVXPY declaration (it would hold the "
+                               "n x m plan); build it with point_cloud_ot(..., lazy=False) at small sizes")
+
+    def __repr__(self) -> str:
+        return f"solvelab.problems.LazyOTProblem({self.program!r})"
 
 
 def entropic_ot(a, b, C, eps) -> OTProblem:
@@ -103,16 +152,38 @@ def point_cloud_cost(x, y, metric: str = "sqeuclidean", p: float = 2.0):
 
 
 def point_cloud_ot(x, y, eps=None, a=None, b=None, metric: str = "sqeuclidean", rel_eps: float | None = None,
-                   rho: float | None = None) -> OTProblem:
-    """Entropic OT between point clouds (uniform weights unless a, b are given); the cost
-    matrix is built lazily. Give ``eps`` (absolute) or ``rel_eps`` (times max C); ``rho``
-    makes it unbalanced."""
+                   rho: float | None = None, lazy: bool | None = None):
+    """Entropic OT between point clouds (uniform weights unless a, b are given). Give
+    ``eps`` (absolute) or ``rel_eps`` (times max C); ``rho`` makes it unbalanced.
+
+    ``lazy``: None (default) builds the lazy program (``LazyOTProblem``: O(n + m) memory,
+    the squared Euclidean cost computed on the fly, the potentials as the point) when
+    n * m > ``LAZY_ABOVE`` (2.5e7) and it applies (balanced, 'sqeuclidean'), else the dense
+    one (``OTProblem``: the cost matrix built on first use, the plan as the point); True or
+    False forces either (lazy=True refuses unbalanced OT and other metrics, naming them).
+    The reason for the choice is in the program's repr and ``res.info['lazy']``.
+    """
+    if lazy not in (None, True, False):
+        raise InvalidDataError(f"lazy must be None (automatic), True or False, got {lazy!r}")
+    if (eps is None) == (rel_eps is None):
+        raise InvalidDataError("give exactly one of eps (absolute) and rel_eps (times max C)")
+    nx_, ny_ = np.shape(x)[:1], np.shape(y)[:1]
+    size = float(nx_[0] if nx_ else 0) * float(ny_[0] if ny_ else 0)
+    if lazy is None:
+        lazy = size > LAZY_ABOVE and rho is None and metric == "sqeuclidean"
+        reason = f"n*m = {size:.3g} > {LAZY_ABOVE:.3g} (point_cloud_ot's automatic threshold)"
+    else:
+        reason = "asked for (lazy=True)"
+    if lazy:
+        if rho is not None:
+            raise InvalidDataError("the lazy point-cloud program is balanced only; unbalanced OT (rho) needs "
+                                   "point_cloud_ot(..., lazy=False)")
+        return LazyOTProblem.from_program(LazyOTProgram(x, y, a, b, eps=eps, rel_eps=rel_eps, metric=metric,
+                                                        reason=reason))
     cost = point_cloud_cost(x, y, metric)
     n, m = cost.shape
     a = np.full(n, 1.0 / n) if a is None else check_marginal(a, "a")
     b = np.full(m, 1.0 / m) if b is None else check_marginal(b, "b")
-    if (eps is None) == (rel_eps is None):
-        raise InvalidDataError("give exactly one of eps (absolute) and rel_eps (times max C)")
     if rel_eps is not None:
         C = cost()
         eps = float(rel_eps) * float(C.max())

@@ -160,12 +160,15 @@ def certify_plan(view, x, duals) -> Certificate:
     return _ot_certificate(view, viol, gap, dual)
 
 
-def _ot_certificate(view, violation: float, gap: float, dual=None) -> Certificate:
+def _ot_certificate(view, violation: float, gap: float, dual=None, primal=None) -> Certificate:
     """The OT family's named measures: the marginal violation (balanced) or negative mass
-    (unbalanced), and the relative primal-dual gap; both compared with tol."""
+    (unbalanced), and the relative primal-dual gap; both compared with tol. ``primal``: the
+    primal value when the caller computed it (the lazy program: the engine then needs no
+    further pass over the plan)."""
     if view.kind == "balanced":
         first = Measure("marginal_violation", violation, "(|P1 - a|_1 + |P^T 1 - b|_1) / sum(a)")
     else:
         first = Measure("negative_mass", violation, "mass of the negative plan entries / sum(a)")
     gap_m = Measure("gap", gap, "|primal - dual| / max(|primal|, |dual|) at the improved potentials")
-    return Certificate.from_measures("ot_marginal+gap", [first, gap_m], dual_objective=dual)
+    return Certificate.from_measures("ot_marginal+gap", [first, gap_m], dual_objective=dual,
+                                     primal_objective=primal)

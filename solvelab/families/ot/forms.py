@@ -17,6 +17,12 @@ from .recognize import recognize
 from .validate import check_cost
 
 
+#: why the dense OT forms refuse the lazy point-cloud program
+_LAZY_REFUSAL = ("this is the lazy point-cloud OT program {program!r}: it holds no cost matrix, "
+                 "and its point is the potentials, not an n x m plan; backend 'sinkhorn' takes it (form "
+                 "LazyEntropicOT), or build a dense one with point_cloud_ot(..., lazy=False)")
+
+
 @dataclass
 class _OTView:
     # the generic KKT certificate cannot judge an OT plan (its dual recovery cannot cancel
@@ -81,6 +87,8 @@ class EntropicOT(_OTView):
                 return NoMatch("EntropicOT", "this is unbalanced OT (KL-relaxed marginals); "
                                              "form UnbalancedOT takes it")
             return EntropicOT(program, program.a, program.b, program.eps, program.constant)
+        if getattr(program, "lazy", False):
+            return NoMatch("EntropicOT", _LAZY_REFUSAL.format(program=program))
         if isinstance(program, StructuredProgram):
             return NoMatch("EntropicOT", f"this is a program of the {program.family} family, not OT")
         if not hasattr(program, "terms") or not hasattr(program, "variables"):
@@ -105,6 +113,8 @@ class UnbalancedOT(_OTView):
 
     @staticmethod
     def match(program):
+        if getattr(program, "lazy", False):
+            return NoMatch("UnbalancedOT", "the lazy point-cloud program is balanced OT (form LazyEntropicOT)")
         if isinstance(program, OTProgram) and program.kind == "unbalanced":
             return UnbalancedOT(program, program.a, program.b, program.eps, program.constant,
                                 "unbalanced", program.rho)
