@@ -238,6 +238,29 @@ _SIM = textwrap.dedent(r'''
                                                               float(np.max(np.abs(g2 - gc + s2)))) / eps,
                 "budget_status": st3, "budget_iterations": it3}
 
+    @check("sinkhorn_backend", tpb=2)
+    def _():
+        from solvelab.problems import entropic_ot
+        rng = np.random.default_rng(1)
+        n, m = 5, 4
+        xs, ys = rng.random((n, 2)), rng.random((m, 2))
+        C = ((xs[:, None] - ys[None]) ** 2).sum(-1)
+        a = np.array([0.3, 0.0, 0.2, 0.25, 0.25])      # a zero-mass row: solved on the support
+        b = rng.random(m) + 0.5; b /= b.sum()
+        prob = entropic_ot(a, b, C, 0.02 * C.max())
+        res = prob.solve(backend="sinkhorn", device="cuda", tol=1e-8)
+        cpu = entropic_ot(a, b, C, 0.02 * C.max()).solve(backend="sinkhorn", tol=1e-8)
+        P, Pc = res.values["P"], cpu.values["P"]
+        again = prob.solve(backend="sinkhorn", device="cuda", tol=1e-8)     # warm start
+        short = entropic_ot(a, b, C, 0.02 * C.max()).solve(backend="sinkhorn", device="cuda", tol=1e-12,
+                                                          max_iter=3)
+        return {"status": res.status, "cpu_status": cpu.status, "device": res.info.get("device"),
+                "cert": float(res.certificate.value), "plan_error": float(np.max(np.abs(P - Pc))),
+                "zero_row": float(np.abs(P[1]).max()), "objective_error": abs(res.objective - cpu.objective)
+                / abs(cpu.objective), "warm": again.info.get("warm_start"), "warm_status": again.status,
+                "warm_iterations": again.iterations, "iterations": res.iterations,
+                "short_status": short.status, "short_iterations": short.iterations}
+
     @check("lp_solve", tpb=4)
     def _():
         from test_lp import highs_objective, independent_certificate
@@ -326,6 +349,15 @@ def test_device_sinkhorn_matches_the_cpu_backend(sim):
     assert r["budget_status"] == "max_iter" and r["budget_iterations"] == 15
 
 
+def test_sinkhorn_backend_on_the_device_is_certified_like_the_cpu(sim):
+    r = _ok(sim, "sinkhorn_backend")
+    assert r["status"] == "optimal" and r["cpu_status"] == "optimal" and r["device"] == "cuda"
+    assert r["cert"] <= 1e-8
+    assert r["plan_error"] < 1e-8 and r["objective_error"] < 1e-8 and r["zero_row"] == 0.0
+    assert r["warm"] and r["warm_status"] == "optimal" and r["warm_iterations"] < r["iterations"]
+    assert r["short_status"] == "max_iter" and r["short_iterations"] == 3
+
+
 def test_device_pdhg_lp_matches_highs_with_the_engines_certificate(sim):
     r = _ok(sim, "lp_solve")
     assert r["status"] == "optimal" and r["device"] == "cuda"
@@ -374,6 +406,25 @@ def test_sinkhorn_device_without_cuda_says_how_to_install():
     from solvelab.backends.sinkhorn_device import run_sinkhorn_cuda
     with pytest.raises(MissingDependencyError, match=r"sinkhorn.*solvelab\[gpu\]"):
         run_sinkhorn_cuda(np.ones(2) / 2, np.ones(2) / 2, np.eye(2), 0.1, 1e-6, 10)
+
+
+@no_cuda
+def test_sinkhorn_backend_device_cuda_without_cuda_says_how_to_install():
+    prob = sl.problems.entropic_ot(np.ones(2) / 2, np.ones(2) / 2, np.eye(2), 0.1)
+    with pytest.raises(MissingDependencyError, match=r"sinkhorn.*solvelab\[gpu\].*device='cpu'"):
+        prob.solve(backend="sinkhorn", device="cuda")
+
+
+def test_sinkhorn_device_cuda_refuses_unbalanced_and_lazy_clearly():
+    un = sl.problems.unbalanced_ot(np.ones(2) / 2, np.ones(2), np.eye(2), 0.1, 1.0)
+    with pytest.raises(InvalidDataError, match="device='cuda' runs balanced OT.*unbalanced OT runs on the CPU"):
+        un.solve(backend="sinkhorn", device="cuda")
+    lazy = sl.problems.point_cloud_ot(np.zeros((3, 2)), np.ones((2, 2)), eps=0.1, lazy=True)
+    with pytest.raises(InvalidDataError, match="lazy point-cloud program runs on the CPU only"):
+        lazy.solve(backend="sinkhorn", device="cuda")
+    with pytest.raises(InvalidDataError, match="device must be"):
+        sl.problems.entropic_ot(np.ones(2) / 2, np.ones(2) / 2, np.eye(2), 0.1).solve(backend="sinkhorn",
+                                                                                      device="gpu")
 
 
 def test_bad_device_values_are_refused():

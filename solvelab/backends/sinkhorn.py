@@ -30,7 +30,9 @@ Options (``options.extra``): ``threads`` (None), ``stabilize`` ('absorb' | 'lse'
 ``info['plan_sparse']`` keeping entries >= ``sparse_threshold`` (1e-12) times the mass),
 ``round`` (False; True also returns the Altschuler-Weed-Rigollet rounding of the plan onto
 the transport polytope in ``info['plan_rounded']``, with its ``rounded_cost`` <C, R> and
-recomputed ``rounded_violation``; balanced only).
+recomputed ``rounded_violation``; balanced only), ``device`` ('cpu'; 'cuda' runs the
+whole iteration of balanced OT on a GPU through ``sinkhorn_device.run_sinkhorn_cuda``,
+the plan and certificate built on the host from the potentials it returns).
 Statuses: converged, max_iter, time_limit, stopped (callback), numerical_error.
 
 The lazy point-cloud program (form ``LazyEntropicOT``, ``families.ot.lazy``) runs the same
@@ -51,13 +53,14 @@ import numpy as np
 from ..errors import InvalidDataError
 from ..kernels import ot as K
 from ..kernels import ot_lazy as KL
+from ..kernels.cuda.device import device_option
 from . import registry
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 
 _TINY = float(np.finfo(np.float64).tiny)
 
 _EXTRA = ("threads", "stabilize", "tau", "eps_scaling", "scaling_factor", "stage_tol", "sparse_plan",
-          "sparse_threshold", "round")
+          "sparse_threshold", "round", "device")
 
 #: the verbose table of Sinkhorn iterations (also sinkhorn_newton's warm-up and fallbacks);
 #: 'marg. viol' is the measure compared with tol (unbalanced: the potentials' change)
@@ -540,16 +543,23 @@ class SinkhornBackend(Backend):
             return self._solve(view, options, ws)
 
     def _solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
+        extra = self.checked_extra(options)
+        device = device_option(extra, self.name)
+        if device == "cuda" and (getattr(view, "lazy", False) or view.kind != "balanced"):
+            what = "the lazy point-cloud program" if getattr(view, "lazy", False) else f"{view.kind} OT"
+            raise InvalidDataError(f"backend 'sinkhorn': device='cuda' runs balanced OT with a cost matrix; "
+                                   f"{what} runs on the CPU only (device='cpu')")
         if getattr(view, "lazy", False):
             return self._solve_lazy(view, options, ws)
         t_setup = time.perf_counter()
-        extra = self.checked_extra(options)
         infeasible = forbidden_pairs_infeasible(view, self.name, t_setup)
         if infeasible is not None:
             return infeasible
-        compile_time = K.warm_up()
         red = ws["reduced"]
         F, G, warm = warm_potentials(red, options, ws.warm)
+        if device == "cuda":
+            return self._solve_device(red, options, ws, extra, F, G, warm, t_setup)
+        compile_time = K.warm_up()
         setup_time = time.perf_counter() - t_setup
         mon = monitor(options)
         if mon.verbose:
@@ -576,6 +586,37 @@ class SinkhornBackend(Backend):
         return RawSolution(x=x, status=status, iterations=it, duals=duals, history=history,
                            setup_time=setup_time, info=info, message=message)
 
+
+    def _solve_device(self, red: Reduced, options, ws, extra, F, G, warm, t_setup) -> RawSolution:
+        """device='cuda': the whole log-domain iteration on the GPU (``sinkhorn_device``),
+        with the same epsilon schedule and stopping test; the potentials come back once and
+        the plan and its certificate are computed on the host, as on the CPU path."""
+        from .sinkhorn_device import run_sinkhorn_cuda
+        factor = float(extra.get("scaling_factor", 0.25))
+        if not 0.0 < factor < 1.0:
+            raise InvalidDataError(f"sinkhorn: scaling_factor must be in (0, 1), got {factor!r}")
+        schedule = [red.eps] if warm else eps_schedule(red, red.eps, extra.get("eps_scaling"), factor)
+        setup_time = time.perf_counter() - t_setup
+        mon = monitor(options)
+        if mon.verbose:
+            n, m = red.shape
+            print(f"sinkhorn (device='cuda'): balanced OT {n}x{m} (support), eps={red.eps:.3e}, tol={options.tol:g}"
+                  + (", warm start" if warm else ""))
+            mon.header()
+        info = {"compile_time": 0.0, "jit_time": 0.0, "absorptions": 0, "warm_start": warm}
+        F, G, it, _, status = run_sinkhorn_cuda(
+            red.a, red.b, red.C, red.eps, options.tol, mon.max_iter, mon.deadline, f0=F, g0=G,
+            eps_schedule=schedule, stage_tol=float(extra.get("stage_tol", 1e-3)), monitor=mon, info=info)
+        message = info.pop("message", "")
+        info.update(solve_time=mon.elapsed(), eps=red.eps)
+        if not (np.all(np.isfinite(F)) and np.all(np.isfinite(G))):
+            return RawSolution(x=None, status="numerical_error", iterations=it, history=mon.history,
+                               setup_time=setup_time, info=info, message=message or "non-finite potentials")
+        x, duals = finish_plan(red, F, G, extra, info)
+        ws.warm.update(F=F.copy(), G=G.copy(), eps=red.eps)
+        mon.summary("sinkhorn", f"{it} iterations (device='cuda')", info["solve_time"])
+        return RawSolution(x=x, status=status, iterations=it, duals=duals, history=mon.history,
+                           setup_time=setup_time, info=info, message=message)
 
     def _solve_lazy(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
         """The lazy point-cloud program: the same iteration and stopping test on one-pass
