@@ -260,9 +260,11 @@ class ConsensusAdmmBackend(Backend):
             elif mon.limits(it):
                 break
             if o["adaptive_rho"] and rho_updates < o["max_rho_updates"] and it > 1 and math.isfinite(r_norm):
-                rp = r_norm / max(scale_p, np.finfo(float).tiny)
-                rd = s_norm / max(u_norm, np.finfo(float).tiny)
-                if rp > 10 * rd or rd > 10 * rp:
+                with np.errstate(over="ignore"):   # a zero dual scale makes rd inf: rho halves, as meant
+                    rp = np.float64(r_norm) / max(scale_p, np.finfo(float).tiny)
+                    rd = np.float64(s_norm) / max(u_norm, np.finfo(float).tiny)
+                    unbalanced = rp > 10 * rd or rd > 10 * rp
+                if unbalanced:
                     rho = rho * (2.0 if rp > rd else 0.5)
                     rho_updates += 1
         states = runner.call("state")
