@@ -61,7 +61,7 @@ import scipy.sparse as sp
 
 from ..errors import InvalidDataError
 from ..families.lp import check_farkas, check_unbounded_ray, measures, multipliers_to_duals
-from ..families.lp.certificate import _ROUNDING, _ROW_FLOOR, _TINY
+from ..families.lp.certificate import ROW_FLOOR, measures_from_parts
 from ..kernels import pdhg as K
 from ..kernels.cuda.device import require_cuda, resolve_device
 from . import registry
@@ -605,10 +605,6 @@ def _nonneg(v: float) -> float:
     return 0.0 if v < 0.0 else v
 
 
-def _rel(num: float, den: float) -> float:
-    return 0.0 if num == 0.0 else num / max(den, _TINY)
-
-
 def device_measures(dev, cmax: float, reads: bool = False, parts: dict | None = None):
     """``families.lp.certificate.measures(lp, X, AX, Y, ATY, reads=0.0)`` (``reads``: with the
     row sizes |A| |X| instead) at the device's T z in the original scaling, from its
@@ -617,15 +613,11 @@ def device_measures(dev, cmax: float, reads: bool = False, parts: dict | None = 
     sizes = max(_nonneg(q["ax_max"]), _nonneg(q["cax_max"]))
     if reads:
         sizes = max(sizes, _nonneg(dev.reads_max()))
-    rows = _nonneg(dev.rows(_ROW_FLOOR * sizes, reads))
-    cols = _rel(_nonneg(q["x_clip"]), _nonneg(q["x_max"]))
-    dres = _rel(_nonneg(q["r_viol"]), max(cmax, _nonneg(q["aty_max"])))
-    P = q["P"]
-    D = q["dual_rows"] + q["dual_cols"]
-    size = q["dual_rows_abs"] + q["dual_cols_abs"] + q["cx"]
-    excess = max(abs(P - D) - _ROUNDING * size, 0.0) if math.isfinite(P - D) else abs(P - D)
-    gap = _rel(excess, max(abs(P), abs(D)))
-    return max(rows, cols), dres, gap, q
+    rows = _nonneg(dev.rows(ROW_FLOOR * sizes, reads))
+    prim, dres, gap = measures_from_parts(rows, _nonneg(q["x_clip"]), _nonneg(q["x_max"]), _nonneg(q["r_viol"]),
+                                          max(cmax, _nonneg(q["aty_max"])), q["P"], q["dual_rows"] + q["dual_cols"],
+                                          q["dual_rows_abs"] + q["dual_cols_abs"] + q["cx"])
+    return prim, dres, gap, q
 
 
 class _DeviceHalpernRun:

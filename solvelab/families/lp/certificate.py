@@ -88,7 +88,7 @@ def row_sizes(lp, x) -> np.ndarray:
 
 #: rows whose sizes are below this fraction of the largest row's are judged against that
 #: level: their values are rounding of the others' (a vertex's zero entries, 1e-14 each)
-_ROW_FLOOR = float(np.sqrt(np.finfo(np.float64).eps))
+ROW_FLOOR = _ROW_FLOOR = float(np.sqrt(np.finfo(np.float64).eps))
 
 
 def _rowwise(viol, *sizes) -> float:
@@ -122,9 +122,24 @@ def measures(lp, x, Ax, y, ATy, reads=None):
     dres = _rel(_inf(r - rh), max(_inf(lp.c), _inf(ATy)))
     P = float(lp.c @ x)
     D, parts = dual_value(lp, yh, rh)
-    excess = max(abs(P - D) - _ROUNDING * (parts + float(np.abs(lp.c) @ np.abs(x))), 0.0)
-    gap = _rel(excess, max(abs(P), abs(D)))
+    gap = relative_gap(P, D, parts + float(np.abs(lp.c) @ np.abs(x)))
     return max(rows, cols), dres, gap, P, D
+
+
+def relative_gap(P: float, D: float, size: float) -> float:
+    """|P - D| beyond the rounding of sums of magnitude ``size`` (sum |terms| of P and D),
+    relative to max(|P|, |D|)."""
+    excess = max(abs(P - D) - _ROUNDING * size, 0.0) if np.isfinite(P - D) else abs(P - D)
+    return _rel(excess, max(abs(P), abs(D)))
+
+
+def measures_from_parts(rows: float, x_clip: float, x_max: float, r_viol: float, dual_scale: float,
+                        P: float, D: float, size: float):
+    """``measures`` from norms reduced elsewhere (a device run's): the row measure (``rows``,
+    already row-wise with ``ROW_FLOOR``), max|x - clip(x)| and max(|x|, |clip(x)|), the
+    reduced costs' violation and max(|c|, |A^T y|), the objectives and their ``size``.
+    Returns (primal_residual, dual_residual, gap)."""
+    return max(rows, _rel(x_clip, x_max)), _rel(r_viol, dual_scale), relative_gap(P, D, size)
 
 
 def lp_certificate(lp, x, y) -> Certificate:
