@@ -56,9 +56,9 @@ from ..kernels.cuda.device import resolve_device
 from ..kernels.threads import threads
 from . import registry
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
+from .pdhg import restart_due
 
 _EXTRA = ("scheme", "reflection", "restart", "restart_every", "primal_weight", "primal_weight_smoothing", "device")
-_BETA_SUFFICIENT, _BETA_NECESSARY, _ARTIFICIAL = 0.2, 0.8, 0.36
 _EXACT_EVERY = 32
 _STEP = 0.99
 
@@ -367,8 +367,7 @@ class _Run:
         """The restart test on the fixed-point residual; on a restart z and the anchor become
         T(z) and the primal weight moves towards |dy| / |dx| of the moves since the last one."""
         r, r0 = self.fpr, self.fpr0
-        do = (r <= _BETA_SUFFICIENT * r0 or (r <= _BETA_NECESSARY * r0 and r > self.prev)
-              or self.j >= _ARTIFICIAL * it)
+        do = restart_due(r, r0, self.prev, self.j, it)
         self.prev = r
         if not do:
             return
