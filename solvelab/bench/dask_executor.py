@@ -29,6 +29,7 @@ import queue
 import time
 import uuid
 
+from ..backends.dask_info import scheduler_info
 from .runner import Executor, Task, base_record, drop_repeats, execute
 
 TOPIC = "solvelab-bench"
@@ -142,8 +143,7 @@ class DaskExecutor(Executor):
 
     def slots(self) -> int:
         """Worker threads in the cluster: how many runs go at once."""
-        info = self.client.scheduler_info(n_workers=-1) if _takes_n_workers(self.client) else \
-            self.client.scheduler_info()
+        info = scheduler_info(self.client)
         return max(1, sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()))
 
     def _grace(self, task: Task) -> float:
@@ -281,11 +281,3 @@ class DaskExecutor(Executor):
         finally:
             if self.cluster is not None:
                 self.cluster.close()
-
-
-def _takes_n_workers(client) -> bool:
-    import inspect
-    try:
-        return "n_workers" in inspect.signature(client.scheduler_info).parameters
-    except (TypeError, ValueError):
-        return False

@@ -42,6 +42,7 @@ from ...errors import InvalidDataError
 from ...ir.losses import DATAFIT_LIPSCHITZ
 from .. import registry
 from ..base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
+from ..dask_info import scheduler_info
 from .block import ConsensusBlock
 
 _EXTRA = ("distributed", "blocks", "rho", "adaptive_rho", "max_rho_updates", "inner_max", "max_features")
@@ -51,16 +52,7 @@ _TABLE = Table(("iteration", "iter", "7d"), ("time", "time", "9.3f"), ("primal",
 
 
 def _client_workers(client) -> list:
-    info = client.scheduler_info(n_workers=-1) if _takes_n_workers(client) else client.scheduler_info()
-    return sorted(info.get("workers", {}))
-
-
-def _takes_n_workers(client) -> bool:
-    import inspect
-    try:
-        return "n_workers" in inspect.signature(client.scheduler_info).parameters
-    except (TypeError, ValueError):
-        return False
+    return sorted(scheduler_info(client).get("workers", {}))
 
 
 def _is_client(obj) -> bool:
