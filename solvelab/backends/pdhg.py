@@ -22,6 +22,11 @@ solved on a rescaled copy:
                primal descent ray; the latter is returned (status 'unbounded') only with
                a feasible point, which a second run without the objective finds (or it
                finds a Farkas ray). Every ray is rechecked with fresh products.
+               Where the differences oscillate (Netlib gas11) but c^T x keeps falling
+               (to 4x its value at the last try), the descent-ray LP
+               (``families.lp.rays``) is solved on a budget of a quarter of the
+               iterations so far; its x is checked as a ray at every evaluation
+               (``ray_lp=False`` turns this off; its iterations count in the total).
 
 ``scheme='halpern'`` runs the reflected restarted Halpern iteration over the same PDHG
 operator instead (fixed step 0.998 / |A|_2, restarts on the fixed-point residual; the
@@ -47,8 +52,8 @@ weight) of the same data version. Options (``options.extra``): ``eval_every`` (1
 between evaluations of the stopping test), ``restart_every`` (16: steps between restart and
 ray checks, rounded to whole evaluations),
 ``ruiz_iters`` (10), ``restart`` (True), ``primal_weight_smoothing`` (0.5), ``scheme``
-('adaptive' | 'halpern'), ``reflection`` (1.0, Halpern's rho in [0, 1]), ``device``
-('cpu' | 'cuda' | None).
+('adaptive' | 'halpern'), ``reflection`` (1.0, Halpern's rho in [0, 1]), ``ray_lp``
+(True: the descent-ray LP, above), ``device`` ('cpu' | 'cuda' | None).
 Statuses: converged, max_iter, time_limit, stopped, infeasible, unbounded, numerical_error.
 """
 from __future__ import annotations
@@ -60,7 +65,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InvalidDataError
-from ..families.lp import check_farkas, check_unbounded_ray, measures, multipliers_to_duals
+from ..families.lp import check_farkas, check_unbounded_ray, descent_ray_program, measures, multipliers_to_duals
 from ..families.lp.certificate import ROW_FLOOR, measures_from_parts
 from ..kernels import pdhg as K
 from ..kernels.cuda.device import require_cuda, resolve_device
@@ -68,6 +73,7 @@ from . import registry
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 
 _EXTRA = ("eval_every", "restart_every", "ruiz_iters", "restart", "primal_weight_smoothing", "scheme", "reflection",
+          "ray_lp",
           "device")
 
 TABLE = Table(("iteration", "iter", "8d"), ("time", "time", "9.3f"), ("primal_residual", "primal", "10.2e"),
@@ -75,6 +81,9 @@ TABLE = Table(("iteration", "iter", "8d"), ("time", "time", "9.3f"), ("primal_re
               ("restarts", "rst", "5d"), ("omega", "weight", "10.2e"))
 
 _BETA_SUFFICIENT, _BETA_NECESSARY, _ARTIFICIAL = 0.2, 0.8, 0.36
+#: the descent-ray LP is tried each time c^T x has fallen to this many times its value at
+#: the last try (or when it first went negative), with at least this many iterations
+_DRIFT, _RAY_LP_MIN = 4.0, 1000
 
 
 class Scaled:
@@ -321,7 +330,7 @@ class _HalpernRun(_Run):
 
 def _options(extra) -> dict:
     o = {"eval_every": 16, "restart_every": 16, "ruiz_iters": 10, "restart": True, "primal_weight_smoothing": 0.5,
-         "scheme": "adaptive", "reflection": 1.0, "device": "cpu"}
+         "scheme": "adaptive", "reflection": 1.0, "device": "cpu", "ray_lp": True}
     o.update(extra)
     o["device"] = resolve_device(o["device"], backend="pdhg")
     if o["device"] == "cuda":
@@ -346,6 +355,8 @@ def _options(extra) -> dict:
     r = o["reflection"]
     if not (isinstance(r, (int, float)) and 0.0 <= r <= 1.0):
         raise InvalidDataError(f"backend 'pdhg': reflection must be in [0, 1], got {r!r}")
+    if not isinstance(o["ray_lp"], (bool, np.bool_)):
+        raise InvalidDataError(f"backend 'pdhg': ray_lp must be True or False, got {o['ray_lp']!r}")
     return o
 
 
@@ -434,7 +445,10 @@ class PDHGBackend(Backend):
         return RawSolution(x=x, status=status, iterations=it, duals=multipliers_to_duals(lp, y),
                            history=mon.history, setup_time=setup_time, info=info, message=out["message"])
 
-    def _loop(self, run: _Run, lp, mon, options, o, phase: str, done: int) -> dict:
+    def _loop(self, run: _Run, lp, mon, options, o, phase: str, done: int, ray_of=None) -> dict:
+        """Iterate ``run`` on ``lp`` until its certificate (phase 'objective'), a feasible
+        point (phase 'feasibility'), a ray, or a limit. ``ray_of``: the original LP when
+        ``lp`` is its descent-ray LP (each evaluation's x is then checked as its ray)."""
         tol = options.tol
         ev = int(o["eval_every"])
         every = max(1, int(o["restart_every"]) // ev)   # evaluations between restart / ray checks
@@ -443,6 +457,7 @@ class PDHGBackend(Backend):
         prev = None   # the original-scale iterate and products at the last evaluation
         anchor = None  # ... and at the last restart
         best = None
+        drift = None   # c^T x at the last descent-ray LP attempt (or when it first went negative)
         while True:
             count = min(ev, mon.max_iter - it)
             if count <= 0:
@@ -472,6 +487,9 @@ class PDHGBackend(Backend):
                 c0[0] = max(c0[1], c0[2], c0[3])
             val, p, d, g, pt = cands[0]
             best = pt
+            if ray_of is not None and check_unbounded_ray(ray_of, cur[0], cur[1]) and check_unbounded_ray(ray_of, cur[0]):
+                mon.stop("unbounded_ray", f"a descent ray from the descent-ray LP at iteration {it}")
+                return {"status": "unbounded_ray", "iterations": it, "ray": cur[0], "message": mon.message}
             rec = mon.record(it, val, primal_residual=p, dual_residual=d, gap=g, phase=phase,
                              matvecs=run.passes[0] + run.passes[1], restarts=run.restarts, omega=run.w,
                              step=run.eta)
@@ -495,11 +513,38 @@ class PDHGBackend(Backend):
                 found = self._rays(lp, run, mon, cur, base, phase, it)
                 if found is not None:
                     return found
+            P = float(lp.c @ cur[0])
+            if phase == "objective" and o["ray_lp"] and P < 0 and math.isfinite(P):
+                if drift is None:
+                    drift = P
+                elif P <= _DRIFT * drift:   # c^T x keeps falling: look for the ray directly
+                    drift = P
+                    found, used = self._ray_lp(lp, run, mon, options, o, it)
+                    if found is not None:
+                        return found
+                    it += used
             restarted = o["restart"] and run.restart(float(o["primal_weight_smoothing"]), it - done)
             prev = None if restarted else cur
             if restarted or anchor is None:
                 anchor = run.original(*run.candidates()[0]) if restarted else cur
         return {"status": mon.status, "iterations": it, "x": best[0], "y": best[2], "message": mon.message}
+
+    def _ray_lp(self, lp, run, mon, options, o, it):
+        """(a descent ray found by solving the descent-ray LP, or None; its iterations), on
+        a budget of a quarter of the iterations so far (at least 1000, at most what is
+        left); its matrix passes are counted in ``run``'s."""
+        budget = min(max(_RAY_LP_MIN, it // 4), mon.max_iter - it)
+        if budget <= 0:
+            return None, 0
+        rp = descent_ray_program(lp)
+        sub_run = _new_run(rp, Scaled(rp, int(o["ruiz_iters"])), True, o)
+        sub = mon.child(it + budget)
+        res = self._loop(sub_run, rp, sub, options, o, phase="ray", done=it, ray_of=lp)
+        run.passes[0] += sub_run.passes[0]
+        run.passes[1] += sub_run.passes[1]
+        if res["status"] == "unbounded_ray":
+            return dict(res, message=f"a primal descent ray at iteration {res['iterations']} (descent-ray LP)"), 0
+        return None, res["iterations"] - it
 
     @staticmethod
     def _rays(lp, run, mon, cur, prev, phase, it):

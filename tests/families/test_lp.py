@@ -192,6 +192,39 @@ def test_unbounded_lp_gives_a_ray_and_a_feasible_point():
     assert view.check_unboundedness(d) and not view.check_unboundedness(-d)
 
 
+def test_descent_ray_program_is_bounded_and_its_negative_optimum_is_a_ray():
+    from solvelab.families.lp import check_unbounded_ray, descent_ray_program
+    # min -x1 - x2  s.t.  x1 - x2 <= 1, x >= 0, x2 <= 3: bounded, so the ray LP's optimum is 0
+    lp = LPProgram([-1.0, -1.0], sp.csr_matrix([[1.0, -1.0]]), ru=[1.0], l=[0.0, 0.0], u=[np.inf, 3.0])
+    rp = descent_ray_program(lp)
+    assert np.array_equal(rp.l, [0.0, 0.0]) and np.array_equal(rp.u, [1.0, 0.0])   # x2 bounded: no room
+    assert rp.ru[0] == 0.0 and rp.rl[0] == -np.inf
+    res = sl.problems.linear_program(rp.c, rp.A, rl=rp.rl, ru=rp.ru, l=rp.l, u=rp.u).solve(backend="pdhg", tol=1e-9)
+    assert res.status is sl.Status.OPTIMAL
+    assert res.objective == pytest.approx(0.0, abs=1e-9)
+    assert not check_unbounded_ray(lp, res.x)
+    lp2 = LPProgram([-1.0, -1.0], sp.csr_matrix([[1.0, -1.0]]), ru=[1.0], l=[0.0, 0.0])
+    rp2 = descent_ray_program(lp2)      # without x2 <= 3: unbounded along (1, 1)
+    res2 = sl.problems.linear_program(rp2.c, rp2.A, rl=rp2.rl, ru=rp2.ru, l=rp2.l, u=rp2.u).solve(backend="pdhg",
+                                                                                              tol=1e-9)
+    assert res2.objective == pytest.approx(-2.0, rel=1e-6) and check_unbounded_ray(lp2, res2.x)
+
+
+def test_gas11_descent_ray_is_found_and_rechecked():
+    # the iterate differences oscillate on gas11 (Netlib, unbounded): the descent-ray LP finds
+    # the ray; without it pdhg ran to max_iter with no ray
+    from solvelab.families.lp import check_unbounded_ray
+    prob = read_mps(_mps("gas11"))
+    view = match(prob.program, "LinearProgram")
+    raw = registry.get("pdhg").run(view, SolveOptions(max_iter=30000, tol=1e-6))
+    assert raw.status in ("unbounded", "inaccurate") and raw.ray is not None, raw.message
+    assert "descent-ray LP" in raw.message or "descent ray" in raw.message
+    assert check_unbounded_ray(prob.program, raw.ray)
+    assert float(prob.program.c @ raw.ray) < 0
+    res = prob.solve(backend="pdhg", max_iter=30000)
+    assert res.status is not sl.Status.OPTIMAL
+
+
 # --- the status contract ---------------------------------------------------------------------
 
 def test_max_iter_time_limit_and_callback():
