@@ -74,14 +74,9 @@ def _bits_f64(typingctx, x):
 _MAGIC_BITS = 4843621399236968448    # the bits of _MAGIC
 
 
-@njit(cache=True, fastmath={"contract"})
-def _exp(x):
-    """exp(x): 0 for x < -708, +inf for x > 709, NaN for NaN; relative error < 4e-16.
-
-    exp(x) = 2^k exp(r) with k = round(x / ln 2) (the _MAGIC addition rounds, and its low
-    bits hold k, read by a bit cast), r = x - k ln 2 in two parts (Cody-Waite), |r| <= 0.35,
-    exp(r) by Horner's rule, 2^k by writing the exponent bits. Not fast-math-reassociated
-    (that would fold x + M - M to x)."""
+@njit(inline="always", fastmath={"contract"})
+def _exp_clamped(x):
+    """exp(min(max(x, -708), 709)) (the shared core of ``_exp`` and ``_exp_pivoted``)."""
     xc = min(max(x, EXP_LO), EXP_HI)
     t = xc * _LOG2E + _MAGIC
     kf = t - _MAGIC
@@ -100,7 +95,18 @@ def _exp(x):
     p = p * r + 1.0
     p = p * r + 1.0
     k = _f64_bits(t) - _MAGIC_BITS
-    y = p * _bits_f64((k + 1023) << 52)
+    return p * _bits_f64((k + 1023) << 52)
+
+
+@njit(cache=True, fastmath={"contract"})
+def _exp(x):
+    """exp(x): 0 for x < -708, +inf for x > 709, NaN for NaN; relative error < 4e-16.
+
+    exp(x) = 2^k exp(r) with k = round(x / ln 2) (the _MAGIC addition rounds, and its low
+    bits hold k, read by a bit cast), r = x - k ln 2 in two parts (Cody-Waite), |r| <= 0.35,
+    exp(r) by Horner's rule, 2^k by writing the exponent bits. Not fast-math-reassociated
+    (that would fold x + M - M to x)."""
+    y = _exp_clamped(x)
     y = 0.0 if x < EXP_LO else y
     y = np.inf if x > EXP_HI else y
     return x if x != x else y
@@ -111,25 +117,7 @@ def _exp_pivoted(x):
     """``_exp`` for the pivoted sums of ``lse`` (x <= 0 when the pivot is an upper bound):
     the input is clamped to [-708, 709] and exact zeros are returned below -708, without
     the inf / NaN selects (a sum that overflows anyway is caught by ``lse``'s range test)."""
-    xc = min(max(x, EXP_LO), EXP_HI)
-    t = xc * _LOG2E + _MAGIC
-    kf = t - _MAGIC
-    r = (xc - kf * _LN2_HI) - kf * _LN2_LO
-    p = 2.08767569878681e-09
-    p = p * r + 2.505210838544172e-08
-    p = p * r + 2.755731922398589e-07
-    p = p * r + 2.755731922398589e-06
-    p = p * r + 2.48015873015873e-05
-    p = p * r + 0.0001984126984126984
-    p = p * r + 0.001388888888888889
-    p = p * r + 0.008333333333333333
-    p = p * r + 0.041666666666666664
-    p = p * r + 0.16666666666666666
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
-    k = _f64_bits(t) - _MAGIC_BITS
-    y = p * _bits_f64((k + 1023) << 52)
+    y = _exp_clamped(x)
     return 0.0 if x < EXP_LO else y
 
 
