@@ -473,6 +473,29 @@ def run_sinkhorn(red: Reduced, mon: IterationMonitor, extra: dict, *, stop_tol: 
     return F, G, it, mon.status, mon.message, st
 
 
+def cpu_run(red, options, extra: dict, F, G, warm: bool, label: str, header: str, state=None):
+    """The CPU solve of both programs: the verbose header, epsilon scaling off on a warm
+    start, ``run_sinkhorn``. Returns (F, G, iterations, status, message, state, monitor)."""
+    mon = monitor(options)
+    if mon.verbose:
+        print(header + (", warm start" if warm else ""))
+        mon.header()
+    if warm:
+        extra = dict(extra, eps_scaling=False)
+    F, G, it, status, message, st = run_sinkhorn(
+        red, mon, extra, stop_tol=options.tol, final_tol=options.tol, check_gap=True, label=label, F=F, G=G,
+        state=state)
+    return F, G, it, status, message, st, mon
+
+
+def non_finite(F, G, it, history, setup_time, info, message) -> RawSolution | None:
+    """The 'numerical_error' RawSolution when a potential is NaN or Inf, else None."""
+    if np.all(np.isfinite(F)) and np.all(np.isfinite(G)):
+        return None
+    return RawSolution(x=None, status="numerical_error", iterations=it, history=history, setup_time=setup_time,
+                       info=info, message=message or "non-finite potentials")
+
+
 def finish_plan(red: Reduced, F, G, extra: dict, info: dict):
     """The engine's x (F-ordered flat plan), the user duals and cost summaries."""
     x = red.plan_flat(F, G)
@@ -561,25 +584,18 @@ class SinkhornBackend(Backend):
             return self._solve_device(red, options, ws, extra, F, G, warm, t_setup)
         compile_time = K.warm_up()
         setup_time = time.perf_counter() - t_setup
-        mon = monitor(options)
-        if mon.verbose:
-            n, m = red.shape
-            print(f"sinkhorn: {view.kind} OT {n}x{m} (support), eps={red.eps:.3e} "
-                  f"({red.eps / max(red.cmax, 1e-300):.1e} x max|C|), tol={options.tol:g}"
-                  + (", warm start" if warm else ""))
-            mon.header()
-        if warm:
-            extra = dict(extra, eps_scaling=False)
-        F, G, it, status, message, st = run_sinkhorn(
-            red, mon, extra, stop_tol=options.tol, final_tol=options.tol, check_gap=True, label=self.name,
-            F=F, G=G)
+        n, m = red.shape
+        F, G, it, status, message, st, mon = cpu_run(
+            red, options, extra, F, G, warm, self.name,
+            f"sinkhorn: {view.kind} OT {n}x{m} (support), eps={red.eps:.3e} "
+            f"({red.eps / max(red.cmax, 1e-300):.1e} x max|C|), tol={options.tol:g}")
         history = mon.history
         solve_time = mon.elapsed()
         info = {"compile_time": compile_time, "jit_time": compile_time, "absorptions": st.absorptions if st else 0,
                 "warm_start": warm, "solve_time": solve_time, "eps": red.eps}
-        if not (np.all(np.isfinite(F)) and np.all(np.isfinite(G))):
-            return RawSolution(x=None, status="numerical_error", iterations=it, history=history,
-                               setup_time=setup_time, info=info, message=message or "non-finite potentials")
+        bad = non_finite(F, G, it, history, setup_time, info, message)
+        if bad is not None:
+            return bad
         x, duals = finish_plan(red, F, G, extra, info)
         ws.warm.update(F=F.copy(), G=G.copy(), eps=red.eps)
         mon.summary("sinkhorn", f"{it} iterations", solve_time)
@@ -609,9 +625,9 @@ class SinkhornBackend(Backend):
             eps_schedule=schedule, stage_tol=float(extra.get("stage_tol", 1e-3)), monitor=mon, info=info)
         message = info.pop("message", "")
         info.update(solve_time=mon.elapsed(), eps=red.eps)
-        if not (np.all(np.isfinite(F)) and np.all(np.isfinite(G))):
-            return RawSolution(x=None, status="numerical_error", iterations=it, history=mon.history,
-                               setup_time=setup_time, info=info, message=message or "non-finite potentials")
+        bad = non_finite(F, G, it, mon.history, setup_time, info, message)
+        if bad is not None:
+            return bad
         x, duals = finish_plan(red, F, G, extra, info)
         ws.warm.update(F=F.copy(), G=G.copy(), eps=red.eps)
         mon.summary("sinkhorn", f"{it} iterations (device='cuda')", info["solve_time"])
@@ -628,26 +644,19 @@ class SinkhornBackend(Backend):
         prog = red.program
         F, G, warm = warm_potentials(red, options, ws.warm)
         setup_time = time.perf_counter() - t_setup
-        mon = monitor(options)
-        if mon.verbose:
-            n, m = red.shape
-            print(f"sinkhorn: lazy point-cloud OT {n}x{m} (support) in {prog.dim}-D, eps={red.eps:.3e} "
-                  f"({red.eps / max(red.cmax, 1e-300):.1e} x max C), tol={options.tol:g}"
-                  + (", warm start" if warm else ""))
-            mon.header()
-        if warm:
-            extra = dict(extra, eps_scaling=False)
-        F, G, it, status, message, st = run_sinkhorn(
-            red, mon, extra, stop_tol=options.tol, final_tol=options.tol, check_gap=True, label=self.name,
-            F=F, G=G, state=LazySinkhornState)
+        n, m = red.shape
+        F, G, it, status, message, st, mon = cpu_run(
+            red, options, extra, F, G, warm, self.name,
+            f"sinkhorn: lazy point-cloud OT {n}x{m} (support) in {prog.dim}-D, eps={red.eps:.3e} "
+            f"({red.eps / max(red.cmax, 1e-300):.1e} x max C), tol={options.tol:g}", state=LazySinkhornState)
         history = mon.history
         solve_time = mon.elapsed()
         info = {"compile_time": compile_time, "jit_time": compile_time, "absorptions": 0, "warm_start": warm,
                 "solve_time": solve_time, "eps": red.eps, "lazy": prog.reason, "program": repr(prog),
                 "exact_max_rows": st.redone if st else 0}
-        if not (np.all(np.isfinite(F)) and np.all(np.isfinite(G))):
-            return RawSolution(x=None, status="numerical_error", iterations=it, history=history,
-                               setup_time=setup_time, info=info, message=message or "non-finite potentials")
+        bad = non_finite(F, G, it, history, setup_time, info, message)
+        if bad is not None:
+            return bad
         x = prog.point(F, G)
         stats = prog.stats_support(F, G)
         info["transport_cost"] = stats["transport_cost"]
