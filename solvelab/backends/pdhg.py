@@ -23,7 +23,7 @@ solved on a rescaled copy:
                a feasible point, which a second run without the objective finds (or it
                finds a Farkas ray). Every ray is rechecked with fresh products.
                Where the differences oscillate (Netlib gas11) but c^T x keeps falling
-               (to 4x its value at the last try), the descent-ray LP
+               (to 4x its value at the last try, relative gap >= 0.5), the descent-ray LP
                (``families.lp.rays``) is solved on a budget of a quarter of the
                iterations so far; its x is checked as a ray at every evaluation
                (``ray_lp=False`` turns this off; its iterations count in the total).
@@ -82,8 +82,10 @@ TABLE = Table(("iteration", "iter", "8d"), ("time", "time", "9.3f"), ("primal_re
 
 _BETA_SUFFICIENT, _BETA_NECESSARY, _ARTIFICIAL = 0.2, 0.8, 0.36
 #: the descent-ray LP is tried each time c^T x has fallen to this many times its value at
-#: the last try (or when it first went negative), with at least this many iterations
-_DRIFT, _RAY_LP_MIN = 4.0, 1000
+#: the last try (or when it first went negative) while the relative gap is at least
+#: _DRIFT_GAP (on an unbounded LP c^T x runs away from any dual value: the gap tends to 1),
+#: with at least this many iterations
+_DRIFT, _DRIFT_GAP, _RAY_LP_MIN = 4.0, 0.5, 1000
 
 
 class Scaled:
@@ -517,7 +519,7 @@ class PDHGBackend(Backend):
             if phase == "objective" and o["ray_lp"] and P < 0 and math.isfinite(P):
                 if drift is None:
                     drift = P
-                elif P <= _DRIFT * drift:   # c^T x keeps falling: look for the ray directly
+                elif P <= _DRIFT * drift and g >= _DRIFT_GAP:   # c^T x keeps falling, far from D: look for the ray
                     drift = P
                     found, used = self._ray_lp(lp, run, mon, options, o, it)
                     if found is not None:
