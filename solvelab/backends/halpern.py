@@ -49,7 +49,6 @@ import time
 import numpy as np
 
 from ..errors import InvalidDataError
-from ..families.saddle.certificate import measures, parts, size_bound
 from ..kernels import pdhg as KP
 from ..kernels import saddle as KS
 from ..kernels.cuda.device import resolve_device
@@ -57,9 +56,9 @@ from ..kernels.threads import threads
 from . import registry
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 from .pdhg import restart_due
+from .saddle_gap import GapCheck
 
 _EXTRA = ("scheme", "reflection", "restart", "restart_every", "primal_weight", "primal_weight_smoothing", "device")
-_EXACT_EVERY = 32
 _STEP = 0.99
 
 TABLE = Table(("iteration", "iter", "8d"), ("time", "time", "9.3f"), ("residual", "gap", "10.2e"),
@@ -330,9 +329,7 @@ class _Run:
         self.j = 0                  # steps since the last restart (Halpern's k)
         self.fpr, self.fpr0, self.prev = math.inf, math.inf, math.inf
         self.restarts = 0
-        self.check_passes = 0
-        self.last_exact = -_EXACT_EVERY
-        self.D = None               # the certificate's denominator at the last exact check
+        self.check = GapCheck(view, tol, self.op)
 
     def steps(self, count: int, it: int) -> int:
         """``count`` steps (with their restart tests); returns the iteration count."""
@@ -383,26 +380,13 @@ class _Run:
         self.j, self.fpr0, self.prev = 0, r, math.inf
         self.restarts += 1
 
+    @property
+    def check_passes(self) -> int:
+        return self.check.passes
+
     def evaluate(self, it, px, py, pKy, pKTx):
-        """(the compared value, whether it is exact) at a point of X x Y with its products:
-        the gap from the known products over a bound of its denominator (no pass); when
-        that screen meets tol (at most every ``_EXACT_EVERY`` steps, and at a warm start)
-        the exact measures with the summand sizes |K| |y|, |K|^T |x| (two passes)."""
-        v = self.view
-        gap, _, _, xb, yb, _, _ = parts(v, px, py, pKy, pKTx)
-        ub = size_bound(v, px, py, xb, yb)
-        screen = gap / ub if gap > 0 and ub > 0 else (0.0 if gap == 0 else math.inf)
-        if screen <= self.tol and (it == 0 or it - self.last_exact >= _EXACT_EVERY):
-            aKy = KS.abs_matvec(v.K, np.abs(py))
-            aKTx = KS.abs_rmatvec(v.K, v.KT, np.abs(px))
-            self.op.passes += 2
-            self.check_passes += 2
-            ms = measures(v, px, py, pKy, pKTx, aKy, aKTx)
-            self.last_exact = it
-            if ms["gap"] > 0:
-                self.D = gap / ms["gap"]
-            return max(ms["gap"], ms["stationarity"], ms["domain_violation"]), True
-        return (gap / self.D if self.D else screen), False
+        """(the compared value, whether it is exact): ``saddle_gap.GapCheck``."""
+        return self.check.evaluate(it, px, py, pKy, pKTx)
 
 
 def _warm_csr() -> float:
