@@ -1,6 +1,6 @@
 """Bilinear saddle points and matrix games (the saddle family).
 
-    min_{x in X} max_{y in Y}  c^T x + x^T K y - b^T y
+    min_{x in X} max_{y in Y}  c^T x + x_reg/2 |x|^2 + x^T K y - b^T y - y_reg/2 |y|^2
 
 ``matrix_game(A)`` is min_{x in simplex} max_{y in simplex} x^T A y (the row player x
 pays x^T A y; its value is the value of the game); ``bilinear_saddle(K, c, b,
@@ -9,7 +9,9 @@ bounds allowed) or 'free'; ``SaddlePoint(objective, minimize=x, maximize=y,
 constraints)`` reads the same from CVXPY expressions (``x @ K @ y`` builds, though it
 is not DCP). With an unbounded side the constructor checks that a saddle
 point exists and refuses the data otherwise. Solved by ``halpern`` (reflected restarted
-Halpern PDHG); the engine certifies the relative duality gap of the returned (x, y)::
+Halpern PDHG) without regularizers, by ``alpd`` (accelerated primal-dual) with
+``x_reg > 0`` or ``y_reg > 0``; the engine certifies the relative duality gap of the
+returned (x, y)::
 
     from solvelab.problems.saddle import matrix_game   # (sl.problems.matrix_game: problems/lp.py's LP form)
     prob = matrix_game(A)
@@ -17,7 +19,8 @@ Halpern PDHG); the engine certifies the relative duality gap of the returned (x,
     x, y = res.values["x"], res.values["y"]; res.objective   # the value of the game
 
 ``prob.to_cvxpy()`` gives the LP formulation min_x max_y L(x, y) = min_x phi(x) (for a
-game: min v s.t. A^T x <= v 1, x in the simplex) for an oracle on small sizes.
+game: min v s.t. A^T x <= v 1, x in the simplex; a QP with the regularizers) for an
+oracle on small sizes.
 """
 from __future__ import annotations
 
@@ -44,8 +47,9 @@ class SaddleProblem(Problem):
         return x.copy(), y.copy(), float(result.objective)
 
     def to_cvxpy(self):
-        """(cvxpy.Problem, x): min_x phi(x), phi(x) = c^T x + max_{y in Y} (K^T x - b)^T y as
-        an LP (its value is the game's; x is the min player's point)."""
+        """(cvxpy.Problem, x): min_x phi(x), phi(x) = c^T x + x_reg/2 |x|^2 + max_{y in Y}
+        (K^T x - b)^T y - y_reg/2 |y|^2 as an LP (a QP with the regularizers; the inner max
+        replaced by its dual); its value is the game's, x is the min player's point."""
         import cvxpy as cp
         p = self.program
         m, n = p.shape
@@ -53,10 +57,13 @@ class SaddleProblem(Problem):
         x = cp.Variable(m, name="x")
         cons = _set_constraints(x, p.X)
         g = K.T @ x - p.b
+        own = p.c @ x + (0.5 * p.x_reg * cp.sum_squares(x) if p.x_reg > 0 else 0)
+        if p.y_reg > 0:
+            return cp.Problem(cp.Minimize(own + _regularized_max(g, p.Y, n, p.y_reg)), cons), x
         if p.Y.kind == Domain.SIMPLEX:
             v = cp.Variable(name="v")
             cons.append(g <= v)
-            return cp.Problem(cp.Minimize(p.c @ x + v), cons), x
+            return cp.Problem(cp.Minimize(own + v), cons), x
         lo, hi = p.Y.lo, p.Y.hi
         t = cp.Variable(n, name="t")
         fl, fu = np.isfinite(lo), np.isfinite(hi)
@@ -70,13 +77,22 @@ class SaddleProblem(Problem):
                 cons.append(g[idx] <= 0 if rel == "le" else (g[idx] >= 0 if rel == "ge" else g[idx] == 0))
                 if rel == "eq":
                     cons.append(t[idx] >= 0)
-        return cp.Problem(cp.Minimize(p.c @ x + cp.sum(t)), cons), x
+        return cp.Problem(cp.Minimize(own + cp.sum(t)), cons), x
 
     def y_from_cvxpy(self, cp_problem) -> np.ndarray:
-        """The max player's point from a solved ``to_cvxpy()`` problem, for a simplex Y: the
+        """The max player's point from a solved ``to_cvxpy()`` problem: with y_reg > 0 its
+        best response P_Y((K^T x - b) / y_reg) to the solved x; else, for a simplex Y, the
         multipliers of the rows K^T x - b <= v 1 (the last constraint)."""
         from ..errors import InvalidDataError
-        if self.program.Y.kind != Domain.SIMPLEX:
+        p = self.program
+        if p.y_reg > 0:
+            from ..families.saddle.certificate import best_response
+            xs = [v for v in cp_problem.variables() if v.name() == "x"]
+            if not xs or xs[0].value is None:
+                raise InvalidDataError("the CVXPY problem has no value of x (solve it first)")
+            return best_response(p.Y, p.rmatvec(np.asarray(xs[0].value, dtype=np.float64)) - p.b, None, True,
+                                 p.y_reg)
+        if p.Y.kind != Domain.SIMPLEX:
             raise InvalidDataError("y_from_cvxpy reads y off the LP of a simplex Y only")
         dual = cp_problem.constraints[-1].dual_value
         if dual is None:
@@ -85,6 +101,32 @@ class SaddleProblem(Problem):
 
     def __repr__(self) -> str:
         return f"solvelab.problems.SaddleProblem({self.program!r})"
+
+
+def _regularized_max(g, dom, n, mu):
+    """max_{y in dom} g^T y - mu/2 |y|^2 as the value of its (minimized) Lagrange dual:
+    simplex: min_{t, s >= 0} t + |g - t 1 + s|^2 / (2 mu); box [lo, hi]: min_{s, r >= 0}
+    hi^T s - lo^T r + |g - s + r|^2 / (2 mu) (no multiplier on an infinite bound)."""
+    import cvxpy as cp
+    if dom.kind == Domain.SIMPLEX:
+        t, s = cp.Variable(name="t"), cp.Variable(n, name="s", nonneg=True)
+        return t + cp.sum_squares(g - t + s) / (2 * mu)
+    inner, extra = g, 0
+    fl, fu = np.flatnonzero(np.isfinite(dom.lo)), np.flatnonzero(np.isfinite(dom.hi))
+    if fu.size:
+        s = cp.Variable(fu.size, name="s", nonneg=True)
+        inner = inner - _scatter(s, fu, n)
+        extra = extra + dom.hi[fu] @ s
+    if fl.size:
+        r = cp.Variable(fl.size, name="r", nonneg=True)
+        inner = inner + _scatter(r, fl, n)
+        extra = extra - dom.lo[fl] @ r
+    return extra + cp.sum_squares(inner) / (2 * mu)
+
+
+def _scatter(v, idx, n):
+    import scipy.sparse as sp
+    return sp.csc_matrix((np.ones(idx.size), (idx, np.arange(idx.size))), shape=(n, idx.size)) @ v
 
 
 def _set_constraints(x, dom) -> list:
@@ -100,23 +142,28 @@ def _set_constraints(x, dom) -> list:
     return out
 
 
-def matrix_game(A) -> SaddleProblem:
+def matrix_game(A, x_reg: float = 0.0, y_reg: float = 0.0) -> SaddleProblem:
     """The zero-sum game min_{x in simplex} max_{y in simplex} x^T A y, A (m, n) dense or
-    SciPy sparse (x: the row player's mixed strategy, y: the column player's)."""
-    return SaddleProblem.from_program(SaddleProgram(A, kind="matrix_game"))
+    SciPy sparse (x: the row player's mixed strategy, y: the column player's); with
+    ``x_reg`` / ``y_reg`` > 0 the quadratically regularized game x^T A y + x_reg/2 |x|^2
+    - y_reg/2 |y|^2 (a unique, smoothed equilibrium; backend ``alpd``)."""
+    return SaddleProblem.from_program(SaddleProgram(A, kind="matrix_game", x_reg=x_reg, y_reg=y_reg))
 
 
-def bilinear_saddle(K, c=None, b=None, x_domain="simplex", y_domain="simplex") -> SaddleProblem:
-    """min_{x in X} max_{y in Y} c^T x + x^T K y - b^T y (module docstring); c, b default 0.
-    NaN / Inf data, shapes that do not match K, an empty K and unknown domain specs are
-    errors naming the culprit; an unbounded side without a saddle point is refused."""
-    return SaddleProblem.from_program(SaddleProgram(K, c, b, x_domain, y_domain))
+def bilinear_saddle(K, c=None, b=None, x_domain="simplex", y_domain="simplex", x_reg: float = 0.0,
+                    y_reg: float = 0.0) -> SaddleProblem:
+    """min_{x in X} max_{y in Y} c^T x + x_reg/2 |x|^2 + x^T K y - b^T y - y_reg/2 |y|^2
+    (module docstring); c, b default 0, the regularizers 0. NaN / Inf data, shapes that
+    do not match K, an empty K, unknown domain specs and negative regularizers are errors
+    naming the culprit; an unbounded side without a saddle point is refused."""
+    return SaddleProblem.from_program(SaddleProgram(K, c, b, x_domain, y_domain, x_reg=x_reg, y_reg=y_reg))
 
 
 def SaddlePoint(objective, minimize, maximize, constraints=()) -> SaddleProblem:
     """min over ``minimize`` (one 1-D cvxpy Variable x) of max over ``maximize`` (y) of
     ``objective`` = c^T x + x^T K y - b^T y (+ constant), a CVXPY expression such as
-    ``c @ x + x @ K @ y - b @ y``; ``constraints``: x >= lo, x <= hi, sum(x) == 1 with
+    ``c @ x + x @ K @ y - b @ y``, plus ``a * cp.sum_squares(x)`` and ``- a * cp.sum_squares(y)``
+    (a >= 0: the regularizers, solved by ``alpd``); ``constraints``: x >= lo, x <= hi, sum(x) == 1 with
     x >= 0 (the simplex), and the same for y (``families.saddle.recognize``). The
     solution is written back to x.value and y.value::
 
@@ -128,7 +175,7 @@ def SaddlePoint(objective, minimize, maximize, constraints=()) -> SaddleProblem:
     x, y = player_variable(minimize, "minimize"), player_variable(maximize, "maximize")
     if x.id == y.id:
         raise InvalidDataError("minimize and maximize name the same variable")
-    K, c, b, const = objective_data(objective, x, y)
+    K, c, b, const, x_reg, y_reg = objective_data(objective, x, y)
     node = SaddleProgram(K, c, b, domain_of(x, constraints), domain_of(y, constraints), names=(x.name(), y.name()),
-                         constant=const, keys=(x.id, y.id))
+                         constant=const, keys=(x.id, y.id), x_reg=x_reg, y_reg=y_reg)
     return SaddleProblem.from_program(node, variables=[x, y])

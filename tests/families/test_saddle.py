@@ -241,7 +241,7 @@ def test_saddle_point_refuses_what_it_cannot_read():
     x, y, z = cp.Variable(3), cp.Variable(2), cp.Variable(2)
     K = np.ones((3, 2))
     with pytest.raises(sl.NonConvexError, match="not affine"):
-        SaddlePoint(cp.sum_squares(x) + x @ K @ y, minimize=x, maximize=y)
+        SaddlePoint(cp.norm1(x) + x @ K @ y, minimize=x, maximize=y)   # sum_squares(x) is a regularizer now
     with pytest.raises(InvalidDataError, match="neither"):
         SaddlePoint(x @ K @ y + cp.sum(z), minimize=x, maximize=y)
     with pytest.raises(InvalidDataError, match="sum\\(.*\\) == 1 is supported as an equality|only sum"):

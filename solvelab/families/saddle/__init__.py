@@ -1,16 +1,17 @@
-"""Bilinear saddle points: min_{x in X} max_{y in Y} c^T x + x^T K y - b^T y.
+"""Bilinear saddle points: min_{x in X} max_{y in Y} c^T x + x^T K y - b^T y, optionally
+with quadratic regularizers alpha/2 |x|^2 - mu/2 |y|^2.
 
     validate      domain specs ('simplex', ('box', lo, hi), 'free'), matrix and vector checks
     wellposed     with an unbounded side: does a saddle point exist (two feasibility LPs)
     program       SaddleProgram, the node ``solvelab.problems.matrix_game`` / ``bilinear_saddle`` build
     certificate   relative duality gap, stationarity on unbounded sides, domain violation
-    forms         BilinearSaddle (registered on import)
+    forms         BilinearSaddle, RegularizedSaddle (registered on import)
     recognize     c^T x + x^T K y - b^T y and the players' sets read off CVXPY objects (SaddlePoint)
 """
 from .certificate import measures, saddle_certificate
-from .forms import BilinearSaddle
+from .forms import BilinearSaddle, RegularizedSaddle
 from .program import SaddleProgram
 from .validate import Domain, DomainSpec, check_domain, check_matrix, check_vector
 
-__all__ = ["SaddleProgram", "BilinearSaddle", "saddle_certificate", "measures", "Domain", "DomainSpec", "check_domain",
+__all__ = ["SaddleProgram", "BilinearSaddle", "RegularizedSaddle", "saddle_certificate", "measures", "Domain", "DomainSpec", "check_domain",
            "check_matrix", "check_vector"]

@@ -1,20 +1,24 @@
 """The saddle certificate, recomputed from the returned point (x, y) alone.
 
-For L(x, y) = c^T x + x^T K y - b^T y the players' gradients are g_x = c + K y (x
-minimizes g_x^T x over X) and g_y = K^T x - b (y maximizes g_y^T y over Y). The duality
-gap splits into the two best-response gaps:
+For L(x, y) = c^T x + alpha/2 |x|^2 + x^T K y - b^T y - mu/2 |y|^2 the players' linear
+parts are g_x = c + K y (x minimizes g_x^T x + alpha/2 |x|^2 over X) and g_y = K^T x - b
+(y maximizes g_y^T y - mu/2 |y|^2 over Y). The duality gap splits into the two
+best-response gaps:
 
-    max_{y' in Y} L(x, y') - min_{x' in X} L(x', y) = g_y^T (y' - y) + g_x^T (x - x')
+    max_{y' in Y} L(x, y') - min_{x' in X} L(x', y)
+        = [g_y^T (y' - y) - mu/2 (|y'|^2 - |y|^2)] + [g_x^T (x - x') + alpha/2 (|x|^2 - |x'|^2)]
 
-with x', y' the best responses (a vertex of the simplex: the min / max entry; a corner
-of a box: the bound the gradient's sign points at). On a side with an infinite bound
+with x', y' the best responses: without a regularizer a vertex of the simplex (the min /
+max entry) or a corner of a box (the bound the gradient's sign points at); with one, the
+projection P_X(-g_x / alpha), P_Y(g_y / mu) (finite on any side, bounded or not). On a side with an infinite bound
 the part of the gradient pointing at it, r, makes the best response infinite: the gap
 is then taken with the allowed part g - r, and r is measured on its own (the
 stationarity that a free coordinate needs: c + K y = 0 there). Measures (0 / 0 reads 0,
 no absolute floor):
 
     gap               (gap_x + gap_y) / D, D = max(S(x, y), S(x, y'), S(x', y)),
-                      S(u, v) = |c|^T |u| + |u|^T |K| |v| + |b|^T |v|: the size of the
+                      S(u, v) = |c|^T |u| + |u|^T |K| |v| + |b|^T |v| (+ alpha/2 |u|^2
+                      + mu/2 |v|^2 with the regularizers): the size of the
                       summands of the three values of L the gap compares. Why: the value
                       of a game can be 0 (rock-paper-scissors) and the gradients vanish
                       at the solution, so |value| or |g| would leave 0 / 0; the summands'
@@ -34,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...kernels.saddle import Domain, abs_matvec, abs_rmatvec
+from ...kernels.saddle import Domain, abs_matvec, abs_rmatvec, project
 from ...result import Certificate, Measure
 
 _TINY = float(np.finfo(np.float64).tiny)
@@ -48,17 +52,27 @@ def _inf(v) -> float:
     return float(np.max(np.abs(v), initial=0.0))
 
 
-def allowed(dom, g, maximize: bool) -> np.ndarray:
-    """The part of g whose linear minimization (maximization) over dom is finite."""
-    if dom.kind == Domain.SIMPLEX:
+def _regs(p) -> tuple:
+    return float(getattr(p, "x_reg", 0.0)), float(getattr(p, "y_reg", 0.0))
+
+
+def allowed(dom, g, maximize: bool, reg: float = 0.0) -> np.ndarray:
+    """The part of g whose linear minimization (maximization) over dom is finite (all of
+    it with a positive regularizer ``reg``)."""
+    if dom.kind == Domain.SIMPLEX or reg > 0:
         return g
     s = -g if maximize else g     # minimize s^T x: s > 0 needs a finite lower bound
     ok = ((s > 0) & np.isfinite(dom.lo)) | ((s < 0) & np.isfinite(dom.hi)) | (s == 0)
     return np.where(ok, g, 0.0)
 
 
-def best_response(dom, g, current, maximize: bool) -> np.ndarray:
-    """argmin (argmax) of g^T u over dom for an allowed g (ties and zeros keep ``current``)."""
+def best_response(dom, g, current, maximize: bool, reg: float = 0.0) -> np.ndarray:
+    """argmin of g^T u + reg/2 |u|^2 (argmax of g^T u - reg/2 |u|^2) over dom, for an
+    allowed g; without a regularizer ties and zeros keep ``current``."""
+    if reg > 0:
+        out = np.empty(g.size)
+        project(int(dom.kind), dom.lo, dom.hi, np.ascontiguousarray((g if maximize else -g) / reg), out)
+        return out
     if dom.kind == Domain.SIMPLEX:
         out = np.zeros(g.size)
         out[int(np.argmax(g) if maximize else np.argmin(g))] = 1.0
@@ -77,34 +91,42 @@ def violation(dom, u) -> float:
 def parts(p, x, y, Ky, KTx):
     """The gap and what the certificate needs of it at (x, y) with K y, K^T x given:
     (gap_x + gap_y, L(x, y), lower value, best responses x', y', residuals r_x, r_y)."""
+    alpha, mu = _regs(p)
     gx = p.c + Ky
     gy = KTx - p.b
-    ax, ay = allowed(p.X, gx, False), allowed(p.Y, gy, True)
-    xb, yb = best_response(p.X, ax, x, False), best_response(p.Y, ay, y, True)
-    gap_x = float(ax @ x - ax @ xb)
-    gap_y = float(ay @ yb - ay @ y)
-    L = float(p.c @ x + x @ Ky - p.b @ y) + p.constant
-    lower = float(-p.b @ y + ax @ xb) + p.constant
+    ax, ay = allowed(p.X, gx, False, alpha), allowed(p.Y, gy, True, mu)
+    xb, yb = best_response(p.X, ax, x, False, alpha), best_response(p.Y, ay, y, True, mu)
+    qx, qy, qxb, qyb = 0.5 * alpha * float(x @ x), 0.5 * mu * float(y @ y), 0.5 * alpha * float(xb @ xb), \
+        0.5 * mu * float(yb @ yb)
+    gap_x = float(ax @ x - ax @ xb) + qx - qxb
+    gap_y = float(ay @ yb - ay @ y) - qyb + qy
+    L = float(p.c @ x + x @ Ky - p.b @ y) + qx - qy + p.constant
+    lower = float(-p.b @ y + ax @ xb) + qxb - qy + p.constant
     return abs(gap_x) + abs(gap_y), L, lower, xb, yb, gx - ax, gy - ay
 
 
 def size(p, x, y, xb, yb, absKy, absKTx) -> float:
     """D = max(S(x, y), S(x, y'), S(x', y)) (module docstring)."""
+    alpha, mu = _regs(p)
     ac, ab = np.abs(p.c), np.abs(p.b)
     ax, ay, axb, ayb = np.abs(x), np.abs(y), np.abs(xb), np.abs(yb)
-    s_xy = float(ac @ ax + ax @ absKy + ab @ ay)
-    s_xyb = float(ac @ ax + absKTx @ ayb + ab @ ayb)
-    s_xby = float(ac @ axb + axb @ absKy + ab @ ay)
+    qx, qy, qxb, qyb = 0.5 * alpha * float(x @ x), 0.5 * mu * float(y @ y), 0.5 * alpha * float(xb @ xb), \
+        0.5 * mu * float(yb @ yb)
+    s_xy = float(ac @ ax + ax @ absKy + ab @ ay) + qx + qy
+    s_xyb = float(ac @ ax + absKTx @ ayb + ab @ ayb) + qx + qyb
+    s_xby = float(ac @ axb + axb @ absKy + ab @ ay) + qxb + qy
     return max(s_xy, s_xyb, s_xby)
 
 
 def size_bound(p, x, y, xb, yb) -> float:
     """An upper bound of D from |K|_max alone (no pass over K): the cheap screen of a check."""
+    alpha, mu = _regs(p)
     kmax = p.K_max
     ac, ab = np.abs(p.c), np.abs(p.b)
     nx, ny, nxb, nyb = (float(np.abs(v).sum()) for v in (x, y, xb, yb))
-    return max(float(ac @ np.abs(x)) + kmax * nx * max(ny, nyb) + float(ab @ np.abs(y)) + float(ab @ np.abs(yb)),
-               float(ac @ np.abs(xb)) + kmax * nxb * ny + float(ab @ np.abs(y)))
+    q = 0.5 * alpha * max(float(x @ x), float(xb @ xb)) + 0.5 * mu * max(float(y @ y), float(yb @ yb))
+    return q + max(float(ac @ np.abs(x)) + kmax * nx * max(ny, nyb) + float(ab @ np.abs(y)) + float(ab @ np.abs(yb)),
+                   float(ac @ np.abs(xb)) + kmax * nxb * ny + float(ab @ np.abs(y)))
 
 
 def stationarity(p, rx, ry, absKy, absKTx) -> float:
@@ -143,7 +165,8 @@ def build(p, ms: dict) -> Certificate:
     out = [Measure("gap", ms["gap"], "duality gap max_y' L(x, y') - min_x' L(x', y), relative to the size "
                                      "of the summands of those values of L"),
            Measure("domain_violation", ms["domain_violation"], "how far x, y lie outside their simplex / box")]
-    if not (p.X.bounded and p.Y.bounded):
+    alpha, mu = _regs(p)
+    if not ((p.X.bounded or alpha > 0) and (p.Y.bounded or mu > 0)):
         out.insert(1, Measure("stationarity", ms["stationarity"],
                               "gradient components pointing at an infinite bound, relative to their summands"))
     return Certificate.from_measures("saddle_gap", out, dual_objective=ms["lower"], primal_objective=ms["objective"])

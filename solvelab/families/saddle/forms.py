@@ -1,4 +1,9 @@
-"""The saddle form BilinearSaddle: a SaddleProgram seen by its backends (registered on import)."""
+"""The saddle forms, a SaddleProgram seen by its backends (registered on import):
+
+    BilinearSaddle     no regularizer: c^T x + x^T K y - b^T y (backend halpern)
+    RegularizedSaddle  alpha/2 |x|^2 or mu/2 |y|^2 with a positive weight: strongly convex
+                       in x or strongly concave in y (backend alpd)
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,21 +13,15 @@ from ...ir.structured import StructuredProgram
 from .program import SaddleProgram
 
 
-@register_form
-@dataclass
-class BilinearSaddle:
-    """min_{x in X} max_{y in Y} c^T x + x^T K y - b^T y, X and Y simplices or boxes."""
-    name = "BilinearSaddle"
-    program: SaddleProgram
+def _not_saddle(name: str, program):
+    if isinstance(program, StructuredProgram):
+        return NoMatch(name, f"this is a program of the {program.family} family, not a saddle point")
+    return NoMatch(name, "only programs built by solvelab.problems.matrix_game, bilinear_saddle or "
+                         "SaddlePoint have this form")
 
-    @staticmethod
-    def match(program):
-        if isinstance(program, SaddleProgram):
-            return BilinearSaddle(program)
-        if isinstance(program, StructuredProgram):
-            return NoMatch("BilinearSaddle", f"this is a program of the {program.family} family, not a saddle point")
-        return NoMatch("BilinearSaddle", "only programs built by solvelab.problems.matrix_game or bilinear_saddle "
-                                         "have this form")
+
+class _SaddleView:
+    program: SaddleProgram
 
     def __getattr__(self, name):   # the node's data: K, KT, c, b, X, Y, shape, K_max, matvec ...
         if name.startswith("_"):
@@ -31,3 +30,39 @@ class BilinearSaddle:
 
     def certify(self, x, duals):
         return self.program.certify(x, duals)
+
+
+@register_form
+@dataclass
+class BilinearSaddle(_SaddleView):
+    """min_{x in X} max_{y in Y} c^T x + x^T K y - b^T y, X and Y simplices or boxes."""
+    name = "BilinearSaddle"
+    program: SaddleProgram
+
+    @staticmethod
+    def match(program):
+        if isinstance(program, SaddleProgram):
+            if program.regularized:
+                return NoMatch("BilinearSaddle", f"the saddle point has a quadratic regularizer (x_reg="
+                                                 f"{program.x_reg:g}, y_reg={program.y_reg:g}); backend 'alpd' "
+                                                 f"solves it")
+            return BilinearSaddle(program)
+        return _not_saddle("BilinearSaddle", program)
+
+
+@register_form
+@dataclass
+class RegularizedSaddle(_SaddleView):
+    """min_{x in X} max_{y in Y} c^T x + alpha/2 |x|^2 + x^T K y - b^T y - mu/2 |y|^2 with
+    alpha > 0 or mu > 0."""
+    name = "RegularizedSaddle"
+    program: SaddleProgram
+
+    @staticmethod
+    def match(program):
+        if isinstance(program, SaddleProgram):
+            if not program.regularized:
+                return NoMatch("RegularizedSaddle", "the saddle point has no strongly convex side (x_reg = y_reg = "
+                                                    "0): backend 'halpern' solves bilinear saddle points")
+            return RegularizedSaddle(program)
+        return _not_saddle("RegularizedSaddle", program)

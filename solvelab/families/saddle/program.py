@@ -1,11 +1,16 @@
 """SaddleProgram: a bilinear saddle point held whole (K, c, b and the two players' sets).
 
-    min_{x in X} max_{y in Y}  L(x, y) = c^T x + x^T K y - b^T y (+ constant),   K: (m, n)
+    min_{x in X} max_{y in Y}  L(x, y) = c^T x + alpha/2 |x|^2 + x^T K y - b^T y - mu/2 |y|^2
+                                         (+ constant),   K: (m, n)
 
-X and Y are each a probability simplex or a box (``validate``). The flat vector is
+alpha = ``x_reg`` and mu = ``y_reg`` (>= 0, default 0) are quadratic regularizers: with
+either positive the program is strongly convex in x or strongly concave in y (the
+RegularizedSaddle form, backend ``alpd``); with both 0 it is the bilinear saddle point
+(BilinearSaddle, backend ``halpern``). X and Y are each a probability simplex or a box
+(``validate``). The flat vector is
 [x; y]. K is kept dense (C-ordered float64) or as CSR with its transpose as CSR (the
-K^T passes). With an unbounded side the node checks at construction that a saddle
-point exists (``wellposed``) and refuses the data otherwise.
+K^T passes). With an unbounded side and no regularizer on it the node checks at
+construction that a saddle point exists (``wellposed``) and refuses the data otherwise.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from ...errors import InvalidDataError
 from ...ir.program import VariableInfo
 from ...ir.structured import StructuredProgram
 from .certificate import saddle_certificate
-from .validate import check_domain, check_matrix, check_vector
+from .validate import check_domain, check_matrix, check_reg, check_vector
 from .wellposed import check_exists
 
 
@@ -25,17 +30,18 @@ class SaddleProgram(StructuredProgram):
     description ('matrix_game' or 'bilinear'), for printing."""
 
     family = "saddle"
-    backends = ("halpern",)
 
     def __init__(self, K, c=None, b=None, x_domain="simplex", y_domain="simplex", names=("x", "y"),
-                 kind: str = "bilinear", constant: float = 0.0, keys=(None, None)):
+                 kind: str = "bilinear", constant: float = 0.0, keys=(None, None), x_reg: float = 0.0,
+                 y_reg: float = 0.0):
         K = check_matrix(K)
         m, n = K.shape
         c = check_vector(c, m, "c")
         b = check_vector(b, n, "b")
         X = check_domain(x_domain, m, "x_domain")
         Y = check_domain(y_domain, n, "y_domain")
-        check_exists(K, c, b, X, Y)
+        x_reg, y_reg = check_reg(x_reg, "x_reg"), check_reg(y_reg, "y_reg")
+        check_exists(K, c, b, X, Y, x_reg, y_reg)
         constant = float(constant)
         if not np.isfinite(constant):
             raise InvalidDataError(f"the objective's constant must be finite, got {constant!r}")
@@ -43,6 +49,7 @@ class SaddleProgram(StructuredProgram):
                           VariableInfo(name=names[1], shape=(n,), offset=m, size=n, key=keys[1])],
                          constant=constant)
         self.K, self.c, self.b, self.X, self.Y = K, c, b, X, Y
+        self.x_reg, self.y_reg = x_reg, y_reg
         self.KT = None
         if sp.issparse(K):
             self.KT = K.T.tocsr()
@@ -52,6 +59,15 @@ class SaddleProgram(StructuredProgram):
         self._norm = None
 
     # -- data -------------------------------------------------------------------------
+    @property
+    def regularized(self) -> bool:
+        """Whether a quadratic regularizer makes a side strongly convex (concave)."""
+        return self.x_reg > 0 or self.y_reg > 0
+
+    @property
+    def backends(self) -> tuple:
+        return ("alpd",) if self.regularized else ("halpern",)
+
     @property
     def shape(self) -> tuple:
         return self.K.shape
@@ -73,7 +89,8 @@ class SaddleProgram(StructuredProgram):
 
     def value(self, x, y) -> float:
         """L(x, y) (with the objective's constant)."""
-        return float(self.c @ x + x @ self.matvec(y) - self.b @ y) + self.constant
+        return float(self.c @ x + x @ self.matvec(y) - self.b @ y + 0.5 * self.x_reg * (x @ x)
+                     - 0.5 * self.y_reg * (y @ y)) + self.constant
 
     # -- the StructuredProgram contract ------------------------------------------------
     def objective(self, z) -> float:
@@ -93,4 +110,6 @@ class SaddleProgram(StructuredProgram):
     def __repr__(self) -> str:
         m, n = self.shape
         store = "dense" if self.dense else f"sparse, nnz={self.K.nnz}"
-        return f"SaddleProgram({self.kind}, {m} x {n} {store}, x in {self.X.describe()}, y in {self.Y.describe()})"
+        reg = "".join(f", {k}={v:g}" for k, v in (("x_reg", self.x_reg), ("y_reg", self.y_reg)) if v > 0)
+        return (f"SaddleProgram({self.kind}, {m} x {n} {store}, x in {self.X.describe()}, y in {self.Y.describe()}"
+                f"{reg})")

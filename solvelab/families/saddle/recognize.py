@@ -1,4 +1,5 @@
-"""Reading c^T x + x^T K y - b^T y (+ constant) and the players' sets off CVXPY objects.
+"""Reading c^T x + alpha/2 |x|^2 + x^T K y - b^T y - mu/2 |y|^2 (+ constant) and the
+players' sets off CVXPY objects.
 
 The bilinear term is not DCP, but CVXPY builds it (``x @ K @ y``, ``cp.sum(cp.multiply(x,
 K @ y))``); the objective's tree is walked once: sums, negations and scalar constant
@@ -6,6 +7,8 @@ factors are distributed, every remaining term is
 
     affine in x alone      its coefficients join c (and the constant)
     affine in y alone      they join -b
+    s * sum_squares(v)     v one player's whole variable: x_reg += 2 s (s >= 0 needed:
+                           convex in x), y_reg -= 2 s (s <= 0: concave in y)
     a product l @ r        l affine in one variable, r in the other (vectors of one
                            length, or scalars; matmul, or sum of an elementwise multiply):
                            l = A_l x + l0, r = A_r y + r0 adds A_l^T A_r to K, A_l^T r0 to
@@ -64,9 +67,10 @@ def _scalar_constant(e) -> float | None:
 
 
 def _terms(expr, sign=1.0):
-    """(sign, term) pairs of the objective with sums, negations and scalar factors distributed."""
+    """(sign, term) pairs of the objective with sums, negations and scalar factors (and
+    divisions by scalar constants) distributed."""
     from cvxpy.atoms.affine.add_expr import AddExpression
-    from cvxpy.atoms.affine.binary_operators import MulExpression, multiply
+    from cvxpy.atoms.affine.binary_operators import DivExpression, MulExpression, multiply
     from cvxpy.atoms.affine.unary_operators import NegExpression
     if isinstance(expr, AddExpression):
         for a in expr.args:
@@ -75,6 +79,11 @@ def _terms(expr, sign=1.0):
     if isinstance(expr, NegExpression):
         yield from _terms(expr.args[0], -sign)
         return
+    if isinstance(expr, DivExpression) and len(expr.args) == 2:
+        s = _scalar_constant(expr.args[1])
+        if s is not None and s != 0.0 and not expr.args[0].is_constant():
+            yield from _terms(expr.args[0], sign / s)
+            return
     if isinstance(expr, (MulExpression, multiply)) and len(expr.args) == 2:
         for k in (0, 1):
             s = _scalar_constant(expr.args[k])
@@ -95,21 +104,42 @@ def _factors(t):
     return None
 
 
+def _squares_of(t, var) -> bool:
+    """Whether t is sum_squares(var) of the whole variable."""
+    import cvxpy as cp
+    from cvxpy.atoms.quad_over_lin import quad_over_lin
+    return isinstance(t, quad_over_lin) and isinstance(t.args[0], cp.Variable) and t.args[0].id == var.id \
+        and _scalar_constant(t.args[1]) == 1.0
+
+
 def objective_data(objective, x, y):
-    """(K, c, b, constant) of ``objective`` = c^T x + x^T K y - b^T y + constant."""
+    """(K, c, b, constant, x_reg, y_reg) of ``objective`` = c^T x + x_reg/2 |x|^2 + x^T K y
+    - b^T y - y_reg/2 |y|^2 + constant."""
     if getattr(objective, "shape", None) not in ((), (1,)):
         raise ShapeError(f"the saddle objective must be scalar, got shape {getattr(objective, 'shape', None)}")
     m, n = x.size, y.size
     K, c, b, const = np.zeros((m, n)), np.zeros(m), np.zeros(n), 0.0
+    x_reg, y_reg = 0.0, 0.0
     for sign, t in _terms(objective):
         ids = {v.id for v in t.variables()}
         if not ids <= {x.id, y.id}:
             raise InvalidDataError(f"term {t} reads a variable that is neither {x.name()} nor {y.name()}")
         if len(ids) <= 1:
             var = x if x.id in ids else (y if y.id in ids else None)
+            if var is not None and _squares_of(t, var):
+                if (var is x and sign < 0) or (var is y and sign > 0):
+                    side = "convex in the min player" if var is x else "concave in the max player"
+                    raise NonConvexError(f"term {sign:g} * {t}: the objective must be {side} {var.name()} "
+                                         f"({'+' if var is x else '-'} a * sum_squares({var.name()}) with a >= 0)")
+                if var is x:
+                    x_reg += 2.0 * sign
+                else:
+                    y_reg -= 2.0 * sign
+                continue
             if not t.is_affine():
                 raise NonConvexError(f"term {t} is not affine in {var.name()}: SaddlePoint takes c^T x + x^T K y "
-                                     f"- b^T y")
+                                     f"- b^T y, plus a * sum_squares({x.name()}) and - a * sum_squares({y.name()}) "
+                                     f"(a >= 0)")
             A, e0 = _affine(t, var)
             if e0.size != 1:
                 raise ShapeError(f"term {t} is not scalar")
@@ -139,7 +169,7 @@ def objective_data(objective, x, y):
         c += sign * (Al.T @ r0)
         b -= sign * (Ar.T @ l0)
         const += sign * float(l0 @ r0)
-    return K, c, b, const
+    return K, c, b, const, x_reg, y_reg
 
 
 def _side(expr, var):

@@ -93,6 +93,15 @@ def check_vector(v, size: int, name: str) -> np.ndarray:
     return arr
 
 
+def check_reg(v, name: str) -> float:
+    """A quadratic regularizer's weight: a finite real >= 0 (0: none)."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(v) or v < 0:
+        raise InvalidDataError(f"{name} must be a finite number >= 0 (the weight of the quadratic regularizer), "
+                               f"got {v!r}")
+    return float(v)
+
+
 def _bound(v, size: int, name: str) -> np.ndarray:
     arr = _real_array(v, name)
     if arr.ndim == 0:

@@ -9,7 +9,8 @@ duality a saddle point exists if and only if both have a point where they are fi
     y side  some x in X makes g_y = K^T x - b allowed on y's unbounded coordinates
             (= 0 free, <= 0 where y_j -> +inf only, >= 0 where y_j -> -inf only)
 
-Each is one feasibility LP, solved by HiGHS (scipy.optimize.linprog) on the data divided
+A side with a positive quadratic regularizer (strongly convex in x, concave in y) has
+a finite best response everywhere and needs no check. Each check is one feasibility LP, solved by HiGHS (scipy.optimize.linprog) on the data divided
 by its largest entry (HiGHS's tolerances are absolute). Bounded sides need no check
 (von Neumann / Sion); a side with k unbounded coordinates costs an LP with k rows.
 """
@@ -61,23 +62,25 @@ def _feasible(M, offset, other, lo_free, hi_free, sign) -> bool:
     return True
 
 
-def check_exists(K, c, b, X, Y) -> None:
+def check_exists(K, c, b, X, Y, x_reg: float = 0.0, y_reg: float = 0.0) -> None:
     """Raise InvalidDataError when a side is unbounded and the game has no saddle point."""
-    if X.bounded and Y.bounded:
+    check_x = not X.bounded and x_reg == 0.0
+    check_y = not Y.bounded and y_reg == 0.0
+    if not (check_x or check_y):
         return
     scale = max(float(np.max(np.abs(K.data if sp.issparse(K) else K), initial=0.0)), float(np.max(np.abs(c))),
                 float(np.max(np.abs(b))))
     if scale == 0.0:
         return        # L is identically 0: every point is a saddle point
     Ks = K / scale
-    if not X.bounded:
+    if check_x:
         lo_free, hi_free = np.isneginf(X.lo), np.isposinf(X.hi)
         rows = lo_free | hi_free
         if not _feasible(Ks[rows] if sp.issparse(Ks) else Ks[rows], c[rows] / scale, Y, lo_free[rows],
                          hi_free[rows], 1.0):
             raise InvalidDataError("the game has no saddle point: min over x is -inf (no y in Y makes c + K y vanish "
                                    "on x's free coordinates, or point away from x's infinite bounds); bound x")
-    if not Y.bounded:
+    if check_y:
         lo_free, hi_free = np.isneginf(Y.lo), np.isposinf(Y.hi)
         cols = lo_free | hi_free
         KT = (Ks.T.tocsr() if sp.issparse(Ks) else Ks.T)[cols]
