@@ -8,7 +8,8 @@ the simplex). One PDHG step at step sizes (tau, sigma), primal first:
     x+ = P_X(x - tau (c + K y))
     y+ = P_Y(y + sigma (K^T (2 x+ - x) - b))
 
-``primal_step`` / ``dual_step`` are these updates fused with their projection (the
+``primal_step`` / ``dual_step`` are these updates fused with their projection (and
+``prox_step`` the regularized, extrapolated one of ``alpd``) (the
 products K y, K^T x come from the caller); ``mix`` is the (reflected) Halpern
 combination z+ = a T z - r z + g z0, applied to the iterates and to their products
 alike (a product of a combination is the combination of the products, so a step costs
@@ -106,6 +107,28 @@ def dual_step(y, KTx, KTxn, b, sigma, kind, lo, hi, out) -> float:
 
 
 @njit(cache=True)
+def prox_step(u, g, g_prev, theta, lin, t, sign, reg, kind, lo, hi, out) -> float:
+    """One regularized player's step (``backends/alpd``) at the extrapolated product
+    gb = g + theta (g - g_prev):
+
+        out = P_D((u + sign t (gb + lin)) / (1 + t reg))
+
+    the prox of t (lin^T u + reg/2 |u|^2 + indicator of D) at u + sign t gb: for the min
+    player sign = -1, lin = c, g = K y; for the max player sign = +1, lin = -b, g = K^T x.
+    Returns |out - u|^2."""
+    scale = 1.0 / (1.0 + t * reg)
+    for i in range(u.size):
+        gb = g[i] + theta * (g[i] - g_prev[i])
+        out[i] = (u[i] + sign * t * (gb + lin[i])) * scale
+    project(kind, lo, hi, out, out)
+    d2 = 0.0
+    for i in range(u.size):
+        d = out[i] - u[i]
+        d2 += d * d
+    return d2
+
+
+@njit(cache=True)
 def mix(a, r, g, t, z, z0):
     """z <- a t - r z + g z0 (in place)."""
     for i in range(z.size):
@@ -178,6 +201,7 @@ def warm_up() -> float:
     v, out = np.array([0.3, -0.2]), np.empty(2)
     primal_step(v, v, v, 0.5, _SIMPLEX, e, e, out)
     dual_step(v, v, v, v, 0.5, int(Domain.BOX), np.zeros(2), np.ones(2), out)
+    prox_step(v, v, v, 0.5, v, 0.5, -1.0, 0.1, _SIMPLEX, e, e, out)
     mix(1.0, 0.5, 0.5, v, out.copy(), v)
     K = np.eye(2)
     dense_abs_matvec(K, v, out)
