@@ -39,9 +39,11 @@ t_y = 0.99 w / |K| (w = ``primal_weight``, 1.0). Each step costs two passes over
 Every ``check_every`` steps the family's certificate is evaluated at the last (x, y)
 (``saddle_gap.GapCheck``: exact summand sizes only when a cheap screen meets tol).
 
-What is not here: a general smooth f(x) taken by its gradient (the "linearized" step of
-linearized ALPD) and the inexact variant for a nonlinear coupling Phi(x, y): only the
-quadratic regularizers, whose prox is exact, are read off the model.
+On the DROSaddle form (distributionally robust logistic regression: a coupling
+sum_i p_i l_i(x), nonlinear in x) the step on x is linearized, a gradient step on the
+coupling (``alpd_dro``). What is not here: a general smooth f(x) or coupling Phi(x, y)
+given as callables (only the quadratic regularizers and the DRO logistic coupling are
+built), and ALPD's inexact inner loops.
 
 Options (``options.extra``): ``scheme`` ('auto'), ``primal_weight`` (1.0). Warm start: the
 last (x, y) of the same data version (the steps start afresh).
@@ -56,7 +58,7 @@ import numpy as np
 from ..errors import InvalidDataError
 from ..kernels import saddle as KS
 from ..kernels.threads import threads
-from . import registry
+from . import alpd_dro, registry
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 from .halpern import _Operator, _start, _warm_csr, norm_estimate
 from .pdhg import restart_due
@@ -73,6 +75,7 @@ TABLE = Table(("iteration", "iter", "8d"), ("time", "time", "9.3f"), ("residual"
 def _options(extra) -> dict:
     o = {"scheme": "auto", "primal_weight": 1.0}
     o.update(extra)
+    o["primal_weight_given"] = "primal_weight" in extra
     if o["scheme"] not in _SCHEMES:
         raise InvalidDataError(f"backend 'alpd': scheme must be one of {', '.join(map(repr, _SCHEMES))}, got "
                                f"{o['scheme']!r}")
@@ -99,7 +102,7 @@ class ALPDBackend(Backend):
     name = "alpd"
     description = ("accelerated primal-dual (Chambolle-Pock Algorithms 2 and 3) for saddle points with a "
                    "quadratic regularizer: O(1/k^2) with one strongly convex side, linear with both")
-    forms = ("RegularizedSaddle",)
+    forms = ("RegularizedSaddle", "DROSaddle")
     default_max_iter = 100000
     warmup = True
     priority = 30
@@ -108,12 +111,19 @@ class ALPDBackend(Backend):
         return _EXTRA
 
     def setup(self, view, options: SolveOptions) -> Workspace:
-        _options(self.checked_extra(options))
+        o = _options(self.checked_extra(options))
+        if view.name == "DROSaddle":
+            alpd_dro.check_scheme(o)
+            return Workspace()
         with threads(blas=1):
             norm, passes = norm_estimate(view)
         return Workspace(norm=norm, norm_passes=passes, fresh=True)
 
     def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
+        if view.name == "DROSaddle":
+            o = _options(self.checked_extra(options))
+            alpd_dro.check_scheme(o)
+            return alpd_dro.solve_dro(self, view, options, ws, o)
         with threads(blas=1):     # memory-bound products: spin-waiting BLAS threads cost more than they give
             return self._solve(view, options, ws)
 

@@ -27,11 +27,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InvalidDataError
-from ..families.saddle import Domain, SaddleProgram
+from ..families.saddle import Domain, DROLogisticProgram, SaddleProgram
 from ..families.saddle.recognize import domain_of, objective_data, player_variable
 from ..model.problem import Problem
 
-__all__ = ["matrix_game", "bilinear_saddle", "SaddlePoint", "SaddleProblem"]
+__all__ = ["matrix_game", "bilinear_saddle", "SaddlePoint", "SaddleProblem", "dro_logistic", "DROProblem"]
 
 
 class SaddleProblem(Problem):
@@ -179,3 +179,42 @@ def SaddlePoint(objective, minimize, maximize, constraints=()) -> SaddleProblem:
     node = SaddleProgram(K, c, b, domain_of(x, constraints), domain_of(y, constraints), names=(x.name(), y.name()),
                          constant=const, keys=(x.id, y.id), x_reg=x_reg, y_reg=y_reg)
     return SaddleProblem.from_program(node, variables=[x, y])
+
+
+class DROProblem(Problem):
+    """Distributionally robust logistic regression (``dro_logistic``); ``values`` hold the
+    weights 'x' and the worst-case reweighting 'p' of the samples."""
+
+    @property
+    def program(self) -> DROLogisticProgram:
+        return self.compile()
+
+    def to_cvxpy(self):
+        """(cvxpy.Problem, x): min_x lam/2 |x|^2 + max_{p in simplex} p^T l(x) - mu/2 |p - u|^2
+        as a DCP problem for an oracle: the inner max replaced by its Lagrange dual
+        min_{t, s >= 0} t + u^T g + |g|^2 / (2 mu), g = v - t 1 + s, with v >= l(x) (the
+        inner max is nondecreasing in the losses, so the epigraph variable v is exact)."""
+        import cvxpy as cp
+        p = self.program
+        n, d = p.shape
+        x = cp.Variable(d, name="x")
+        v, t, s = cp.Variable(n, name="v"), cp.Variable(name="t"), cp.Variable(n, name="s", nonneg=True)
+        g = v - t + s
+        obj = 0.5 * p.lam * cp.sum_squares(x) + t + p.u @ g + cp.sum_squares(g) / (2 * p.mu)
+        return cp.Problem(cp.Minimize(obj), [v >= cp.logistic(-(p.BA @ x))]), x
+
+    def __repr__(self) -> str:
+        return f"solvelab.problems.DROProblem({self.program!r})"
+
+
+def dro_logistic(A, labels, lam: float, rho: float) -> DROProblem:
+    """Distributionally robust logistic regression with a chi-square penalty:
+
+        min_x max_{p in simplex} sum_i p_i log(1 + exp(-b_i a_i^T x)) - rho/2 n |p - 1/n|^2 + lam/2 |x|^2
+
+    A (n samples x d features, dense or SciPy sparse), labels b_i = +-1, lam > 0, rho > 0
+    (n |p - 1/n|^2 is the chi-square divergence of p from the uniform weights: a large rho
+    is ridge logistic regression, a small one weights the hardest samples). Backend
+    ``alpd``; the certificate is an upper bound of the relative duality gap
+    (``families.saddle.dro``)."""
+    return DROProblem.from_program(DROLogisticProgram(A, labels, lam, rho))

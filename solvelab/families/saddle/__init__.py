@@ -5,13 +5,15 @@ with quadratic regularizers alpha/2 |x|^2 - mu/2 |y|^2.
     wellposed     with an unbounded side: does a saddle point exist (two feasibility LPs)
     program       SaddleProgram, the node ``solvelab.problems.matrix_game`` / ``bilinear_saddle`` build
     certificate   relative duality gap, stationarity on unbounded sides, domain violation
-    forms         BilinearSaddle, RegularizedSaddle (registered on import)
+    dro           DROLogisticProgram: distributionally robust logistic regression, its certificate
+    forms         BilinearSaddle, RegularizedSaddle, DROSaddle (registered on import)
     recognize     c^T x + x^T K y - b^T y and the players' sets read off CVXPY objects (SaddlePoint)
 """
 from .certificate import measures, saddle_certificate
-from .forms import BilinearSaddle, RegularizedSaddle
+from .dro import DROLogisticProgram
+from .forms import BilinearSaddle, DROSaddle, RegularizedSaddle
 from .program import SaddleProgram
 from .validate import Domain, DomainSpec, check_domain, check_matrix, check_vector
 
-__all__ = ["SaddleProgram", "BilinearSaddle", "RegularizedSaddle", "saddle_certificate", "measures", "Domain", "DomainSpec", "check_domain",
+__all__ = ["SaddleProgram", "DROLogisticProgram", "BilinearSaddle", "RegularizedSaddle", "DROSaddle", "saddle_certificate", "measures", "Domain", "DomainSpec", "check_domain",
            "check_matrix", "check_vector"]

@@ -3,6 +3,8 @@
     BilinearSaddle     no regularizer: c^T x + x^T K y - b^T y (backend halpern)
     RegularizedSaddle  alpha/2 |x|^2 or mu/2 |y|^2 with a positive weight: strongly convex
                        in x or strongly concave in y (backend alpd)
+    DROSaddle          distributionally robust logistic regression: a coupling sum_i p_i l_i(x)
+                       nonlinear in x (backend alpd)
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 
 from ...ir.forms import NoMatch, register_form
 from ...ir.structured import StructuredProgram
+from .dro import DROLogisticProgram
 from .program import SaddleProgram
 
 
@@ -41,6 +44,9 @@ class BilinearSaddle(_SaddleView):
 
     @staticmethod
     def match(program):
+        if isinstance(program, DROLogisticProgram):
+            return NoMatch("BilinearSaddle", "the coupling sum_i p_i l_i(x) is not bilinear; backend 'alpd' "
+                                             "solves it")
         if isinstance(program, SaddleProgram):
             if program.regularized:
                 return NoMatch("BilinearSaddle", f"the saddle point has a quadratic regularizer (x_reg="
@@ -60,9 +66,30 @@ class RegularizedSaddle(_SaddleView):
 
     @staticmethod
     def match(program):
+        if isinstance(program, DROLogisticProgram):
+            return NoMatch("RegularizedSaddle", "the coupling is not bilinear (a distributionally robust program: "
+                                                "the DROSaddle form)")
         if isinstance(program, SaddleProgram):
             if not program.regularized:
                 return NoMatch("RegularizedSaddle", "the saddle point has no strongly convex side (x_reg = y_reg = "
                                                     "0): backend 'halpern' solves bilinear saddle points")
             return RegularizedSaddle(program)
         return _not_saddle("RegularizedSaddle", program)
+
+
+@register_form
+@dataclass
+class DROSaddle(_SaddleView):
+    """min_x max_{p in simplex} sum_i p_i l_i(x) - rho n/2 |p - u|^2 + lam/2 |x|^2 (``dro``)."""
+    name = "DROSaddle"
+    program: DROLogisticProgram
+
+    @staticmethod
+    def match(program):
+        if isinstance(program, DROLogisticProgram):
+            return DROSaddle(program)
+        if isinstance(program, SaddleProgram):
+            return NoMatch("DROSaddle", "a bilinear saddle point, not a distributionally robust program")
+        if isinstance(program, StructuredProgram):
+            return NoMatch("DROSaddle", f"this is a program of the {program.family} family, not a saddle point")
+        return NoMatch("DROSaddle", "only programs built by solvelab.problems.dro_logistic have this form")
