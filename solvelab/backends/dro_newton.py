@@ -55,11 +55,24 @@ def _parts(prog, x):
     return value, grad, p, r, curv
 
 
-def hessian(prog, p, r, curv) -> np.ndarray:
-    """The generalized Hessian H of P at the point whose p(x), l', l'' are given."""
+#: above this fraction of nonzeros a sparse bA is densified for the d x d products (BLAS wins)
+_DENSE_ABOVE = 0.1
+
+
+def gram_operand(prog):
+    """bA as the Hessian's products want it: dense when it is stored sparse but dense enough."""
+    BA = prog.BA
+    if sp.issparse(BA) and BA.nnz > _DENSE_ABOVE * BA.shape[0] * BA.shape[1]:
+        return BA.toarray()
+    return BA
+
+
+def hessian(prog, p, r, curv, BA=None) -> np.ndarray:
+    """The generalized Hessian H of P at the point whose p(x), l', l'' are given (``BA``:
+    ``gram_operand(prog)``, computed once per solve)."""
     S = p > 0
     w = p * curv + np.where(S, r * r, 0.0) / prog.mu
-    BA = prog.BA
+    BA = prog.BA if BA is None else BA
     if sp.issparse(BA):
         H = (BA.T @ BA.multiply(w[:, None]).tocsr()).toarray()
     else:
@@ -111,6 +124,7 @@ class DRONewtonBackend(Backend):
         mon = IterationMonitor(options, table=TABLE)
         setup_time = time.perf_counter() - t0
         value, grad, p, r, curv = _parts(prog, x)
+        BA = gram_operand(prog)
         it, step, passes = 0, 0.0, 2
         while True:
             cert = prog.certify(np.concatenate([x, p])).value
@@ -124,7 +138,7 @@ class DRONewtonBackend(Backend):
                 break
             if mon.check(rec, None, f"{mon.max_iter} Newton steps (gap {cert:.2e})"):
                 break
-            H = hessian(prog, p, r, curv)
+            H = hessian(prog, p, r, curv, BA)
             passes += 2
             try:
                 direction = -sla.cho_solve(sla.cho_factor(H, lower=True, check_finite=False), grad,
