@@ -1,6 +1,6 @@
 """The ``saddle`` bench suite: its instances and known values, the objective and the
 gap-based infeasibility peers are judged by, and the two LP peers (with the Clarabel
-size limit)."""
+size limit); its DRO logistic instances and their two peers."""
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +21,7 @@ def _highs_value(A):
 
 
 def test_the_instances_and_their_known_values():
-    insts = {i.name: i for i in get_suite("saddle").instances()}
+    insts = {i.name: i for i in get_suite("saddle").instances() if i.family == "matrix_game"}
     assert {"gaussian-100", "gaussian-5000", "uniform-5000", "rps-4999", "diagonal-5000"} <= set(insts)
     assert all(i.size == f"{n}x{n}" for i in insts.values() for n in [int(i.name.split("-")[1])])
     for name in ("rps-101", "diagonal-100"):
@@ -67,9 +67,44 @@ def test_clarabel_skips_large_games_with_the_reason():
 
 def test_every_instance_records_its_objective_scale():
     insts = get_suite("saddle").instances() + [suite_saddle.demo_instance()]
-    for inst in insts:
+    for inst in (i for i in insts if i.family == "matrix_game"):
         scale = inst.meta["objective_scale"]
         assert scale > 0
     A = get_suite("saddle").instance("gaussian-100").data()["A"]
     assert np.abs(A).mean() == pytest.approx(get_suite("saddle").instance("gaussian-100").meta["objective_scale"],
                                              rel=0.05)
+
+
+def test_the_dro_instances_are_listed_and_skip_without_their_data(monkeypatch):
+    from solvelab.bench.data import DataNotFoundError
+    names = {i.name for i in get_suite("saddle").instances() if i.family == "dro_logistic"}
+    assert names == {"dro-mushrooms", "dro-a9a", "dro-ijcnn1"}
+
+    def missing(name, data_dir=None):
+        raise DataNotFoundError(f"LIBSVM file {name!r} not found")
+    monkeypatch.setattr(suite_saddle, "find_libsvm", missing)
+    for inst in (i for i in get_suite("saddle").instances() if i.family == "dro_logistic"):
+        assert inst.backends == ("dro_newton", "alpd") and inst.skip        # the reason names the file
+        assert inst.name.split("-")[1] in inst.skip
+
+
+@pytest.mark.parametrize("peer", ["clarabel-dro", "lbfgsb-dro"])
+def test_the_dro_peers_reach_the_certified_solution(peer):
+    from solvelab.bench.suite import Instance
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((80, 5))
+    labels = np.where(A @ rng.standard_normal(5) + 0.5 * rng.standard_normal(80) > 0, 1.0, -1.0)
+    inst = Instance("t", "dro_logistic", "80x5", lambda: {"A": A, "labels": labels, "lam": 0.05, "rho": 0.2},
+                    build=suite_saddle.build_dro, objective=suite_saddle.dro_objective,
+                    infeasibility=suite_saddle.dro_infeasibility)
+    data = inst.data()
+    res = inst.make_problem(data).solve(backend="dro_newton", tol=1e-9)
+    assert res.status == "optimal"
+    assert inst.eval_objective(data, res.x) == pytest.approx(res.objective, rel=1e-12)
+    assert inst.eval_infeasibility(data, res.x) <= 1e-9
+    out = get_peer(peer).solve(inst, data, tol=1e-7, time_limit=60.0, max_iter=None, record=lambda **kw: None)
+    assert out.status == "converged", out.message
+    assert inst.eval_objective(data, out.x) == pytest.approx(res.objective, rel=1e-6)
+    z = res.x.copy()
+    z[:5] = 0.0                                          # x = 0 with the solved p: no solution
+    assert inst.eval_infeasibility(data, z) > 1e-3

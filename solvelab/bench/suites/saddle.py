@@ -24,15 +24,26 @@ A^T x <= v 1, x in the simplex, the column strategy read from its multipliers.
 Each instance records the expected mean |A_ij| as its ``objective_scale`` (a peer's
 objective error is relative to max(|ref|, it), since values can be 0).
 ``demo_instance()`` is saddle-gaussian-200, a 200 x 200 Gaussian game (for the quick suite).
+
+Distributionally robust logistic regression (family ``dro_logistic``, LIBSVM data from
+../shared/data/libsvm; skipped with the reason when a file is missing)
+  dro-NAME      ``dro_logistic(A, labels, lam=1e-3, rho=0.1)`` on mushrooms, a9a, ijcnn1;
+                backends dro_newton and alpd; peers ``clarabel-dro`` (CVXPY + Clarabel on
+                ``to_cvxpy()``) and ``lbfgsb-dro`` (scipy's L-BFGS-B on the smooth primal
+                P(x)). The objective of z = [x; p] is P(x); its "infeasibility" is the worst
+                of the family's measures (gap bound, stationarity, simplex violation).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ..data import DataNotFoundError, binary_labels, find_libsvm, load_libsvm
 from ..suite import Instance, Suite, register_suite
 
 BACKENDS = ("halpern",)
 PEERS = ("highs-game-lp", "clarabel-game-lp")
+DRO_BACKENDS = ("dro_newton", "alpd")
+DRO_PEERS = ("clarabel-dro", "lbfgsb-dro")
 
 
 def build(data):
@@ -111,9 +122,46 @@ def mean_abs_payoff(kind: str, n: int) -> float:
             "diagonal": 5.5 / n}[kind]
 
 
+#: LIBSVM file -> n_features passed to the reader (None: as the file says)
+DRO_DATASETS = {"mushrooms": None, "a9a": 123, "ijcnn1.tr_val": None}
+DRO_LAM, DRO_RHO = 1e-3, 0.1
+
+
+def dro_data(name, data_dir):
+    def data():
+        A, y = load_libsvm(name, data_dir=data_dir, n_features=DRO_DATASETS[name])
+        return {"A": A.tocsr(), "labels": binary_labels(y), "lam": DRO_LAM, "rho": DRO_RHO}
+    return data
+
+
+def build_dro(data):
+    from ...problems.saddle import dro_logistic
+    return dro_logistic(data["A"], data["labels"], data["lam"], data["rho"])
+
+
+def _dro_program(data):
+    if "_program" not in data:
+        data["_program"] = build_dro(data).program
+    return data["_program"]
+
+
+def dro_objective(data, z) -> float:
+    """P(x), the robust loss, at z = [x; p]."""
+    from ...families.saddle.dro import primal_value
+    prog = _dro_program(data)
+    return primal_value(prog, prog.split_xp(z)[0])
+
+
+def dro_infeasibility(data, z) -> float:
+    """The worst of the family's measures at z = [x; p]."""
+    return float(_dro_program(data).certify(np.asarray(z, dtype=np.float64)).value)
+
+
 def _instance(name, n, make, reference=None, **kw):
     kind = name.split("-")[0]
     meta = dict(kw.pop("meta", {}))
+    kw.setdefault("backends", BACKENDS)
+    kw.setdefault("peers", PEERS)
     if kind in ("gaussian", "uniform", "rps", "diagonal"):
         meta.setdefault("objective_scale", mean_abs_payoff(kind, n))
     return Instance(name, "matrix_game", f"{n}x{n}", make, build=build, objective=objective,
@@ -130,9 +178,10 @@ def demo_instance() -> Instance:
 class SaddleSuite(Suite):
     name = "saddle"
     description = ("matrix games: Gaussian and uniform payoffs, skew-symmetric circulants (value 0) and diagonal "
-                   "games (known value), 100 to 5000 per side; halpern against HiGHS and Clarabel on the LP")
-    default_backends = BACKENDS
-    default_peers = PEERS
+                   "games (known value), 100 to 5000 per side; halpern against HiGHS and Clarabel on the LP; "
+                   "DRO logistic regression on LIBSVM data (dro_newton, alpd against Clarabel and L-BFGS-B)")
+    default_backends = BACKENDS + DRO_BACKENDS
+    default_peers = PEERS + DRO_PEERS
     default_time_limit = 120.0
     default_tol = 1e-6
 
@@ -144,4 +193,14 @@ class SaddleSuite(Suite):
                           meta={"entries": "D1 C D2, C a skew-symmetric circulant"}) for n in (101, 1001, 4999)]
         out += [_instance(f"diagonal-{n}", n, diagonal(n), reference=diagonal_value(n),
                           meta={"entries": "diag(U[1, 10]), sparse"}) for n in (100, 1000, 5000)]
+        data_dir = self.options.get("data_dir")
+        for name in DRO_DATASETS:
+            try:
+                path, missing = find_libsvm(name, data_dir), None
+            except DataNotFoundError as exc:
+                path, missing = None, str(exc)
+            out.append(Instance(f"dro-{name.split('.')[0]}", "dro_logistic", name, dro_data(name, data_dir),
+                                build=build_dro, objective=dro_objective, infeasibility=dro_infeasibility,
+                                backends=DRO_BACKENDS, peers=DRO_PEERS, skip=missing,
+                                meta={"file": str(path) if path else name, "lam": DRO_LAM, "rho": DRO_RHO}))
         return out
