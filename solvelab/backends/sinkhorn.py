@@ -60,7 +60,7 @@ from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, W
 _TINY = float(np.finfo(np.float64).tiny)
 
 _EXTRA = ("threads", "stabilize", "tau", "eps_scaling", "scaling_factor", "stage_tol", "sparse_plan",
-          "sparse_threshold", "round", "device")
+          "sparse_threshold", "round", "device", "support_rounds", "coarse_points")
 
 #: the verbose table of Sinkhorn iterations (also sinkhorn_newton's warm-up and fallbacks);
 #: 'marg. viol' is the measure compared with tol (unbalanced: the potentials' change)
@@ -642,6 +642,13 @@ class SinkhornBackend(Backend):
         compile_time = KL.warm_up()
         red = ws["lazy"]
         prog = red.program
+        if getattr(prog, "method", None) == "multiscale":
+            from ..kernels import ot_sparse as KS
+            from .sinkhorn_multiscale import solve_multiscale
+            raw = solve_multiscale(view, options, extra, monitor(options), compile_time + KS.warm_up(), t_setup)
+            raw.info["lazy"] = prog.reason
+            raw.info["program"] = repr(prog)
+            return raw
         F, G, warm = warm_potentials(red, options, ws.warm)
         setup_time = time.perf_counter() - t_setup
         n, m = red.shape

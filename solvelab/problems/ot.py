@@ -152,7 +152,7 @@ def point_cloud_cost(x, y, metric: str = "sqeuclidean", p: float = 2.0):
 
 
 def point_cloud_ot(x, y, eps=None, a=None, b=None, metric: str = "sqeuclidean", rel_eps: float | None = None,
-                   rho: float | None = None, lazy: bool | None = None):
+                   rho: float | None = None, lazy: bool | None = None, method: str | None = None):
     """Entropic OT between point clouds (uniform weights unless a, b are given). Give
     ``eps`` (absolute) or ``rel_eps`` (times max C); ``rho`` makes it unbalanced.
 
@@ -162,7 +162,18 @@ def point_cloud_ot(x, y, eps=None, a=None, b=None, metric: str = "sqeuclidean", 
     one (``OTProblem``: the cost matrix built on first use, the plan as the point); True or
     False forces either (lazy=True refuses unbalanced OT and other metrics, naming them).
     The reason for the choice is in the program's repr and ``res.info['lazy']``.
+    ``method='multiscale'``: the lazy problem on ``MultiscaleOTProgram`` (truncated-support
+    Sinkhorn on grid clusterings, its certificate bounding the truncated mass; for large
+    clouds at small eps).
     """
+    if method not in (None, "multiscale"):
+        raise InvalidDataError(f"method must be None or 'multiscale', got {method!r}")
+    if method == "multiscale":
+        if rho is not None:
+            raise InvalidDataError("method='multiscale' is balanced only; unbalanced OT (rho) needs lazy=False")
+        from ..families.ot.multiscale import MultiscaleOTProgram
+        return LazyOTProblem.from_program(MultiscaleOTProgram(x, y, a, b, eps=eps, rel_eps=rel_eps, metric=metric,
+                                                              reason="asked for (method='multiscale')"))
     if lazy not in (None, True, False):
         raise InvalidDataError(f"lazy must be None (automatic), True or False, got {lazy!r}")
     if (eps is None) == (rel_eps is None):

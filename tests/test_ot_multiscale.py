@@ -1,0 +1,65 @@
+"""The multiscale truncated-support OT path (families.ot.multiscale, kernels.ot_sparse,
+backends.sinkhorn_multiscale): agreement with the lazy path, the certificate rechecked by
+the full-pass certify_lazy, bad input, scale invariance."""
+import numpy as np
+import pytest
+
+from solvelab.errors import InvalidDataError
+from solvelab.families.ot import certify_lazy
+from solvelab.problems import point_cloud_ot
+
+
+def _clouds(n=400, m=350, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 2)), rng.normal(size=(m, 2)) * 0.8 + 0.5
+
+
+def _centered(f):
+    return f - f.mean()
+
+
+def test_multiscale_matches_lazy_and_recheck():
+    x, y = _clouds()
+    pm = point_cloud_ot(x, y, rel_eps=1e-3, method="multiscale")
+    rm = pm.solve(backend="sinkhorn", tol=1e-6)
+    pl = point_cloud_ot(x, y, rel_eps=1e-3, lazy=True)
+    rl = pl.solve(backend="sinkhorn", tol=1e-9)
+    assert rm.status == "optimal"
+    n = x.shape[0]
+    fm, fl = rm.x[:n], rl.x[:n]
+    assert np.abs(_centered(fm) - _centered(fl)).max() <= 1e-5 * np.abs(fl).max()
+    assert abs(rm.info["transport_cost"] - rl.info["transport_cost"]) <= 1e-6 * rl.info["transport_cost"]
+    full = certify_lazy(pm.program, rm.x)
+    assert full.marginal_violation <= rm.certificate.marginal_violation * (1 + 1e-6) + 1e-15
+    assert full.marginal_violation <= 1e-6 and full.gap <= 1e-6
+    assert rm.certificate.truncated_mass <= 1e-9
+
+
+def test_truncation_bound_is_counted():
+    x, y = _clouds(200, 150, 1)
+    pm = point_cloud_ot(x, y, rel_eps=1e-2, method="multiscale")
+    rm = pm.solve(backend="sinkhorn", tol=1e-6)
+    p = pm.program
+    p.trunc_tol = 1e-3            # a coarse truncation: its bound must enter the violation
+    cert = p.certify(rm.x)
+    assert cert.marginal_violation >= 2 * cert.truncated_mass
+    assert not cert.marginal_violation <= 1e-6 or cert.truncated_mass < 5e-7
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1e3])
+def test_scale_invariance(scale):
+    x, y = _clouds(300, 300, 2)
+    r1 = point_cloud_ot(x, y, rel_eps=1e-2, method="multiscale").solve(backend="sinkhorn", tol=1e-6)
+    r2 = point_cloud_ot(x * scale, y * scale, rel_eps=1e-2, method="multiscale").solve(backend="sinkhorn", tol=1e-6)
+    assert r1.status == r2.status == "optimal"
+    assert abs(r2.info["transport_cost"] / scale ** 2 - r1.info["transport_cost"]) <= 1e-6 * r1.info["transport_cost"]
+
+
+def test_bad_input():
+    x, y = _clouds(10, 10)
+    with pytest.raises(InvalidDataError, match="method"):
+        point_cloud_ot(x, y, rel_eps=1e-2, method="fast")
+    with pytest.raises(InvalidDataError, match="balanced"):
+        point_cloud_ot(x, y, rel_eps=1e-2, method="multiscale", rho=1.0)
+    with pytest.raises(InvalidDataError, match="NaN"):
+        point_cloud_ot(np.full((3, 2), np.nan), y, rel_eps=1e-2, method="multiscale")
