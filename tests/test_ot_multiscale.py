@@ -46,7 +46,7 @@ def test_truncation_bound_is_counted():
     assert not cert.marginal_violation <= 1e-6 or cert.truncated_mass < 5e-7
 
 
-@pytest.mark.parametrize("scale", [1e-3, 1e3])
+@pytest.mark.parametrize("scale", [1e-6, 1e-3, 1e3, 1e6])
 def test_scale_invariance(scale):
     x, y = _clouds(300, 300, 2)
     r1 = point_cloud_ot(x, y, rel_eps=1e-2, method="multiscale").solve(backend="sinkhorn", tol=1e-6)
@@ -63,3 +63,15 @@ def test_bad_input():
         point_cloud_ot(x, y, rel_eps=1e-2, method="multiscale", rho=1.0)
     with pytest.raises(InvalidDataError, match="NaN"):
         point_cloud_ot(np.full((3, 2), np.nan), y, rel_eps=1e-2, method="multiscale")
+
+
+@pytest.mark.parametrize("opts, match", [
+    (dict(scaling_factor=1.5), "scaling_factor must be in"),
+    (dict(stage_tol=0.0), "stage_tol must be a number in"),
+    (dict(support_rounds=0), "support_rounds must be a positive integer"),
+    (dict(coarse_points="many"), "coarse_points must be a positive integer"),
+])
+def test_bad_options_are_refused_with_their_name(opts, match):
+    x, y = _clouds(30, 30)
+    with pytest.raises(InvalidDataError, match=match):
+        point_cloud_ot(x, y, rel_eps=1e-2, method="multiscale").solve(backend="sinkhorn", **opts)

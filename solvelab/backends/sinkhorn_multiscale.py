@@ -112,12 +112,25 @@ def solve_multiscale(view, options, extra, mon, compile_time: float, t_setup: fl
     from ..errors import InvalidDataError
     from ..families.ot.multiscale import Cells, Support, truncation
     p = view.program
-    factor = float(extra.get("scaling_factor", 0.25))
-    if not 0.0 < factor < 1.0:
+    def real(v):
+        return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) \
+            and math.isfinite(v)
+
+    def count(key, default):
+        v = extra.get(key, default)
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise InvalidDataError(f"sinkhorn: {key} must be a positive integer, got {v!r}")
+        return int(v)
+    factor = extra.get("scaling_factor", 0.25)
+    if not (real(factor) and 0.0 < factor < 1.0):
         raise InvalidDataError(f"sinkhorn: scaling_factor must be in (0, 1), got {factor!r}")
-    stage_tol = float(extra.get("stage_tol", 1e-3))
-    rounds = int(extra.get("support_rounds", 4))
-    coarse = int(extra.get("coarse_points", 1500))
+    factor = float(factor)
+    stage_tol = extra.get("stage_tol", 1e-3)
+    if not (real(stage_tol) and 0.0 < stage_tol < 1.0):
+        raise InvalidDataError(f"sinkhorn: stage_tol must be a number in (0, 1), got {stage_tol!r}")
+    stage_tol = float(stage_tol)
+    rounds = count("support_rounds", 4)
+    coarse = count("coarse_points", 1500)
     tol = float(options.tol)
     X, Y = p.XT.T.copy(), p.YT.T.copy()
     levels = build_levels(X, p.a_s, Y, p.b_s, coarse)
