@@ -60,7 +60,7 @@ from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, W
 _TINY = float(np.finfo(np.float64).tiny)
 
 _EXTRA = ("threads", "stabilize", "tau", "eps_scaling", "scaling_factor", "stage_tol", "sparse_plan",
-          "sparse_threshold", "round", "device", "support_rounds", "coarse_points")
+          "sparse_threshold", "round", "device", "support_rounds", "coarse_points", "overrelaxation")
 
 #: the verbose table of Sinkhorn iterations (also sinkhorn_newton's warm-up and fallbacks);
 #: 'marg. viol' is the measure compared with tol (unbalanced: the potentials' change)
