@@ -60,9 +60,9 @@ from ..kernels import saddle as KS
 from ..kernels.threads import threads
 from . import alpd_dro, registry
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
-from .halpern import _Operator, _start, _warm_csr, norm_estimate
+from .halpern import _Operator, _warm_csr, norm_estimate
 from .pdhg import restart_due
-from .saddle_gap import GapCheck
+from .saddle_gap import GapCheck, start_point
 
 _EXTRA = ("scheme", "primal_weight")
 _SCHEMES = ("auto", "plain", "accelerated", "restarted", "linear")
@@ -131,13 +131,8 @@ class ALPDBackend(Backend):
         t0 = time.perf_counter()
         o = _options(self.checked_extra(options))
         compile_time = KS.warm_up() + (0.0 if view.dense else _warm_csr())
-        m, n = view.shape
         norm_passes = ws["norm_passes"] if ws.pop("fresh", False) else 0
-        warm = ws.warm
-        start = bool(options.warm_start and warm.get("x") is not None
-                     and warm.get("data_version") == view.program.data_version
-                     and warm["x"].shape == (m,) and warm["y"].shape == (n,))
-        x, y = (warm["x"].copy(), warm["y"].copy()) if start else _start(view)
+        x, y, start = start_point(view, options, ws.warm)
         run = _Run(view, o, options.tol, ws["norm"], x, y)
         mon = IterationMonitor(options, table=TABLE)
         setup_time = time.perf_counter() - t0

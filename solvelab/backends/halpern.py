@@ -56,7 +56,7 @@ from ..kernels.threads import threads
 from . import registry
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 from .pdhg import restart_due
-from .saddle_gap import GapCheck
+from .saddle_gap import GapCheck, start_point
 
 _EXTRA = ("scheme", "reflection", "restart", "restart_every", "primal_weight", "primal_weight_smoothing", "device")
 _STEP = 0.99
@@ -186,17 +186,6 @@ def _power(mv, rmv, n, seed, iters: int = 200) -> float:
     return float(np.sqrt(s))
 
 
-def _start(view):
-    """The center of each set: the uniform strategy, or 0 clipped into the box."""
-    m, n = view.shape
-
-    def center(dom, size):
-        if dom.kind == KS.Domain.SIMPLEX:
-            return np.full(size, 1.0 / size)
-        return np.clip(np.zeros(size), dom.lo, dom.hi)
-    return center(view.X, m), center(view.Y, n)
-
-
 class HalpernBackend(Backend):
     name = "halpern"
     description = ("reflected restarted Halpern PDHG for bilinear saddle points and matrix games (cuPDLPx's "
@@ -249,13 +238,9 @@ class HalpernBackend(Backend):
         t0 = time.perf_counter()
         o = _options(self.checked_extra(options))
         compile_time = KS.warm_up() + (0.0 if view.dense else _warm_csr())
-        m, n = view.shape
         norm_passes = ws["norm_passes"] if ws.pop("fresh", False) else 0
         warm = ws.warm
-        start = bool(options.warm_start and warm.get("x") is not None
-                     and warm.get("data_version") == view.program.data_version
-                     and warm["x"].shape == (m,) and warm["y"].shape == (n,))
-        x, y = (warm["x"].copy(), warm["y"].copy()) if start else _start(view)
+        x, y, start = start_point(view, options, warm)
         run = _Run(view, o, options.tol, ws["norm"], x, y, float(warm["w"]) if start else o["primal_weight"])
         mon = IterationMonitor(options, table=TABLE)
         setup_time = time.perf_counter() - t0

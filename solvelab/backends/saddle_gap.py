@@ -1,5 +1,6 @@
-"""The saddle backends' convergence check (``halpern``, ``alpd``): the family's gap at a
-point of X x Y whose products K y, K^T x the iteration already has.
+"""What the saddle backends (``halpern``, ``alpd``) share: the start point (warm or the
+sets' centers) and the convergence check, the family's gap at a point of X x Y whose
+products K y, K^T x the iteration already has.
 
 The gap comes from the known products; its denominator (the summands' size, which needs
 |K| |y| and |K|^T |x|: two more passes) is first bounded from |K|_max alone, and only
@@ -17,6 +18,28 @@ from ..families.saddle.certificate import measures, parts, size_bound
 from ..kernels import saddle as KS
 
 EXACT_EVERY = 32
+
+
+def center(view):
+    """The center of each set: the uniform strategy, or 0 clipped into the box."""
+    m, n = view.shape
+
+    def one(dom, size):
+        if dom.kind == KS.Domain.SIMPLEX:
+            return np.full(size, 1.0 / size)
+        return np.clip(np.zeros(size), dom.lo, dom.hi)
+    return one(view.X, m), one(view.Y, n)
+
+
+def start_point(view, options, warm: dict):
+    """(x, y, warm started?): the last solution of the same data version when
+    ``options.warm_start`` and it fits, else the sets' centers."""
+    m, n = view.shape
+    start = bool(options.warm_start and warm.get("x") is not None
+                 and warm.get("data_version") == view.program.data_version
+                 and warm["x"].shape == (m,) and warm["y"].shape == (n,))
+    x, y = (warm["x"].copy(), warm["y"].copy()) if start else center(view)
+    return x, y, start
 
 
 class GapCheck:
