@@ -5,7 +5,7 @@ The support is a CSR pattern over rows i of x: ``indptr`` (n + 1, int64), ``indi
 C_ij = |x_i - y_j|^2 are recomputed from the transposed clouds XT (d, n), YT (d, m), so an
 entry costs 4 bytes (8 with the transpose).
 
-Support construction (``support_count`` / ``support_fill``): the entries with
+Support construction (``support_scan``: ``support_count``, then ``support_fill``): the entries with
 f_i + g_j - C_ij >= -eps T. y is bucketed into cells (``cell_ptr`` over ``cell_members``)
 with each cell's bounding box and max g; a cell is scanned only when
 dist^2(x_i, box) - gmax_cell <= f_i + eps T, a valid test (C_ij - g_j >= dist^2 - gmax).
@@ -41,12 +41,14 @@ def _box_d2(XT, i, lo, hi, c):
 
 
 @njit(cache=True, parallel=True)
-def support_count(XT, YT, f, g, thr, cell_ptr, cell_members, lo, hi, gmax_cell, counts):
-    """counts[i] = #{j : C_ij - f_i - g_j <= thr} (thr = eps T)."""
+def support_scan(XT, YT, f, g, thr, cell_ptr, cell_members, lo, hi, gmax_cell, fill, counts, indptr, indices):
+    """The entries {j : C_ij - f_i - g_j <= thr} (thr = eps T) of every row i: their count
+    into ``counts`` (``fill`` False), or their column indices row by row into ``indices``
+    at ``indptr`` (``fill`` True; the counts' cumulative sum)."""
     n = XT.shape[1]
     nc = cell_ptr.size - 1
     for i in prange(n):
-        cnt = 0
+        q = indptr[i] if fill else 0
         lim = f[i] + thr
         for c in range(nc):
             if _box_d2(XT, i, lo, hi, c) - gmax_cell[c] > lim:
@@ -54,26 +56,24 @@ def support_count(XT, YT, f, g, thr, cell_ptr, cell_members, lo, hi, gmax_cell, 
             for p in range(cell_ptr[c], cell_ptr[c + 1]):
                 j = cell_members[p]
                 if _sq(XT, i, YT, j) - g[j] <= lim:
-                    cnt += 1
-        counts[i] = cnt
+                    if fill:
+                        indices[q] = j
+                    q += 1
+        if not fill:
+            counts[i] = q
 
 
-@njit(cache=True, parallel=True)
+def support_count(XT, YT, f, g, thr, cell_ptr, cell_members, lo, hi, gmax_cell, counts):
+    """counts[i] = #{j : C_ij - f_i - g_j <= thr} (``support_scan``)."""
+    none = np.zeros(1, dtype=np.int64)
+    support_scan(XT, YT, f, g, thr, cell_ptr, cell_members, lo, hi, gmax_cell, False, counts, none,
+                 np.zeros(1, dtype=np.int32))
+
+
 def support_fill(XT, YT, f, g, thr, cell_ptr, cell_members, lo, hi, gmax_cell, indptr, indices):
     """The column indices of ``support_count``'s entries, row by row into ``indices``."""
-    n = XT.shape[1]
-    nc = cell_ptr.size - 1
-    for i in prange(n):
-        q = indptr[i]
-        lim = f[i] + thr
-        for c in range(nc):
-            if _box_d2(XT, i, lo, hi, c) - gmax_cell[c] > lim:
-                continue
-            for p in range(cell_ptr[c], cell_ptr[c + 1]):
-                j = cell_members[p]
-                if _sq(XT, i, YT, j) - g[j] <= lim:
-                    indices[q] = j
-                    q += 1
+    support_scan(XT, YT, f, g, thr, cell_ptr, cell_members, lo, hi, gmax_cell, True, np.zeros(1, dtype=np.int64),
+                 indptr, indices)
 
 
 @njit(cache=True)
