@@ -89,3 +89,20 @@ def test_overrelaxation_reaches_the_same_certified_plan_in_fewer_steps():
     assert abs(fast.info["transport_cost"] - plain.info["transport_cost"]) <= 1e-6 * plain.info["transport_cost"]
     full = certify_lazy(prob.program, fast.x)         # every pair, no truncation
     assert full.marginal_violation <= 1e-7 and full.gap <= 1e-7
+
+
+def test_the_automatic_choice_takes_multiscale_at_small_eps_and_says_so():
+    from solvelab.families.ot.multiscale import MultiscaleOTProgram
+    from solvelab.problems.ot import MULTISCALE_REL_EPS
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(5001, 2)), rng.normal(size=(5001, 2))      # n m > LAZY_ABOVE
+    small = point_cloud_ot(x, y, rel_eps=MULTISCALE_REL_EPS / 10).program
+    assert isinstance(small, MultiscaleOTProgram) and "multiscale" in small.reason
+    large = point_cloud_ot(x, y, rel_eps=MULTISCALE_REL_EPS * 10).program
+    assert not isinstance(large, MultiscaleOTProgram)
+    forced = point_cloud_ot(x, y, rel_eps=MULTISCALE_REL_EPS / 10, lazy=True).program
+    assert not isinstance(forced, MultiscaleOTProgram)
+    x5, y5 = rng.normal(size=(5001, 5)), rng.normal(size=(5001, 5))    # above 3-D: no grid hierarchy
+    assert not isinstance(point_cloud_ot(x5, y5, eps=1e-3).program, MultiscaleOTProgram)
+    absolute = point_cloud_ot(x, y, eps=small.eps).program              # the same eps given absolutely
+    assert isinstance(absolute, MultiscaleOTProgram) and absolute.eps == small.eps

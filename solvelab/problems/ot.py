@@ -151,6 +151,12 @@ def point_cloud_cost(x, y, metric: str = "sqeuclidean", p: float = 2.0):
     return build
 
 
+#: at or below this eps / max C (with the lazy program chosen automatically, d <= 3) the
+#: multiscale program is taken: its support is then a small part of the n x m pairs
+#: (benchmarks/BENCHMARKS.md, "Multiscale OT")
+MULTISCALE_REL_EPS = 1e-3
+
+
 def point_cloud_ot(x, y, eps=None, a=None, b=None, metric: str = "sqeuclidean", rel_eps: float | None = None,
                    rho: float | None = None, lazy: bool | None = None, method: str | None = None):
     """Entropic OT between point clouds (uniform weights unless a, b are given). Give
@@ -164,7 +170,9 @@ def point_cloud_ot(x, y, eps=None, a=None, b=None, metric: str = "sqeuclidean", 
     The reason for the choice is in the program's repr and ``res.info['lazy']``.
     ``method='multiscale'``: the lazy problem on ``MultiscaleOTProgram`` (truncated-support
     Sinkhorn on grid clusterings, its certificate bounding the truncated mass; for large
-    clouds at small eps).
+    clouds at small eps). The automatic choice takes it too when the lazy program is chosen
+    automatically, the clouds are in at most 3-D and eps <= ``MULTISCALE_REL_EPS`` (1e-3)
+    max C, and says so in the reason.
     """
     if method not in (None, "multiscale"):
         raise InvalidDataError(f"method must be None or 'multiscale', got {method!r}")
@@ -180,6 +188,7 @@ def point_cloud_ot(x, y, eps=None, a=None, b=None, metric: str = "sqeuclidean", 
         raise InvalidDataError("give exactly one of eps (absolute) and rel_eps (times max C)")
     nx_, ny_ = np.shape(x)[:1], np.shape(y)[:1]
     size = float(nx_[0] if nx_ else 0) * float(ny_[0] if ny_ else 0)
+    auto = lazy is None
     if lazy is None:
         lazy = size > LAZY_ABOVE and rho is None and metric == "sqeuclidean"
         reason = f"n*m = {size:.3g} > {LAZY_ABOVE:.3g} (point_cloud_ot's automatic threshold)"
@@ -189,8 +198,14 @@ def point_cloud_ot(x, y, eps=None, a=None, b=None, metric: str = "sqeuclidean", 
         if rho is not None:
             raise InvalidDataError("the lazy point-cloud program is balanced only; unbalanced OT (rho) needs "
                                    "point_cloud_ot(..., lazy=False)")
-        return LazyOTProblem.from_program(LazyOTProgram(x, y, a, b, eps=eps, rel_eps=rel_eps, metric=metric,
-                                                        reason=reason))
+        prog = LazyOTProgram(x, y, a, b, eps=eps, rel_eps=rel_eps, metric=metric, reason=reason)
+        if auto and prog.dim <= 3 and prog.max_cost > 0 and prog.eps <= MULTISCALE_REL_EPS * prog.max_cost:
+            from ..families.ot.multiscale import MultiscaleOTProgram
+            why = (f"{reason}, and eps = {prog.eps / prog.max_cost:.2g} max C <= {MULTISCALE_REL_EPS:g} max C in "
+                   f"{prog.dim}-D: the multiscale truncated-support program (method='multiscale'; lazy=True "
+                   f"keeps the full lazy passes)")
+            prog = MultiscaleOTProgram(x, y, a, b, eps=prog.eps, metric=metric, reason=why)
+        return LazyOTProblem.from_program(prog)
     cost = point_cloud_cost(x, y, metric)
     n, m = cost.shape
     a = np.full(n, 1.0 / n) if a is None else check_marginal(a, "a")
