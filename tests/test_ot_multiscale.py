@@ -106,3 +106,15 @@ def test_the_automatic_choice_takes_multiscale_at_small_eps_and_says_so():
     assert not isinstance(point_cloud_ot(x5, y5, eps=1e-3).program, MultiscaleOTProgram)
     absolute = point_cloud_ot(x, y, eps=small.eps).program              # the same eps given absolutely
     assert isinstance(absolute, MultiscaleOTProgram) and absolute.eps == small.eps
+
+
+def test_a_support_too_large_falls_back_to_the_lazy_passes(monkeypatch):
+    from solvelab.families.ot import multiscale as MS
+    x, y = _clouds(200, 180, 4)
+    prob = point_cloud_ot(x, y, rel_eps=1e-2, method="multiscale")
+    monkeypatch.setattr(MS, "MAX_NNZ", 100)
+    res = prob.solve(backend="sinkhorn", tol=1e-7)
+    assert res.status == "optimal"
+    assert "full lazy passes" in res.info["method"]
+    full = certify_lazy(prob.program, res.x)
+    assert res.certificate.value == pytest.approx(full.value, rel=1e-12)

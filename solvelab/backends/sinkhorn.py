@@ -642,13 +642,19 @@ class SinkhornBackend(Backend):
         compile_time = KL.warm_up()
         red = ws["lazy"]
         prog = red.program
+        fallback = None
         if getattr(prog, "method", None) == "multiscale":
+            from ..families.ot.multiscale import SupportTooLarge
             from ..kernels import ot_sparse as KS
             from .sinkhorn_multiscale import solve_multiscale
-            raw = solve_multiscale(view, options, extra, monitor(options), compile_time + KS.warm_up(), t_setup)
-            raw.info["lazy"] = prog.reason
-            raw.info["program"] = repr(prog)
-            return raw
+            try:
+                raw = solve_multiscale(view, options, extra, monitor(options), compile_time + KS.warm_up(), t_setup)
+            except SupportTooLarge as exc:
+                fallback = f"multiscale: {exc}; ran the full lazy passes instead"
+            else:
+                raw.info["lazy"] = prog.reason
+                raw.info["program"] = repr(prog)
+                return raw
         F, G, warm = warm_potentials(red, options, ws.warm)
         setup_time = time.perf_counter() - t_setup
         n, m = red.shape
@@ -661,6 +667,8 @@ class SinkhornBackend(Backend):
         info = {"compile_time": compile_time, "jit_time": compile_time, "absorptions": 0, "warm_start": warm,
                 "solve_time": solve_time, "eps": red.eps, "lazy": prog.reason, "program": repr(prog),
                 "exact_max_rows": st.redone if st else 0}
+        if fallback:
+            info["method"] = fallback
         bad = non_finite(F, G, it, history, setup_time, info, message)
         if bad is not None:
             return bad

@@ -16,7 +16,8 @@ B / sum(a) <= trunc_tol (1e-9 by default).
 primal = <C, P> + eps sum P log P = sum P_ij (f_i + g_j) for the Gibbs plan, so the part
 outside S is within B (max|f| + max|g|); dual = <a, f> + <b, g> + eps (sum(a) - mass), the
 mass outside S within B. ``certify_lazy`` (full lazy passes) gives the same verdict on small
-problems (tests).
+problems (tests). A support over ``max_nnz`` entries (4e8) is not built: the certificate is
+then ``certify_lazy`` (full passes) and the solver falls back to the lazy iteration.
 """
 from __future__ import annotations
 
@@ -29,6 +30,15 @@ from ...result import Certificate, Measure
 from .lazy import LazyOTProgram
 
 _TINY = float(np.finfo(np.float64).tiny)
+
+
+#: the most entries a truncated support may hold (about 4.8 GB with its transpose)
+MAX_NNZ = 4 * 10 ** 8
+
+
+class SupportTooLarge(InvalidDataError):
+    """The truncated support would exceed ``max_nnz`` entries (the solver then falls back
+    to the full lazy passes, the certificate to ``certify_lazy``)."""
 
 
 def truncation(n: int, m: int, mass: float, trunc_tol: float) -> float:
@@ -67,7 +77,7 @@ class Support:
     """The truncated support {(i, j): C_ij - f_i - g_j <= eps T} in CSR (``indptr``, ``indices``)
     and its transpose (``tptr``, ``tind``)."""
 
-    def __init__(self, XT, YT, f, g, eps, T, cells: Cells, max_nnz: int = 4 * 10 ** 8):
+    def __init__(self, XT, YT, f, g, eps, T, cells: Cells, max_nnz: int | None = None):
         from ...kernels import ot_sparse as KS
         n, m = XT.shape[1], YT.shape[1]
         thr = eps * T
@@ -75,8 +85,9 @@ class Support:
         counts = np.zeros(n, dtype=np.int64)
         KS.support_count(XT, YT, f, g, thr, cells.ptr, cells.members, cells.lo, cells.hi, gm, counts)
         nnz = int(counts.sum())
+        max_nnz = MAX_NNZ if max_nnz is None else max_nnz
         if nnz > max_nnz:
-            raise InvalidDataError(f"the truncated OT support would hold {nnz:,} entries (> max_nnz = {max_nnz:,}, "
+            raise SupportTooLarge(f"the truncated OT support would hold {nnz:,} entries (> max_nnz = {max_nnz:,}, "
                                    f"about {8 * max_nnz / 2**30:.1f} GiB); raise eps or max_nnz")
         self.indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(counts, out=self.indptr[1:])
@@ -170,7 +181,11 @@ def certify_sparse(p: MultiscaleOTProgram, x) -> Certificate:
         return _ot_certificate(p, inf, inf)
     f, g = p.potentials(x)
     eps = p.eps
-    sup = p.support(f, g)
+    try:
+        sup = p.support(f, g)
+    except SupportTooLarge:      # too many entries to hold: the full lazy passes, O(n + m) memory
+        from .lazy import certify_lazy
+        return certify_lazy(p, x)
     st = sparse_stats(p.XT, p.YT, sup, f, g, eps)
     s = float(p.a.sum())
     B = sup.dropped_bound()
