@@ -118,3 +118,15 @@ def test_a_support_too_large_falls_back_to_the_lazy_passes(monkeypatch):
     assert "full lazy passes" in res.info["method"]
     full = certify_lazy(prob.program, res.x)
     assert res.certificate.value == pytest.approx(full.value, rel=1e-12)
+
+
+def test_round_and_sparse_plan_work_on_the_multiscale_program():
+    x, y = _clouds(120, 100, 6)
+    prob = point_cloud_ot(x, y, rel_eps=1e-3, method="multiscale")
+    res = prob.solve(backend="sinkhorn", tol=1e-7, round=True, sparse_plan=True)
+    assert res.status == "optimal"
+    R = res.info["plan_rounded"]
+    assert res.info["rounded_violation"] <= 1e-12
+    assert R.transport_cost() == pytest.approx(res.info["rounded_cost"])
+    P = res.info["plan_sparse"]
+    assert P.shape == (120, 100) and abs(P.sum() - 1.0) <= 1e-6

@@ -654,6 +654,12 @@ class SinkhornBackend(Backend):
             else:
                 raw.info["lazy"] = prog.reason
                 raw.info["program"] = repr(prog)
+                if raw.x is not None:       # the options that read the plan work as on the lazy program
+                    if extra.get("sparse_plan"):
+                        raw.info["plan_sparse"], raw.info["plan_sparse_dropped"] = prog.plan_sparse(
+                            raw.x, float(extra.get("sparse_threshold", 1e-12)))
+                    if extra.get("round"):
+                        rounded_info(view, raw.x, raw.info)
                 return raw
         F, G, warm = warm_potentials(red, options, ws.warm)
         setup_time = time.perf_counter() - t_setup
