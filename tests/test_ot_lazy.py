@@ -280,3 +280,17 @@ def test_exact_max_cost_from_hulls():
         assert max_sq_distance(x, y) == pytest.approx(_dense_cost(x, y).max(), rel=1e-15)
     line = np.c_[np.arange(10.0), np.zeros(10)]          # degenerate (flat) hull: all points
     assert max_sq_distance(line, line) == 81.0
+
+
+def test_overrelaxation_cuts_the_steps_at_small_eps_to_the_same_certified_plan():
+    """The lazy solver relaxes its updates (w = 1.9) on the stages at eps <= 2e-3 max C;
+    overrelaxation=1.0 is plain Sinkhorn."""
+    x, y = _clouds()
+    prob = point_cloud_ot(x, y, rel_eps=1e-3, lazy=True)
+    plain = prob.solve(backend="sinkhorn", tol=1e-7, overrelaxation=1.0, warm_start=False)
+    fast = prob.solve(backend="sinkhorn", tol=1e-7, warm_start=False)
+    assert plain.status is sl.Status.OPTIMAL and fast.status is sl.Status.OPTIMAL
+    assert fast.iterations < plain.iterations
+    assert fast.info["transport_cost"] == pytest.approx(plain.info["transport_cost"], rel=1e-6)
+    with pytest.raises(sl.InvalidDataError, match="overrelaxation must be a number in"):
+        prob.solve(backend="sinkhorn", overrelaxation=0.0)

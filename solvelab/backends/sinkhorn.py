@@ -32,7 +32,9 @@ Options (``options.extra``): ``threads`` (None), ``stabilize`` ('absorb' | 'lse'
 the transport polytope in ``info['plan_rounded']``, with its ``rounded_cost`` <C, R> and
 recomputed ``rounded_violation``; balanced only), ``device`` ('cpu'; 'cuda' runs the
 whole iteration of balanced OT on a GPU through ``sinkhorn_device.run_sinkhorn_cuda``,
-the plan and certificate built on the host from the potentials it returns).
+the plan and certificate built on the host from the potentials it returns),
+``overrelaxation`` (1.9; the lazy and multiscale point-cloud programs only: updates
+f <- (1 - w) f + w f_sinkhorn on the stages at eps <= 2e-3 max C, ``ot_relax``; 1 is plain).
 Statuses: converged, max_iter, time_limit, stopped (callback), numerical_error.
 
 The lazy point-cloud program (form ``LazyEntropicOT``, ``families.ot.lazy``) runs the same
@@ -55,6 +57,7 @@ from ..kernels import ot as K
 from ..kernels import ot_lazy as KL
 from ..kernels.cuda.device import device_option
 from . import registry
+from .ot_relax import RELAX_BELOW, next_omega, overrelaxation
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 
 _TINY = float(np.finfo(np.float64).tiny)
@@ -329,6 +332,11 @@ class LazySinkhornState:
         self._Lf = self._G_at_Lf = None    # row log-sum-exps and the G they were taken at
         self._Lg = self._F_at_Lg = None    # column log-sum-exps and the F they were taken at
         self.redone = 0                     # rows recomputed with their exact maximum
+        self.omega = 1.0                    # overrelaxation of the updates (``run_sinkhorn`` sets it)
+        self.last_plain = True              # whether the last step's updates were plain (omega = 1)
+
+    #: run_sinkhorn overrelaxes this state's updates (``overrelaxation``)
+    overrelaxable = True
 
     def potentials(self):
         return self.F, self.G
@@ -347,7 +355,7 @@ class LazySinkhornState:
         L = np.empty(n)
         self.redone += KL.lse(red.XT, red.YT, self.G, inv, self._pivot(self._Lf, self._G_at_Lf, self.G, inv, n), L)
         with np.errstate(over="ignore", invalid="ignore"):
-            if self._Lf is not None:    # F = eps (log a - Lf): r = a exp(L - Lf), no rounding of F / eps
+            if self._Lf is not None and self.last_plain:   # F = eps (log a - Lf): r = a exp(L - Lf), exact
                 r = red.a * np.exp(L - self._Lf)
             else:
                 r = np.exp(self.F * inv + L)
@@ -355,11 +363,13 @@ class LazySinkhornState:
         self.err = float(np.abs(r - red.a).sum()) / red.mass
         self.errs.append(self.err)
         F_old = self.F
-        self.F = self.eps * (red.la - L)
+        w = self.omega
+        self.F = self.eps * (red.la - L) if w == 1.0 else (1.0 - w) * F_old + w * self.eps * (red.la - L)
         self._Lf, self._G_at_Lf = L, self.G
         Lc = np.empty(m)
         self.redone += KL.lse(red.YT, red.XT, self.F, inv, self._pivot(self._Lg, self._F_at_Lg, self.F, inv, m), Lc)
-        self.G = self.eps * (red.lb - Lc)
+        self.G = self.eps * (red.lb - Lc) if w == 1.0 else (1.0 - w) * self.G + w * self.eps * (red.lb - Lc)
+        self.last_plain = w == 1.0
         self._Lg, self._F_at_Lg = Lc, self.F
         with np.errstate(invalid="ignore"):
             self.dF = float(np.max(np.abs(self.F - F_old))) * inv
@@ -432,6 +442,7 @@ def run_sinkhorn(red: Reduced, mon: IterationMonitor, extra: dict, *, stop_tol: 
     key = "marginal_violation" if red.kind == "balanced" else "potential_change"
     it = 0
     st = None
+    relax = overrelaxation(extra, label) if hasattr(state, "overrelaxable") else 1.0
     for si, e in enumerate(schedule):
         last = si == len(schedule) - 1
         if resume is not None and len(schedule) == 1 and resume.eps == e and resume.mode == mode:
@@ -440,6 +451,7 @@ def run_sinkhorn(red: Reduced, mon: IterationMonitor, extra: dict, *, stop_tol: 
             st = state(red, F, G, e, tau, mode)
         target = stop_tol if last else max(stage_tol, stop_tol)
         stopped = False      # before the stage converged (mon says why)
+        best = math.inf
         while True:
             if it >= max_iter:  # the budget ran out as the previous stage converged
                 stopped = mon.stop("max_iter", f"{max_iter} iterations (eps={e:g}, stage {si + 1} of "
@@ -450,8 +462,12 @@ def run_sinkhorn(red: Reduced, mon: IterationMonitor, extra: dict, *, stop_tol: 
             if not ok:
                 stopped = mon.stop("numerical_error", f"non-finite potentials at iteration {it} (eps={e:g})")
                 break
+            if relax != 1.0 and e <= RELAX_BELOW * red.cmax:
+                best = min(best, st.err)
+                st.omega = next_omega(st.omega, relax, st.err, best, target, len(st.errs) == 1)
             if red.kind == "balanced":
-                conv = st.err <= target and (not (last and check_gap) or st.gap_estimate() <= 0.5 * final_tol)
+                conv = st.err <= target and getattr(st, "last_plain", True) and \
+                    (not (last and check_gap) or st.gap_estimate() <= 0.5 * final_tol)
                 meas = st.err
             else:
                 conv = st.dF <= target

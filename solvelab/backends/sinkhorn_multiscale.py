@@ -31,14 +31,9 @@ import numpy as np
 
 from ..kernels import ot_sparse as KS
 from .base import RawSolution
+from .ot_relax import next_omega, overrelaxation
 
 _TINY = float(np.finfo(np.float64).tiny)
-#: the default overrelaxation of the potentials' updates (1: plain Sinkhorn)
-_OMEGA = 1.9
-#: below this multiple of the stage's target the steps are plain again (omega = 1)
-_PLAIN_BELOW = 10.0
-#: a marginal error this many times the stage's best so far: plain steps for the rest of the stage
-_DIVERGED = 10.0
 
 
 def grid_cluster(X: np.ndarray, w: np.ndarray, k: int):
@@ -91,6 +86,7 @@ class SparseSinkhorn:
         self.L = np.empty(a.size)
         self.Lc = np.empty(b.size)
         self.omega = float(omega)
+        self.last_plain = True
 
     def step(self) -> bool:
         inv = 1.0 / self.eps
@@ -103,6 +99,7 @@ class SparseSinkhorn:
         self.F = self.eps * (self.la - self.L) if w == 1.0 else (1.0 - w) * self.F + w * self.eps * (self.la - self.L)
         KS.lse_sparse(self.YT, self.XT, s.tptr, s.tind, self.F, inv, self.Lc)
         self.G = self.eps * (self.lb - self.Lc) if w == 1.0 else (1.0 - w) * self.G + w * self.eps * (self.lb - self.Lc)
+        self.last_plain = w == 1.0
         return bool(np.all(np.isfinite(self.F)) and np.all(np.isfinite(self.G)))
 
     def gap_estimate(self) -> float:
@@ -143,11 +140,7 @@ def solve_multiscale(view, options, extra, mon, compile_time: float, t_setup: fl
         raise InvalidDataError(f"sinkhorn: stage_tol must be a number in (0, 1), got {stage_tol!r}")
     stage_tol = float(stage_tol)
     rounds = count("support_rounds", 4)
-    omega = extra.get("overrelaxation", _OMEGA)
-    if not (real(omega) and 0.0 < omega < 2.0):
-        raise InvalidDataError(f"sinkhorn: overrelaxation must be a number in (0, 2) (1: plain Sinkhorn), got "
-                               f"{omega!r}")
-    omega = float(omega)
+    omega = overrelaxation(extra, "sinkhorn")
     coarse = count("coarse_points", 1500)
     tol = float(options.tol)
     X, Y = p.XT.T.copy(), p.YT.T.copy()
@@ -195,15 +188,12 @@ def solve_multiscale(view, options, extra, mon, compile_time: float, t_setup: fl
                 ok = st.step()
                 it += 1
                 best = min(best, st.err)
-                if st.omega != 1.0 and (st.err <= _PLAIN_BELOW * target or st.err > _DIVERGED * best):
-                    st.omega = 1.0    # the last steps plain (the columns then matched exactly), or a divergence
-                elif it - it0 == 1 and st.err > _PLAIN_BELOW * target:
-                    st.omega = omega
+                st.omega = next_omega(st.omega, omega, st.err, best, target, it - it0 == 1)
                 if not ok:
                     return RawSolution(x=None, status="numerical_error", iterations=it, history=mon.history,
                                        setup_time=setup_time, info={"stages": stages},
                                        message=f"non-finite potentials at iteration {it} (eps={e:g})")
-                conv = st.err <= target and (not last or st.gap_estimate() <= 0.5 * tol)
+                conv = st.err <= target and st.last_plain and (not last or st.gap_estimate() <= 0.5 * tol)
                 if conv or mon.due(it):
                     rec = mon.record(it, st.err, row={"absorb": rnd}, eps=e, marginal_violation=st.err)
                     if mon.stopped(rec):
