@@ -29,23 +29,20 @@ def load(name, data_dir):
 
 def lbfgs(prob, tol):
     from scipy.optimize import minimize
-    from solvelab.families.saddle.dro import primal_value
+    from solvelab.families.saddle.dro import primal_parts
     prog = prob.program
     d = prog.shape[1]
 
     def fg(x):
-        m = prog.margins(x)
-        loss = prog.losses(m)
-        p = prog.worst_weights(loss)
-        return primal_value(prog, x), prog.rmatvec(p * prog.slopes(m)) + prog.lam * x
+        q = primal_parts(prog, x)
+        return q["value"], q["grad"]
 
     for gtol in (1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-12):
         t0 = time.perf_counter()
         r = minimize(fg, np.zeros(d), jac=True, method="L-BFGS-B", options={"gtol": gtol, "ftol": 0.0,
                                                                           "maxiter": 100000})
         sec = time.perf_counter() - t0
-        p = prog.worst_weights(prog.losses(prog.margins(r.x)))
-        cert = prog.certify(np.r_[r.x, p]).value
+        cert = prog.certify(np.r_[r.x, primal_parts(prog, r.x)["weights"]]).value
         if cert <= tol:
             return sec, cert, r.nit
     return None, cert, r.nit

@@ -16,17 +16,17 @@ grad_x Phi is Lipschitz in x with L_xx <= max_i |a_i|^2 / 4 (l'' <= 1/4, sum p =
 sigma = w / |bA|_2, tau = 0.99 / (L_xx + w |bA|_2), w = ``primal_weight`` (default
 L_xx / |bA|_2: the coupling's share of 1 / tau, sigma |bA|_2^2, equals L_xx's). Two passes
 over A per step (bA x+ and the transposed product); every ``check_every`` steps the
-family's certificate (the exact P(x) and a strong-convexity lower bound of D(p)), two
-passes more. Warm start: the last (x, p).
+family's certificate (the exact P(x) and a strong-convexity lower bound of D(p)),
+``CERTIFY_PASSES`` (4) more. Warm start: the last (x, p).
 """
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 import scipy.sparse as sp
 
+from ..families.saddle.dro import CERTIFY_PASSES
 from ..kernels.saddle import project_simplex
 from .base import IterationMonitor, RawSolution, Table
 
@@ -94,7 +94,7 @@ def solve_dro(backend, view, options, ws, o) -> RawSolution:
             mon.stop("numerical_error", f"NaN or Inf in the iterates at iteration {it}")
             break
         cert = prog.certify(np.concatenate([x, p]))
-        passes += 3
+        passes += CERTIFY_PASSES
         val = cert.value
         rec = mon.record(it, val, matvecs=passes, exact=True)
         if val <= options.tol:
@@ -119,5 +119,3 @@ def check_scheme(o) -> None:
     if o["scheme"] not in ("auto", "plain"):
         raise InvalidDataError(f"backend 'alpd': on a distributionally robust program only scheme='plain' (APD with "
                                f"constant steps; also 'auto') runs, got {o['scheme']!r}")
-    if not math.isfinite(o["primal_weight"]):
-        raise InvalidDataError("backend 'alpd': primal_weight must be finite")

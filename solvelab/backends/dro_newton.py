@@ -31,6 +31,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from ..errors import BackendRefusedError, InvalidDataError
+from ..families.saddle.dro import CERTIFY_PASSES, primal_parts
 from . import registry
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 
@@ -44,15 +45,11 @@ TABLE = Table(("iteration", "iter", "6d"), ("time", "time", "9.3f"), ("residual"
 
 
 def _parts(prog, x):
-    """(P(x), grad P(x), p(x), l'(m), l''(m)) at x."""
-    m = prog.margins(x)
-    loss = prog.losses(m)
-    p = prog.worst_weights(loss)
-    r = prog.slopes(m)
-    value = float(p @ loss - 0.5 * prog.mu * np.sum((p - prog.u) ** 2) + 0.5 * prog.lam * (x @ x))
-    grad = prog.rmatvec(p * r) + prog.lam * x
+    """(P(x), grad P(x), p(x), l'(m), l''(m)) at x (``dro.primal_parts``)."""
+    q = primal_parts(prog, x)
+    r = q["slopes"]
     curv = -r * (1.0 + r)            # l'' = sigma(-m) sigma(m) = -l' (1 + l')
-    return value, grad, p, r, curv
+    return q["value"], q["grad"], q["weights"], r, curv
 
 
 #: above this fraction of nonzeros a sparse bA is densified for the d x d products (BLAS wins)
@@ -128,7 +125,7 @@ class DRONewtonBackend(Backend):
         it, step, passes = 0, 0.0, 2
         while True:
             cert = prog.certify(np.concatenate([x, p])).value
-            passes += 3
+            passes += CERTIFY_PASSES
             rec = mon.record(it, cert, step=step, support=int(np.sum(p > 0)), exact=True)
             if cert <= options.tol:
                 mon.stop("converged")

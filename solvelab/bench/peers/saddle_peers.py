@@ -148,20 +148,19 @@ class LbfgsbDRO(Peer):
     def solve(self, instance, data, *, tol, time_limit, max_iter, record):
         from scipy.optimize import minimize
 
-        from ...families.saddle.dro import primal_value
+        from ...families.saddle.dro import primal_parts
         _, prog = _dro(instance, data)
 
         def fg(x):
-            m = prog.margins(x)
-            p = prog.worst_weights(prog.losses(m))
-            return primal_value(prog, x), prog.rmatvec(p * prog.slopes(m)) + prog.lam * x
+            q = primal_parts(prog, x)
+            return q["value"], q["grad"]
 
         t0, z, its = time.perf_counter(), None, 0
         for gtol in (1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-12):
             r = minimize(fg, np.zeros(prog.shape[1]), jac=True, method="L-BFGS-B",
                          options={"gtol": gtol, "ftol": 0.0, "maxiter": int(max_iter or 15000)})
             its = int(r.nit)
-            z = np.r_[r.x, prog.worst_weights(prog.losses(prog.margins(r.x)))]
+            z = np.r_[r.x, primal_parts(prog, r.x)["weights"]]
             if prog.certify(z).value <= tol:
                 break
             if time_limit and time.perf_counter() - t0 > time_limit:

@@ -137,11 +137,12 @@ class DROLogisticProgram(StructuredProgram):
         if z.size != n + d or not np.all(np.isfinite(z)):
             return _build(np.inf, np.inf, None, None)
         x, p = self.split_xp(z)
-        upper = primal_value(self, x)
+        parts = primal_parts(self, x)
+        upper = parts["value"]
         lower = dual_lower_bound(self, x, p)
         gap = max(upper - lower, 0.0) / max(abs(upper), abs(lower))
         viol = max(abs(float(p.sum()) - 1.0), float(np.max(-p, initial=0.0)))
-        return _build(gap, viol, upper, lower, stationarity(self, x))
+        return _build(gap, viol, upper, lower, stationarity(self, x, parts))
 
     def __repr__(self) -> str:
         n, d = self.shape
@@ -149,11 +150,34 @@ class DROLogisticProgram(StructuredProgram):
         return f"DROLogisticProgram({n} samples x {d} features, {store}, lam={self.lam:g}, rho={self.rho:g})"
 
 
+#: passes over bA one ``certify`` costs (primal_parts: bA x and its transpose; the lower bound: the same)
+CERTIFY_PASSES = 4
+
+
+def _inner_max(prog, x, m) -> tuple:
+    """(losses, p(x), P(x)) from the margins m = bA x: the inner max is the projection
+    p(x) = P_simplex(u + l(x) / mu), so P(x) is exact."""
+    loss = prog.losses(m)
+    p = prog.worst_weights(loss)
+    value = float(p @ loss - 0.5 * prog.mu * np.sum((p - prog.u) ** 2) + 0.5 * prog.lam * (x @ x))
+    return loss, p, value
+
+
 def primal_value(prog, x) -> float:
-    """P(x) = lam/2 |x|^2 + max_p L(x, p) (exact: the inner max is a simplex projection)."""
-    loss = prog.losses(prog.margins(x))
-    pw = prog.worst_weights(loss)
-    return float(pw @ loss - 0.5 * prog.mu * np.sum((pw - prog.u) ** 2) + 0.5 * prog.lam * (x @ x))
+    """P(x) = lam/2 |x|^2 + max_p L(x, p) (one pass over bA)."""
+    return _inner_max(prog, x, prog.margins(x))[2]
+
+
+def primal_parts(prog, x) -> dict:
+    """At x, in one pass each way over bA: the margins m, the slopes l'(m), the worst-case
+    weights p(x), P(x) and the coupling (bA)^T (p(x) l') of grad P(x) = lam x + coupling
+    (Danskin)."""
+    m = prog.margins(x)
+    _, p, value = _inner_max(prog, x, m)
+    r = prog.slopes(m)
+    coupling = prog.rmatvec(p * r)
+    return {"margins": m, "slopes": r, "weights": p, "value": value, "coupling": coupling,
+            "grad": prog.lam * x + coupling}
 
 
 def dual_lower_bound(prog, x, p) -> float:
@@ -164,13 +188,12 @@ def dual_lower_bound(prog, x, p) -> float:
     return h - float(g @ g) / (2.0 * prog.lam) - 0.5 * prog.mu * float(np.sum((p - prog.u) ** 2))
 
 
-def stationarity(prog, x) -> float:
-    """|grad P(x)| relative to its summands lam |x| and |(bA)^T (p(x) l')| (0 / 0 reads 0)."""
-    m = prog.margins(x)
-    p = prog.worst_weights(prog.losses(m))
-    coupling = prog.rmatvec(p * prog.slopes(m))
-    num = float(np.linalg.norm(prog.lam * x + coupling))
-    den = prog.lam * float(np.linalg.norm(x)) + float(np.linalg.norm(coupling))
+def stationarity(prog, x, parts=None) -> float:
+    """|grad P(x)| relative to its summands lam |x| and |(bA)^T (p(x) l')| (0 / 0 reads 0);
+    ``parts``: ``primal_parts(prog, x)`` when the caller has them."""
+    parts = primal_parts(prog, x) if parts is None else parts
+    num = float(np.linalg.norm(parts["grad"]))
+    den = prog.lam * float(np.linalg.norm(x)) + float(np.linalg.norm(parts["coupling"]))
     return 0.0 if num == 0.0 else num / max(den, float(np.finfo(np.float64).tiny))
 
 
