@@ -60,7 +60,7 @@ from ..kernels import saddle as KS
 from ..kernels.threads import threads
 from . import alpd_dro, registry
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
-from .halpern import _Operator, _warm_csr, norm_estimate
+from .halpern import _Operator, _warm_csr, norm_workspace
 from .pdhg import restart_due
 from .saddle_gap import GapCheck, start_point
 
@@ -115,9 +115,7 @@ class ALPDBackend(Backend):
         if view.name == "DROSaddle":
             alpd_dro.check_scheme(o)
             return Workspace()
-        with threads(blas=1):
-            norm, passes = norm_estimate(view)
-        return Workspace(norm=norm, norm_passes=passes, fresh=True)
+        return norm_workspace(view)
 
     def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
         if view.name == "DROSaddle":

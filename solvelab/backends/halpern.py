@@ -165,6 +165,14 @@ def norm_estimate(view, seed: int = 0):
     return s, count[0]
 
 
+def norm_workspace(view) -> Workspace:
+    """The saddle backends' setup: |P_X K P_Y|_2 and the passes it cost (counted once, by
+    the first solve: ``fresh``)."""
+    with threads(blas=1):
+        norm, passes = norm_estimate(view)
+    return Workspace(norm=norm, norm_passes=passes, fresh=True)
+
+
 #: the power iteration's estimate is from below: the step is taken from it times this
 _POWER_SAFETY = 1.05
 
@@ -219,9 +227,7 @@ class HalpernBackend(Backend):
         if lp is not None:
             return lp.setup(view, lp_options)
         _options(self.checked_extra(options))
-        with threads(blas=1):
-            norm, passes = norm_estimate(view)
-        return Workspace(norm=norm, norm_passes=passes, fresh=True)
+        return norm_workspace(view)
 
     def update(self, ws, view, options, changes) -> bool:
         lp, lp_options = self._lp(view, options)
