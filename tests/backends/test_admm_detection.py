@@ -286,7 +286,11 @@ def _sweep(kinds, families, seeds, scales):
                 ref = instance(family, kind, seed)
                 ref.solve(solver="CLARABEL")
                 expected = {"feasible": "optimal", "infeasible": "infeasible", "unbounded": "unbounded"}[kind]
-                assert ref.status == expected, (family, kind, seed, ref.status)   # the construction holds
+                # the construction holds. (Clarabel 0.11 ends a few of these after a step
+                # failure with the same verdict at its reduced accuracy, '..._inaccurate':
+                # the verdict is what confirms the construction; ours is compared with it)
+                ref_status = ref.status.removesuffix("_inaccurate")
+                assert ref_status == expected, (family, kind, seed, ref.status)
                 for so, sc in scales:
                     prob = instance(family, kind, seed, so, sc)
                     t = time.perf_counter()
@@ -295,7 +299,7 @@ def _sweep(kinds, families, seeds, scales):
                     got = _status_of(raw)
                     # no wrong claim, and every claim rechecked here
                     if got in ("optimal", "infeasible", "unbounded"):
-                        assert got == ref.status, (family, kind, seed, so, sc, got)
+                        assert got == ref_status, (family, kind, seed, so, sc, got)
                     if raw.status == "infeasible":
                         assert raw.x is None and farkas_holds(program, raw.ray)
                     if raw.status == "unbounded":

@@ -29,7 +29,8 @@ def _hs71_eq(scale):
 def _slsqp(f, g, c, J, x0, bounds):
     from scipy.optimize import minimize
     r = minimize(f, x0, jac=g, method="SLSQP", bounds=bounds, constraints=[{"type": "eq", "fun": c, "jac": J}],
-                 options={"ftol": 1e-15, "maxiter": 500})
+                 options={"ftol": 1e-12, "maxiter": 500})   # (scipy 1.17's SLSQP reports a failed line
+                                                                # search at 1e-15, at the same point)
     assert r.success
     return r
 
@@ -45,6 +46,9 @@ def test_bounds_and_equalities_match_slsqp(scale):
     assert res.objective == pytest.approx(scale * ref.fun, rel=1e-8)
     assert np.abs(res.x - ref.x).max() < 1e-6
     assert res.x[0] == 1.0 and res.x[1] == 5.0 and res.x[3] == 1.0    # exactly on the bounds
+    # the closed form: x3 = sqrt(40 - 1 - 25 - 1), f = 6 + 2 sqrt(13)
+    assert res.x[2] == pytest.approx(np.sqrt(13.0), rel=1e-9)
+    assert res.objective == pytest.approx(scale * (6.0 + 2.0 * np.sqrt(13.0)), rel=1e-9)
 
 
 @pytest.mark.parametrize("scale", [1e-6, 1.0, 1e6])
