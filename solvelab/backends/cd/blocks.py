@@ -49,7 +49,7 @@ from ...families.glm.scalars import L_PHI
 from ...ir import losses
 from ..base import RawSolution
 from .common import (_datafit_all, _kernels, compile_kernels, inner_tolerance, monitor, newton_line_search,
-                     outer_step, top_scored, anderson_window)
+                     outer_step, refresh_residual, top_scored, anderson_window)
 
 _MINE_COMPILED: set = set()
 
@@ -236,6 +236,7 @@ def solve_blocks(view, options, last, opt, KD, D, L, colsq, x, u, tol, setup_tim
         mon.header()
     fast = KD.fast_eval(view)
     while True:
+        refresh_residual(D, x, u, best_val)
         ev = view.evaluate(x, u, D, want_gap=True, fast=fast)
         best_val = ev.value
         if outer_step(view, ev, x, epochs, outer, mon, int(ws_blocks.size), int(screened.sum()), tol):

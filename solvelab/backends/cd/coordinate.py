@@ -16,7 +16,8 @@ from ...ir import losses
 from ..base import Backend, RawSolution, SolveOptions, Workspace
 from .blocks import _compile_mine, solve_blocks
 from .common import (_Data, _datafit_all, _fused_eval_applies, _kernels, compile_kernels, dedup_applies,
-                     inner_tolerance, monitor, newton_line_search, outer_step, top_scored, anderson_window)
+                     inner_tolerance, monitor, newton_line_search, outer_step, refresh_residual, top_scored,
+                     anderson_window)
 
 _EXTRA = ("selection", "ws_strategy", "screening", "anderson", "ws_start", "seed", "gram", "gram_max")
 
@@ -210,6 +211,7 @@ class CDBackend(Backend):
                   + (", warm start" if warm else "") + f"; jit {jit_time:.2f}s")
             mon.header()
         while True:
+            refresh_residual(D, x, u, best_val)
             ev = KD.evaluate(view, x, u)
             best_val = ev.value
             if outer_step(view, ev, x, epochs, outer, mon, int(min(ws_size, n)), int(screened.sum()), tol):
