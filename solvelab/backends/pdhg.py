@@ -460,6 +460,7 @@ class PDHGBackend(Backend):
         anchor = None  # ... and at the last restart
         best = None
         drift = None   # c^T x at the last descent-ray LP attempt (or when it first went negative)
+        ray_run = None  # the descent-ray LP's run: a later try resumes it
         while True:
             count = min(ev, mon.max_iter - it)
             if count <= 0:
@@ -521,7 +522,7 @@ class PDHGBackend(Backend):
                     drift = P
                 elif P <= _DRIFT * drift and g >= _DRIFT_GAP:   # c^T x keeps falling, far from D: look for the ray
                     drift = P
-                    found, used = self._ray_lp(lp, run, mon, options, o, it)
+                    found, used, ray_run = self._ray_lp(lp, run, mon, options, o, it, ray_run)
                     if found is not None:
                         return found
                     it += used
@@ -531,22 +532,28 @@ class PDHGBackend(Backend):
                 anchor = run.original(*run.candidates()[0]) if restarted else cur
         return {"status": mon.status, "iterations": it, "x": best[0], "y": best[2], "message": mon.message}
 
-    def _ray_lp(self, lp, run, mon, options, o, it):
-        """(a descent ray found by solving the descent-ray LP, or None; its iterations), on
-        a budget of a quarter of the iterations so far (at least 1000, at most what is
-        left); its matrix passes are counted in ``run``'s."""
+    def _ray_lp(self, lp, run, mon, options, o, it, sub_run=None):
+        """(a descent ray found by solving the descent-ray LP, or None; its iterations; the
+        LP's run), on a budget of a quarter of the iterations so far (at least 1000, at most
+        what is left). ``sub_run``: the run of an earlier try, resumed (its iterations add
+        up: gas11's ray LP needs ~5500, more than any one try's budget when each started
+        afresh). Its matrix passes are counted in ``run``'s."""
         budget = min(max(_RAY_LP_MIN, it // 4), mon.max_iter - it)
         if budget <= 0:
-            return None, 0
-        rp = descent_ray_program(lp)
-        sub_run = _new_run(rp, Scaled(rp, int(o["ruiz_iters"])), True, o)
+            return None, 0, sub_run
+        if sub_run is None:
+            rp = descent_ray_program(lp)
+            sub_run = _new_run(rp, Scaled(rp, int(o["ruiz_iters"])), True, o)
+            sub_run.ray_program = rp
+        before = list(sub_run.passes)
         sub = mon.child(it + budget)
-        res = self._loop(sub_run, rp, sub, options, o, phase="ray", done=it, ray_of=lp)
-        run.passes[0] += sub_run.passes[0]
-        run.passes[1] += sub_run.passes[1]
+        res = self._loop(sub_run, sub_run.ray_program, sub, options, o, phase="ray", done=it, ray_of=lp)
+        run.passes[0] += sub_run.passes[0] - before[0]
+        run.passes[1] += sub_run.passes[1] - before[1]
         if res["status"] == "unbounded_ray":
-            return dict(res, message=f"a primal descent ray at iteration {res['iterations']} (descent-ray LP)"), 0
-        return None, res["iterations"] - it
+            return (dict(res, message=f"a primal descent ray at iteration {res['iterations']} (descent-ray LP)"), 0,
+                    sub_run)
+        return None, res["iterations"] - it, sub_run
 
     @staticmethod
     def _rays(lp, run, mon, cur, prev, phase, it):
