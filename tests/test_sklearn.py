@@ -141,12 +141,12 @@ def test_warm_start_reuses_problem(reg):
         assert est.problem_ is prob and est.status_ == "optimal"
         _close(est.coef_, lm.Lasso(alpha=alpha, tol=TIGHT, max_iter=100_000).fit(X, y).coef_, 1e-5)
     assert prob.compile_count == 1
-    # without warm_start every fit builds a new Problem
+    # without warm_start every fit starts from zero (on data this small the compiled model
+    # is shared: test_cold_fits_on_small_data_share_the_model_not_the_solution)
     cold = ss.Lasso(alpha=0.1)
     cold.fit(X, y)
-    first = cold.problem_
-    cold.fit(X, y)
-    assert cold.problem_ is not first
+    again = cold.fit(X, y).result_
+    assert again.info["warm_start"] is False and est.result_.info["warm_start"] is True
 
 
 @pytest.mark.parametrize("make", [lambda a: ss.ElasticNet(alpha=a, l1_ratio=0.5),
@@ -195,6 +195,45 @@ def test_gridsearch_over_alpha_warm_cache(reg):
     assert counts and all(c == 1 for c in counts)
     ss.clear_cache()
     assert not _CACHE
+
+
+def test_cold_fits_on_small_data_share_the_model_not_the_solution(reg, monkeypatch):
+    """Small data: cold fits reuse one compiled Problem (no rebuild) and give exactly what
+    a freshly built one gives, whatever was fitted before; changed data is a new model."""
+    from solvelab.sklearn import _base
+    X, y, sw = reg
+    ss.clear_cache()
+    alphas = [0.3, 0.01, 0.1, 0.001]
+    shared = [ss.Lasso(alpha=a, tol=1e-10).fit(X, y) for a in alphas]
+    assert len({id(e.problem_) for e in shared}) == 1 and shared[0].problem_.compile_count == 1
+    hub = [ss.HuberRegressor(alpha=a, tol=1e-9).fit(X, y) for a in (1e-3, 1.0, 1e-3)]
+    monkeypatch.setattr(_base, "SMALL_DATA_VALUES", -1)       # every fit builds its own model
+    fresh = [ss.Lasso(alpha=a, tol=1e-10).fit(X, y) for a in alphas]
+    assert len({id(e.problem_) for e in fresh}) == len(alphas)
+    for a, b in zip(shared, fresh):
+        np.testing.assert_array_equal(a.coef_, b.coef_)
+        assert a.intercept_ == b.intercept_ and a.n_iter_ == b.n_iter_
+    hub_fresh = ss.HuberRegressor(alpha=1e-3, tol=1e-9).fit(X, y)
+    for h in (hub[0], hub[2]):     # the same cold fit before and after another alpha
+        np.testing.assert_array_equal(h.coef_, hub_fresh.coef_)
+    monkeypatch.undo()
+    X2 = X.copy()
+    X2[0, 0] += 1.0                # other data: another fingerprint, another model
+    ours = ss.Lasso(alpha=0.01, tol=1e-10).fit(X2, y)
+    assert id(ours.problem_) != id(shared[0].problem_)
+    _close(ours.coef_, lm.Lasso(alpha=0.01, tol=1e-12, max_iter=100_000).fit(X2, y).coef_)
+    ss.clear_cache()
+
+
+def test_cold_fits_on_large_data_do_not_hash(reg, monkeypatch):
+    """Above SMALL_DATA_VALUES a cold fit builds its own model (hashing would cost more)."""
+    from solvelab.sklearn import _base
+    X, y, _ = reg
+    monkeypatch.setattr(_base, "SMALL_DATA_VALUES", X.size - 1)
+    calls = []
+    monkeypatch.setattr(_base, "fingerprint", lambda *a: calls.append(1) or "k")
+    a, b = ss.Lasso(alpha=0.1).fit(X, y), ss.Lasso(alpha=0.1).fit(X, y)
+    assert not calls and a.problem_ is not b.problem_
 
 
 def test_not_optimal_warns_and_keeps_status(reg):

@@ -22,6 +22,12 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 16
 
+#: Cold fits (warm_start=False) on data with at most this many stored values also reuse a
+#: cached Problem (never its solution): hashing them costs less than building and
+#: compiling the CVXPY model (~1 ms), which is most of a fit on data this small. Larger
+#: data is not hashed on cold fits: there the hash would cost more than the compile.
+SMALL_DATA_VALUES = 50_000
+
 
 def clear_cache() -> None:
     """Forget the Problems kept for warm starts across clones (they hold the data)."""
@@ -29,21 +35,33 @@ def clear_cache() -> None:
 
 
 def fingerprint(*arrays) -> str:
-    """A hash of the arrays' contents (dense or sparse): the same data gives the same key."""
+    """A hash of the arrays' contents (dense or sparse): the same data gives the same key.
+
+    A sparse matrix is hashed in its own format (no conversion): the same matrix stored
+    as CSR and as CSC gets two keys, which only costs a cache miss, never a false hit.
+    """
     h = hashlib.blake2b(digest_size=16)
     for a in arrays:
         if a is None:
             h.update(b"none")
         elif sp.issparse(a):
-            a = a.tocsr()
+            if a.format not in ("csr", "csc"):
+                a = a.tocsr()
+            h.update(a.format.encode())
             for part in (a.data, a.indices, a.indptr):
                 h.update(np.ascontiguousarray(part).view(np.uint8))
             h.update(str(a.shape).encode())
         else:
             a = np.ascontiguousarray(a)
+            h.update(str(a.dtype).encode())
             h.update(a.view(np.uint8).ravel())
             h.update(str(a.shape).encode())
     return h.hexdigest()
+
+
+def stored_values(X) -> int:
+    """How many numbers X holds (nonzeros for a sparse matrix)."""
+    return int(X.nnz) if sp.issparse(X) else int(np.size(X))
 
 
 def check_nonneg(value, name, who, upper=None):
@@ -90,9 +108,11 @@ class SolvelabEstimator(BaseEstimator):
 
     def _problem(self, X, y, sw):
         """The Problem for this data and structure: reused (same Parameters, no compile)
-        when ``warm_start`` and the data and structure match an earlier fit."""
-        if not self.warm_start:   # no reuse: no fingerprint to pay for
-            self._fit_key = None
+        when the data and structure match an earlier fit and either ``warm_start`` is set
+        or the data is small (``SMALL_DATA_VALUES``). A cold fit solves from zero either
+        way (``_solve`` passes warm_start=False): only the compiled model is shared."""
+        if not self.warm_start and stored_values(X) > SMALL_DATA_VALUES:
+            self._fit_key = None   # no reuse: no fingerprint to pay for
             return self._build(X, y, sw)
         key = (type(self).__name__, self._structure(), fingerprint(X, y, sw), getattr(self, "backend", "cd"))
         if getattr(self, "_fit_key", None) == key and hasattr(self, "problem_"):

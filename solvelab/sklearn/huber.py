@@ -157,11 +157,16 @@ class HuberRegressor(RegressorMixin, SolvelabEstimator):
         sigma_min = 10.0 * np.finfo(np.float64).eps * ymax
         sigma = max(sigma, sigma_min)
         res, slope, it = None, np.inf, 0
+        # the first w-step of a cold fit starts from zero even when the Problem is shared
+        # (small data: see _base.SMALL_DATA_VALUES); later ones start from the previous
+        warm = [bool(self.warm_start)]
+
         def w_step(sig):
             """The w-step at sigma: (Result, residuals r, objective F)."""
             h["ys"].value = np.asarray(y, dtype=np.float64) / sig
             h["lam"].value = float(self.alpha) * sig / n
-            out = prob.solve(backend=backend, warm_start=True, tol=tol, max_iter=int(self.max_iter))
+            out = prob.solve(backend=backend, warm_start=warm[0], tol=tol, max_iter=int(self.max_iter))
+            warm[0] = True
             u = np.asarray(h["coef"].value, dtype=np.float64).ravel()
             cval = float(h["intercept"].value) if h["intercept"] is not None else 0.0
             rr = sig * (np.asarray(X @ u).ravel() + cval) - y
