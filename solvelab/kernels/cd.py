@@ -744,6 +744,37 @@ def gram_csc(data, indices, indptr, cols, w2, m):
 
 
 @njit(cache=True)
+def gram_csc_blocked(data, indices, indptr, cols, w2, m, block):
+    """The same G as ``gram_csc``, for columns dense enough that products of dense blocks
+    win (``backends.cd.common.dense_gram_pays``): ``block`` rows at a time are scattered
+    into a small dense buffer (reused, cache-resident; the whole m x k matrix is never
+    formed) scaled by sqrt(w2), and G += B^T B by BLAS. w2 >= 0."""
+    k = cols.shape[0]
+    G = np.zeros((k, k))
+    buf = np.zeros((block, k))
+    cur = np.empty(k, dtype=np.int64)
+    for a in range(k):
+        cur[a] = indptr[cols[a]]
+    for r0 in range(0, m, block):
+        r1 = min(r0 + block, m)
+        rows = r1 - r0
+        for a in range(k):
+            end = indptr[cols[a] + 1]
+            q = cur[a]
+            while q < end and indices[q] < r1:
+                i = indices[q]
+                buf[i - r0, a] = data[q] * np.sqrt(w2[i])
+                q += 1
+            cur[a] = q
+        B = buf[:rows]
+        G += np.dot(B.T, B)
+        for t in range(rows):
+            for a in range(k):
+                buf[t, a] = 0.0
+    return G
+
+
+@njit(cache=True)
 def rows_of_cols(data, indices, indptr, cols, slot, nrows):
     """The rows i with slot[i] >= 0 of A[:, cols] (CSC), as a CSR matrix (indptr, column
     positions in cols, values) whose row slot[i] is row i: the distinct rows of a working

@@ -437,7 +437,7 @@ def _inner_newton(view, KD, D, x, u, W, opt, tol_in, epochs, max_epochs, mon):
             bL = np.maximum(bL, 1.001 / (gam if view.pkind == losses.MCP else gam - 1.0))
         gq = g.copy()                                   # model gradient H (x_new - x) + g
         xn = xw.copy()
-        model_tol = 0.01 * kkt_now
+        model_tol = max(0.01 * kkt_now, 0.1 * tol_in)   # (as coordinate._inner_newton)
         chunk = 2
         for _ in range(100):
             nep = min(chunk, max_epochs - epochs)

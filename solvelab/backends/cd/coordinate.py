@@ -16,8 +16,8 @@ from ...ir import losses
 from ..base import Backend, RawSolution, SolveOptions, Workspace
 from .blocks import _compile_mine, solve_blocks
 from .common import (_Data, _datafit_all, _fused_eval_applies, _kernels, compile_kernels, dedup_applies,
-                     inner_tolerance, monitor, newton_line_search, outer_step, refresh_residual, top_scored,
-                     anderson_window)
+                     dense_gram_pays, inner_tolerance, monitor, newton_line_search, outer_step, refresh_residual,
+                     top_scored, anderson_window)
 
 _EXTRA = ("selection", "ws_strategy", "screening", "anderson", "ws_start", "seed", "gram", "gram_max")
 
@@ -36,6 +36,9 @@ def kernels_needed(view, D, opt) -> list:
     st = "dense" if D.dense is not None else "csc"
     if view.groups:
         return [f"col_sqnorms_{st}", f"bcd_epochs_{st}"]
+    # the Gram kernels of CSC data: the blocked dense one too where the columns are dense
+    # enough for it (``dense_gram_pays``; a working set's columns may still go sparse)
+    grams = ["gram_csc"] + (["gram_csc_blocked"] if st == "csc" and dense_gram_pays(D.m, D.p, D.nnz) else [])
     names = [f"col_sqnorms_{st}", f"grad_cols_{st}", f"add_cols_{st}"]
     gram_solve = "cd_gram_solve" if opt["mode"] == 0 else "cd_gram_solve_ordered"
     if D.m == 0:
@@ -43,7 +46,7 @@ def kernels_needed(view, D, opt) -> list:
     if view.dkind == losses.EXP:
         # Poisson: proximal Newton only (values and conjugates in NumPy)
         return (names + ["datafit_all", gram_solve]
-                + (["rows_of_cols", "gram_rows"] if dedup_applies(D) else ["gram_csc"] if st == "csc" else []))
+                + (["rows_of_cols", "gram_rows"] if dedup_applies(D) else grams if st == "csc" else []))
     if _fused_eval_applies(view, D):
         names.append("glm_eval")
     if view.dkind not in (losses.LEAST_SQUARES, losses.LOGISTIC):       # (logistic: NumPy, see _logistic_all)
@@ -63,7 +66,7 @@ def kernels_needed(view, D, opt) -> list:
             # not needed, and the first call saves its 0.3 s of compile
             names += [gram_solve, "rows_of_cols", "gram_rows"]
         else:
-            names += [gram_solve] + (["gram_csc"] if st == "csc" else [])
+            names += [gram_solve] + (grams if st == "csc" else [])
     if big:
         names.append(f"cd_epochs_{st}")
         if view.dkind != losses.LEAST_SQUARES and opt["anderson"]:
@@ -402,7 +405,7 @@ class CDBackend(Backend):
             # Newton step (O(nnz) and more): solve the model well (KKT down by 100x, in one
             # compiled call); an inexact model (the old cap of 20 sweeps) made the Newton
             # steps crawl on correlated columns.
-            model_tol = 0.01 * kkt_now
+            model_tol = max(0.01 * kkt_now, 0.1 * tol_in)   # (no sweeps for accuracy the target does not ask)
             _gram_solve(K, H, gw, xn, 1.0, w1, r, lo, hi, view.pkind, view.gamma, Lfloor,
                         min(1600, max_epochs - epochs), mode, seed + epochs, model_tol, opt["anderson"], stats)
             epochs += int(stats[0])
