@@ -39,6 +39,9 @@ def __getattr__(name):
     if name == "SaddlePoint":   # sl.SaddlePoint(objective, minimize=x, maximize=y, constraints): bilinear saddles
         from .problems.saddle import SaddlePoint
         return SaddlePoint
+    if name == "Coupling":   # sl.Coupling(value, grad_x, grad_y) / .from_jax(fn): a saddle point's Phi(x, y)
+        from .families.saddle.coupling import Coupling
+        return Coupling
     if name == "is_metric":   # sl.is_metric(X): X is a metric (implicit triangle inequalities)
         from .problems.metric import is_metric
         return is_metric
@@ -49,5 +52,5 @@ def __getattr__(name):
 
 __all__ = ["Problem", "solve", "compile", "backends", "Result", "Status", "Certificate",
            "SolvelabError", "InvalidDataError", "ShapeError", "UnsupportedAtomError", "NonConvexError",
-           "BackendRefusedError", "MissingDependencyError", "NLP", "Bilevel", "Fractional", "SaddlePoint", "is_metric",
+           "BackendRefusedError", "MissingDependencyError", "NLP", "Bilevel", "Fractional", "SaddlePoint", "Coupling", "is_metric",
            "__version__"]

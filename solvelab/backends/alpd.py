@@ -41,9 +41,10 @@ Every ``check_every`` steps the family's certificate is evaluated at the last (x
 
 On the DROSaddle form (distributionally robust logistic regression: a coupling
 sum_i p_i l_i(x), nonlinear in x) the step on x is linearized, a gradient step on the
-coupling (``alpd_dro``). What is not here: a general smooth f(x) or coupling Phi(x, y)
-given as callables (only the quadratic regularizers and the DRO logistic coupling are
-built), and ALPD's inexact inner loops.
+coupling (``alpd_dro``). On the CoupledSaddle form (a convex-concave Phi(x, y) given as
+callables or a JAX function) the steps are Tseng's forward-backward-forward with
+backtracking (``alpd_coupled``): no Lipschitz constant is needed. What is not here:
+ALPD's accelerated schedule with a nonlinear coupling, and its inexact inner loops.
 
 Options (``options.extra``): ``scheme`` ('auto'), ``primal_weight`` (1.0). Warm start: the
 last (x, y) of the same data version (the steps start afresh).
@@ -58,7 +59,7 @@ import numpy as np
 from ..errors import InvalidDataError
 from ..kernels import saddle as KS
 from ..kernels.threads import threads
-from . import alpd_dro, registry
+from . import alpd_coupled, alpd_dro, registry
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 from .halpern import _Operator, _warm_csr, norm_workspace
 from .pdhg import restart_due
@@ -101,8 +102,9 @@ def choose_scheme(scheme: str, alpha: float, mu: float) -> tuple:
 class ALPDBackend(Backend):
     name = "alpd"
     description = ("accelerated primal-dual (Chambolle-Pock Algorithms 2 and 3) for saddle points with a "
-                   "quadratic regularizer: O(1/k^2) with one strongly convex side, linear with both")
-    forms = ("RegularizedSaddle", "DROSaddle")
+                   "quadratic regularizer: O(1/k^2) with one strongly convex side, linear with both; APD on "
+                   "DRO logistic regression; forward-backward-forward with backtracking on a coupling Phi(x, y)")
+    forms = ("RegularizedSaddle", "DROSaddle", "CoupledSaddle")
     default_max_iter = 100000
     warmup = True
     priority = 30
@@ -115,6 +117,9 @@ class ALPDBackend(Backend):
         if view.name == "DROSaddle":
             alpd_dro.check_scheme(o)
             return Workspace()
+        if view.name == "CoupledSaddle":
+            alpd_coupled.check_scheme(o)
+            return Workspace()
         return norm_workspace(view)
 
     def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
@@ -122,6 +127,9 @@ class ALPDBackend(Backend):
             o = _options(self.checked_extra(options))
             alpd_dro.check_scheme(o)
             return alpd_dro.solve_dro(self, view, options, ws, o)
+        if view.name == "CoupledSaddle":
+            with threads(blas=1):
+                return alpd_coupled.solve_coupled(self, view, options, ws, _options(self.checked_extra(options)))
         with threads(blas=1):     # memory-bound products: spin-waiting BLAS threads cost more than they give
             return self._solve(view, options, ws)
 

@@ -27,11 +27,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InvalidDataError
-from ..families.saddle import Domain, DROLogisticProgram, SaddleProgram
+from ..families.saddle import Coupling, CoupledSaddleProgram, Domain, DROLogisticProgram, SaddleProgram
 from ..families.saddle.recognize import domain_of, objective_data, player_variable
 from ..model.problem import Problem
 
-__all__ = ["matrix_game", "bilinear_saddle", "SaddlePoint", "SaddleProblem", "dro_logistic", "DROProblem"]
+__all__ = ["matrix_game", "bilinear_saddle", "coupled_saddle", "SaddlePoint", "SaddleProblem", "Coupling",
+           "dro_logistic", "DROProblem"]
 
 
 class SaddleProblem(Problem):
@@ -52,6 +53,9 @@ class SaddleProblem(Problem):
         replaced by its dual); its value is the game's, x is the min player's point."""
         import cvxpy as cp
         p = self.program
+        if isinstance(p, CoupledSaddleProgram):
+            raise InvalidDataError(f"to_cvxpy: the coupling {p.coupling.name}(x, y) is given as callables, which "
+                                   f"CVXPY cannot take; compare with another solvelab backend or a closed form")
         m, n = p.shape
         K = p.K if p.dense else p.K.tocsc()
         x = cp.Variable(m, name="x")
@@ -159,12 +163,32 @@ def bilinear_saddle(K, c=None, b=None, x_domain="simplex", y_domain="simplex", x
     return SaddleProblem.from_program(SaddleProgram(K, c, b, x_domain, y_domain, x_reg=x_reg, y_reg=y_reg))
 
 
-def SaddlePoint(objective, minimize, maximize, constraints=()) -> SaddleProblem:
+def coupled_saddle(coupling, m: int, n: int, K=None, c=None, b=None, x_domain="simplex", y_domain="simplex",
+                   x_reg: float = 0.0, y_reg: float = 0.0, check: bool = True) -> SaddleProblem:
+    """min_{x in X} max_{y in Y} c^T x + x_reg/2 |x|^2 + x^T K y - b^T y - y_reg/2 |y|^2 + Phi(x, y)
+    with ``coupling`` = Phi, a ``Coupling`` (``Coupling(value, grad_x, grad_y)`` or
+    ``Coupling.from_jax(fn)``) convex in x and concave in y; x has m coordinates, y n; K
+    (m x n) optional. ``check``: test the gradients against finite differences and the
+    monotonicity a convex-concave Phi has at a few points of the sets (``coupling``).
+    Backend ``alpd`` (forward-backward-forward with backtracking); the certificate bounds
+    the duality gap through Phi's linearization at the returned point (``coupled``)::
+
+        phi = sl.Coupling(lambda x, y: y @ f(x), grad_x=..., grad_y=lambda x, y: f(x))
+        prob = coupled_saddle(phi, m, n, x_domain="free", y_domain="simplex")
+        res = prob.solve(backend="alpd", tol=1e-6)
+    """
+    return SaddleProblem.from_program(CoupledSaddleProgram(coupling, m, n, K, c, b, x_domain, y_domain, x_reg=x_reg,
+                                                           y_reg=y_reg, check=check))
+
+
+def SaddlePoint(objective, minimize, maximize, constraints=(), coupling=None) -> SaddleProblem:
     """min over ``minimize`` (one 1-D cvxpy Variable x) of max over ``maximize`` (y) of
     ``objective`` = c^T x + x^T K y - b^T y (+ constant), a CVXPY expression such as
     ``c @ x + x @ K @ y - b @ y``, plus ``a * cp.sum_squares(x)`` and ``- a * cp.sum_squares(y)``
     (a >= 0: the regularizers, solved by ``alpd``); ``constraints``: x >= lo, x <= hi, sum(x) == 1 with
-    x >= 0 (the simplex), and the same for y (``families.saddle.recognize``). The
+    x >= 0 (the simplex), and the same for y (``families.saddle.recognize``).
+    ``coupling``: a ``Coupling`` Phi(x, y) added to the objective (convex in x, concave in
+    y; callables or a JAX function: CVXPY cannot say it); ``objective`` may then be 0. The
     solution is written back to x.value and y.value::
 
         x, y = cp.Variable(m), cp.Variable(n)
@@ -175,10 +199,32 @@ def SaddlePoint(objective, minimize, maximize, constraints=()) -> SaddleProblem:
     x, y = player_variable(minimize, "minimize"), player_variable(maximize, "maximize")
     if x.id == y.id:
         raise InvalidDataError("minimize and maximize name the same variable")
-    K, c, b, const, x_reg, y_reg = objective_data(objective, x, y)
-    node = SaddleProgram(K, c, b, domain_of(x, constraints), domain_of(y, constraints), names=(x.name(), y.name()),
-                         constant=const, keys=(x.id, y.id), x_reg=x_reg, y_reg=y_reg)
+    if coupling is not None and not isinstance(coupling, Coupling):
+        raise InvalidDataError(f"SaddlePoint: coupling must be a solvelab Coupling (sl.Coupling(value, grad_x, grad_y) "
+                               f"or sl.Coupling.from_jax(fn)), got {type(coupling).__name__}")
+    if coupling is not None and _is_zero(objective):
+        K, c, b, const, x_reg, y_reg = None, None, None, 0.0, 0.0, 0.0
+    else:
+        K, c, b, const, x_reg, y_reg = objective_data(objective, x, y)
+    X, Y = domain_of(x, constraints), domain_of(y, constraints)
+    names, keys = (x.name(), y.name()), (x.id, y.id)
+    if coupling is not None:
+        node = CoupledSaddleProgram(coupling, x.size, y.size, K, c, b, X, Y, names=names, constant=const, keys=keys,
+                                    x_reg=x_reg, y_reg=y_reg)
+    else:
+        node = SaddleProgram(K, c, b, X, Y, names=names, constant=const, keys=keys, x_reg=x_reg, y_reg=y_reg)
     return SaddleProblem.from_program(node, variables=[x, y])
+
+
+def _is_zero(objective) -> bool:
+    if objective is None:
+        return True
+    if isinstance(objective, (int, float, np.integer, np.floating)):
+        if objective != 0:
+            raise InvalidDataError(f"SaddlePoint: a constant objective {objective!r} with a coupling: add it to Phi or "
+                                   f"pass 0")
+        return True
+    return False
 
 
 class DROProblem(Problem):

@@ -5,6 +5,8 @@
                        in x or strongly concave in y (backend alpd)
     DROSaddle          distributionally robust logistic regression: a coupling sum_i p_i l_i(x)
                        nonlinear in x (backend alpd)
+    CoupledSaddle      a smooth convex-concave coupling Phi(x, y) given as callables (or JAX),
+                       besides the bilinear and quadratic parts (backend alpd)
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 
 from ...ir.forms import NoMatch, register_form
 from ...ir.structured import StructuredProgram
+from .coupled import CoupledSaddleProgram
 from .dro import DROLogisticProgram
 from .program import SaddleProgram
 
@@ -47,6 +50,9 @@ class BilinearSaddle(_SaddleView):
         if isinstance(program, DROLogisticProgram):
             return NoMatch("BilinearSaddle", "the coupling sum_i p_i l_i(x) is not bilinear; backend 'alpd' "
                                              "solves it")
+        if isinstance(program, CoupledSaddleProgram):
+            return NoMatch("BilinearSaddle", f"the coupling {program.coupling.name}(x, y) is not bilinear; backend "
+                                             f"'alpd' solves it")
         if isinstance(program, SaddleProgram):
             if program.regularized:
                 return NoMatch("BilinearSaddle", f"the saddle point has a quadratic regularizer (x_reg="
@@ -69,6 +75,9 @@ class RegularizedSaddle(_SaddleView):
         if isinstance(program, DROLogisticProgram):
             return NoMatch("RegularizedSaddle", "the coupling is not bilinear (a distributionally robust program: "
                                                 "the DROSaddle form)")
+        if isinstance(program, CoupledSaddleProgram):
+            return NoMatch("RegularizedSaddle", f"the coupling {program.coupling.name}(x, y) is not bilinear (the "
+                                                f"CoupledSaddle form)")
         if isinstance(program, SaddleProgram):
             if not program.regularized:
                 return NoMatch("RegularizedSaddle", "the saddle point has no strongly convex side (x_reg = y_reg = "
@@ -88,8 +97,30 @@ class DROSaddle(_SaddleView):
     def match(program):
         if isinstance(program, DROLogisticProgram):
             return DROSaddle(program)
+        if isinstance(program, CoupledSaddleProgram):
+            return NoMatch("DROSaddle", "a saddle point with a coupling given as callables (the CoupledSaddle form)")
         if isinstance(program, SaddleProgram):
             return NoMatch("DROSaddle", "a bilinear saddle point, not a distributionally robust program")
         if isinstance(program, StructuredProgram):
             return NoMatch("DROSaddle", f"this is a program of the {program.family} family, not a saddle point")
         return NoMatch("DROSaddle", "only programs built by solvelab.problems.dro_logistic have this form")
+
+
+@register_form
+@dataclass
+class CoupledSaddle(_SaddleView):
+    """min_{x in X} max_{y in Y} c^T x + alpha/2 |x|^2 + x^T K y - b^T y - mu/2 |y|^2 + Phi(x, y),
+    Phi smooth and convex-concave, given as callables (``coupled``)."""
+    name = "CoupledSaddle"
+    program: CoupledSaddleProgram
+
+    @staticmethod
+    def match(program):
+        if isinstance(program, CoupledSaddleProgram):
+            return CoupledSaddle(program)
+        if isinstance(program, (SaddleProgram, DROLogisticProgram)):
+            return NoMatch("CoupledSaddle", "no coupling callables: the bilinear / DRO saddle forms take it")
+        if isinstance(program, StructuredProgram):
+            return NoMatch("CoupledSaddle", f"this is a program of the {program.family} family, not a saddle point")
+        return NoMatch("CoupledSaddle", "only programs built by solvelab.problems.coupled_saddle or "
+                                        "SaddlePoint(..., coupling=...) have this form")

@@ -30,6 +30,9 @@ class SaddleProgram(StructuredProgram):
     description ('matrix_game' or 'bilinear'), for printing."""
 
     family = "saddle"
+    #: whether construction checks that a saddle point exists (an unbounded side); a
+    #: nonlinear coupling's node (``coupled``) cannot check it and sets False
+    checks_existence = True
 
     def __init__(self, K, c=None, b=None, x_domain="simplex", y_domain="simplex", names=("x", "y"),
                  kind: str = "bilinear", constant: float = 0.0, keys=(None, None), x_reg: float = 0.0,
@@ -41,7 +44,8 @@ class SaddleProgram(StructuredProgram):
         X = check_domain(x_domain, m, "x_domain")
         Y = check_domain(y_domain, n, "y_domain")
         x_reg, y_reg = check_reg(x_reg, "x_reg"), check_reg(y_reg, "y_reg")
-        check_exists(K, c, b, X, Y, x_reg, y_reg)
+        if self.checks_existence:
+            check_exists(K, c, b, X, Y, x_reg, y_reg)
         constant = float(constant)
         if not np.isfinite(constant):
             raise InvalidDataError(f"the objective's constant must be finite, got {constant!r}")
