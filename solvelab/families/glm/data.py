@@ -82,11 +82,13 @@ def _build_data(term, n, label) -> GLMData:
             if s is not None:
                 Ms = sp.diags(s) @ Ms
             cols.append((off, sp.csc_matrix(Ms)))
-        M = sp.lil_matrix((m, n)).tocsc()
-        for off, Ms in cols:
-            Ms = Ms.tocoo()
-            M = M + sp.csc_matrix((Ms.data, (Ms.row, Ms.col + off)), shape=(m, n))
-        M = M.tocsc()
+        # one COO -> CSC conversion of all blocks' entries (duplicates summed); an empty
+        # LIL start (m Python lists) cost 0.1 s at m = 40000, per compile of an intercept model
+        parts = [Ms.tocoo() for _, Ms in cols]
+        rows = np.concatenate([P.row for P in parts]) if parts else np.zeros(0, dtype=np.int64)
+        colj = np.concatenate([P.col + off for (off, _), P in zip(cols, parts)]) if parts else rows
+        vals = np.concatenate([P.data for P in parts]) if parts else np.zeros(0)
+        M = sp.csc_matrix((vals, (rows, colj)), shape=(m, n))
         s = np.ones(m)
     if sp.issparse(M):
         csc = M.tocsc() if M.format != "csc" else M
