@@ -33,8 +33,10 @@ the transport polytope in ``info['plan_rounded']``, with its ``rounded_cost`` <C
 recomputed ``rounded_violation``; balanced only), ``device`` ('cpu'; 'cuda' runs the
 whole iteration of balanced OT on a GPU through ``sinkhorn_device.run_sinkhorn_cuda``,
 the plan and certificate built on the host from the potentials it returns),
-``overrelaxation`` (1.9; the lazy and multiscale point-cloud programs only: updates
-f <- (1 - w) f + w f_sinkhorn on the stages at eps <= 2e-3 max C, ``ot_relax``; 1 is plain).
+``overrelaxation`` (1.9; balanced OT, dense, lazy and multiscale: updates f <- (1 - w) f +
+w f_sinkhorn -- in the dense scalings u <- u^(1 - w) (a / K v)^w -- on the stages at eps <=
+2e-3 max C, ``ot_relax``; 1 is plain. DOTmark 64 x 64 at 1e-3 max C: 214 steps against
+1778; the GPU run stays plain).
 Statuses: converged, max_iter, time_limit, stopped (callback), numerical_error.
 
 The lazy point-cloud program (form ``LazyEntropicOT``, ``families.ot.lazy``) runs the same
@@ -202,6 +204,11 @@ class SinkhornState:
         self.r = None
         self.dF = float("inf")
         self.errs: list = []  # the marginal violation at every step of this state (rate estimates)
+        self.omega = 1.0      # overrelaxation of the updates (``run_sinkhorn`` sets it; balanced only)
+        self.last_plain = True
+
+    #: run_sinkhorn overrelaxes this state's updates (``overrelaxation``), balanced OT only
+    overrelaxable = True
 
     def absorb(self):
         """Exact log-domain f and g updates, then rebuild K at the new potentials."""
@@ -229,6 +236,8 @@ class SinkhornState:
         marginal violation before the row update, relative) and ``dF`` (max change of
         f over eps). Returns False on numerical trouble that absorption cannot fix."""
         red = self.red
+        w = self.omega if self.k == 1.0 else 1.0   # f <- (1 - w) f + w f_sinkhorn (``ot_relax``)
+        self.last_plain = w == 1.0
         if self.mode == "lse":
             F_old = self.F
             # row marginal of the current plan: exp(F/eps + lse_rows(G))
@@ -237,8 +246,11 @@ class SinkhornState:
             self.r = r
             self.err = float(np.abs(r - red.a).sum()) / red.mass
             self.errs.append(self.err)
-            self.F = red.row_update(self.F, self.G, self.eps, self.buf_n)
-            self.G = red.col_update(self.F, self.G, self.eps, self.buf_m)
+            F_new = red.row_update(self.F, self.G, self.eps, self.buf_n)
+            self.F = F_new if w == 1.0 else (1.0 - w) * F_old + w * F_new
+            G_old = self.G
+            G_new = red.col_update(self.F, self.G, self.eps, self.buf_m)
+            self.G = G_new if w == 1.0 else (1.0 - w) * G_old + w * G_new
             self.dF = float(np.max(np.abs(self.F - F_old))) / self.eps
             return bool(np.all(np.isfinite(self.F)) and np.all(np.isfinite(self.G)))
         if self.Kmat is None:
@@ -251,6 +263,8 @@ class SinkhornState:
         self.errs.append(self.err)
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             u = np.exp(self.wu) * s ** (-self.k) if self.k != 1.0 else red.a / s
+            if w != 1.0:     # in the scalings: u^(1 - w) (a / K v)^w
+                u = self.u ** (1.0 - w) * u ** w
         if not np.all(np.isfinite(u)) or not np.all(u > 0):
             F0 = self.potentials()[0]
             self.F, self.G = self.potentials()
@@ -262,6 +276,8 @@ class SinkhornState:
         t = Kmat.T @ u
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             v = np.exp(self.wv) * t ** (-self.k) if self.k != 1.0 else red.b / t
+            if w != 1.0:
+                v = self.v ** (1.0 - w) * v ** w
         if not np.all(np.isfinite(v)) or not np.all(v > 0):
             self.F, self.G = self.F + self.eps * np.log(self.u), self.G + self.eps * np.log(self.v)
             self.absorb()
