@@ -155,13 +155,29 @@ def test_saddle_point_reads_the_regularizers_off_cvxpy():
         SaddlePoint(x @ A @ y + cp.sum_squares(2 * x), minimize=x, maximize=y, constraints=sets)
 
 
-def test_each_backend_refuses_the_other_form_and_names_the_one_that_accepts():
+def test_alpd_refuses_bilinear_games_and_halpern_takes_both():
     A = np.random.default_rng(4).uniform(-1, 1, (6, 4))
-    with pytest.raises(BackendRefusedError, match="alpd"):
-        matrix_game(A, y_reg=0.1).solve(backend="halpern")
     with pytest.raises(BackendRefusedError, match="halpern"):
         matrix_game(A).solve(backend="alpd")
-    assert sl.compile(matrix_game(A, y_reg=0.1)).backends == ("alpd",)
+    assert sl.compile(matrix_game(A, y_reg=0.1)).backends == ("alpd", "halpern")
+    assert matrix_game(A, y_reg=0.1).solve().backend == "alpd"          # auto: alpd first
+
+
+@pytest.mark.parametrize("regs", [(0.5, 0.0), (0.0, 0.1), (0.2, 0.05)])
+@pytest.mark.parametrize("scale", [1e-6, 1.0, 1e6])
+def test_halpern_on_regularized_games_agrees_with_alpd_and_the_qp(regs, scale):
+    """The regularizers in halpern's prox steps: the same certified point as alpd and the
+    value of CVXPY + Clarabel's QP (``to_cvxpy``) at every scale (K and the weights by s)."""
+    A = np.random.default_rng(5).uniform(-1, 1, (30, 20))
+    prob = matrix_game(scale * A, x_reg=scale * regs[0], y_reg=scale * regs[1])
+    h = prob.solve(backend="halpern", tol=1e-9, max_iter=200000)
+    a = prob.solve(backend="alpd", tol=1e-9, max_iter=200000, warm_start=False)
+    assert h.status is sl.Status.OPTIMAL and a.status is sl.Status.OPTIMAL, (h.message, a.message)
+    assert prob.program.certify(h.x).meets(1e-9)
+    np.testing.assert_allclose(h.x, a.x, atol=1e-5)
+    cvx, _ = matrix_game(A, x_reg=regs[0], y_reg=regs[1]).to_cvxpy()
+    ref = scale * cvx.solve(solver="CLARABEL")
+    assert h.objective == pytest.approx(ref, rel=1e-6, abs=1e-6 * scale)
 
 
 def test_a_free_side_with_a_regularizer_needs_no_existence_check():

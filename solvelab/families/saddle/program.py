@@ -70,7 +70,7 @@ class SaddleProgram(StructuredProgram):
 
     @property
     def backends(self) -> tuple:
-        return ("alpd",) if self.regularized else ("halpern",)
+        return ("alpd", "halpern") if self.regularized else ("halpern",)
 
     @property
     def shape(self) -> tuple:
