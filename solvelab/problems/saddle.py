@@ -150,7 +150,7 @@ def matrix_game(A, x_reg: float = 0.0, y_reg: float = 0.0) -> SaddleProblem:
     """The zero-sum game min_{x in simplex} max_{y in simplex} x^T A y, A (m, n) dense or
     SciPy sparse (x: the row player's mixed strategy, y: the column player's); with
     ``x_reg`` / ``y_reg`` > 0 the quadratically regularized game x^T A y + x_reg/2 |x|^2
-    - y_reg/2 |y|^2 (a unique, smoothed equilibrium; backend ``alpd``)."""
+    - y_reg/2 |y|^2 (a unique, smoothed equilibrium; backends ``alpd`` and ``halpern``)."""
     return SaddleProblem.from_program(SaddleProgram(A, kind="matrix_game", x_reg=x_reg, y_reg=y_reg))
 
 

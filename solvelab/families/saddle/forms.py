@@ -56,8 +56,8 @@ class BilinearSaddle(_SaddleView):
         if isinstance(program, SaddleProgram):
             if program.regularized:
                 return NoMatch("BilinearSaddle", f"the saddle point has a quadratic regularizer (x_reg="
-                                                 f"{program.x_reg:g}, y_reg={program.y_reg:g}); backend 'alpd' "
-                                                 f"solves it")
+                                                 f"{program.x_reg:g}, y_reg={program.y_reg:g}): the "
+                                                 f"RegularizedSaddle form (backends 'alpd', 'halpern')")
             return BilinearSaddle(program)
         return _not_saddle("BilinearSaddle", program)
 

@@ -5,8 +5,8 @@
 
 alpha = ``x_reg`` and mu = ``y_reg`` (>= 0, default 0) are quadratic regularizers: with
 either positive the program is strongly convex in x or strongly concave in y (the
-RegularizedSaddle form, backend ``alpd``); with both 0 it is the bilinear saddle point
-(BilinearSaddle, backend ``halpern``). X and Y are each a probability simplex or a box
+RegularizedSaddle form, backends ``alpd`` and ``halpern``); with both 0 it is the
+bilinear saddle point (BilinearSaddle, backend ``halpern``). X and Y are each a probability simplex or a box
 (``validate``). The flat vector is
 [x; y]. K is kept dense (C-ordered float64) or as CSR with its transpose as CSR (the
 K^T passes). With an unbounded side and no regularizer on it the node checks at
