@@ -140,8 +140,8 @@ def test_saddle_point_reads_the_regularizers_off_cvxpy():
                        constraints=sets)
     p = prob.program
     assert p.x_reg == pytest.approx(1.0) and p.y_reg == pytest.approx(0.5)
-    res = prob.solve(tol=1e-8)           # auto: only alpd takes it
-    assert res.backend == "alpd" and res.status is sl.Status.OPTIMAL
+    res = prob.solve(tol=1e-8)           # auto: halpern first (measured faster), alpd also takes it
+    assert res.backend == "halpern" and res.status is sl.Status.OPTIMAL
     ref = matrix_game(A, x_reg=1.0, y_reg=0.5)
     cvx, _ = ref.to_cvxpy()
     cvx.solve(solver="CLARABEL")
@@ -160,7 +160,7 @@ def test_alpd_refuses_bilinear_games_and_halpern_takes_both():
     with pytest.raises(BackendRefusedError, match="halpern"):
         matrix_game(A).solve(backend="alpd")
     assert sl.compile(matrix_game(A, y_reg=0.1)).backends == ("alpd", "halpern")
-    assert matrix_game(A, y_reg=0.1).solve().backend == "alpd"          # auto: alpd first
+    assert matrix_game(A, y_reg=0.1).solve().backend == "halpern"       # auto: halpern first (BENCHMARKS.md)
 
 
 @pytest.mark.parametrize("regs", [(0.5, 0.0), (0.0, 0.1), (0.2, 0.05)])
