@@ -40,8 +40,9 @@ Every ``check_every`` steps the family's certificate is evaluated at the last (x
 (``saddle_gap.GapCheck``: exact summand sizes only when a cheap screen meets tol).
 
 On the DROSaddle form (distributionally robust logistic regression: a coupling
-sum_i p_i l_i(x), nonlinear in x) the step on x is linearized, a gradient step on the
-coupling (``alpd_dro``). On the CoupledSaddle form (a convex-concave Phi(x, y) given as
+sum_i p_i l_i(x), nonlinear in x) 'auto' runs the coupled steps below on the program seen
+as a coupling, stopped by the DRO certificate; 'plain' linearizes the step on x, a
+gradient step on the coupling with constant steps (APD; ``alpd_dro``). On the CoupledSaddle form (a convex-concave Phi(x, y) given as
 callables or a JAX function) the steps are Tseng's forward-backward-forward with
 backtracking (``alpd_coupled``): no Lipschitz constant is needed. What is not here:
 ALPD's accelerated schedule with a nonlinear coupling, and its inexact inner loops.
@@ -126,7 +127,10 @@ class ALPDBackend(Backend):
         if view.name == "DROSaddle":
             o = _options(self.checked_extra(options))
             alpd_dro.check_scheme(o)
-            return alpd_dro.solve_dro(self, view, options, ws, o)
+            if o["scheme"] == "plain":
+                return alpd_dro.solve_dro(self, view, options, ws, o)
+            with threads(blas=1):
+                return alpd_dro.solve_dro_fbf(self, view, options, ws, o)
         if view.name == "CoupledSaddle":
             with threads(blas=1):
                 return alpd_coupled.solve_coupled(self, view, options, ws, _options(self.checked_extra(options)))

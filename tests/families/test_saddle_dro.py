@@ -168,8 +168,24 @@ def test_auto_picks_dro_newton_and_the_other_saddle_backends_refuse_it():
     assert res.backend == "dro_newton" and res.status is sl.Status.OPTIMAL
     with pytest.raises(BackendRefusedError, match="not bilinear"):
         prob.solve(backend="halpern")
-    with pytest.raises(InvalidDataError, match="only scheme='plain'"):
+    with pytest.raises(InvalidDataError, match="scheme is 'auto'"):
         prob.solve(backend="alpd", scheme="accelerated")
+
+
+@pytest.mark.parametrize("scheme", ["auto", "plain"])
+def test_alpd_schemes_on_dro_agree_with_dro_newton(scheme):
+    """'auto' (forward-backward-forward on the coupled view, stopped by the DRO certificate)
+    and 'plain' (APD) reach dro_newton's worst-case risk; the engine recertifies both."""
+    from solvelab.families.saddle.dro import primal_value
+    A, b = _data(n=60, d=5)
+    prob = dro_logistic(A, b, 0.1, 1.0)
+    ref = prob.solve(backend="dro_newton", tol=1e-10)
+    res = prob.solve(backend="alpd", scheme=scheme, tol=1e-8, max_iter=100000, warm_start=False)
+    assert res.status is sl.Status.OPTIMAL, res.message
+    assert prob.program.certify(res.x).meets(1e-8)
+    d = A.shape[1]
+    assert primal_value(prob.program, res.x[:d]) == pytest.approx(primal_value(prob.program, ref.x[:d]), rel=1e-7)
+    assert res.info["scheme"] == ("fbf" if scheme == "auto" else "apd")
 
 
 @pytest.mark.parametrize("make, exc, match", [
