@@ -108,3 +108,27 @@ def test_the_dro_peers_reach_the_certified_solution(peer):
     z = res.x.copy()
     z[:5] = 0.0                                          # x = 0 with the solved p: no solution
     assert inst.eval_infeasibility(data, z) > 1e-3
+
+
+def test_the_ball_instances_alpd_and_their_clarabel_peer():
+    """The coupled-saddle instances: alpd certifies, its objective (r^2 / 2) and the
+    infeasibility (the family's certificate) are read off z, and Clarabel's epigraph point
+    with its multipliers as y reaches the same radius and certificate."""
+    from solvelab.bench.suite import Instance
+    names = {i.name for i in get_suite("saddle").instances() if i.family == "coupled_saddle"}
+    assert names == {"ball-1000x3", "ball-1000x20", "ball-5000x20"}
+    inst = Instance("t", "coupled_saddle", "60 x 3", suite_saddle.ball_data(60, 3), build=suite_saddle.build_ball,
+                    objective=suite_saddle.ball_objective, infeasibility=suite_saddle.ball_infeasibility)
+    data = inst.data()
+    res = inst.make_problem(data).solve(backend="alpd", tol=1e-8)
+    assert res.status == "optimal"
+    assert inst.eval_objective(data, res.x) == pytest.approx(res.objective, rel=1e-7)
+    assert inst.eval_infeasibility(data, res.x) <= 1e-8
+    out = get_peer("clarabel-ball").solve(inst, data, tol=1e-8, time_limit=60.0, max_iter=None,
+                                          record=lambda **kw: None)
+    assert out.status == "converged", out.message
+    assert inst.eval_objective(data, out.x) == pytest.approx(res.objective, rel=1e-6)
+    assert inst.eval_infeasibility(data, out.x) <= 1e-4
+    z = res.x.copy()
+    z[:3] += 0.1                                        # a center off by 0.1: not certified
+    assert inst.eval_infeasibility(data, z) > 1e-3

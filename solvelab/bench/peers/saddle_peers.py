@@ -18,6 +18,12 @@ For distributionally robust logistic regression (family ``dro_logistic``):
                       per sample); p is the exact best response to its x
 ``lbfgsb-dro``        scipy's L-BFGS-B on the smooth primal P(x) (gradient by Danskin),
                       gtol tightened from 1e-3 until the point meets tol or 1e-12 is spent
+
+For the enclosing ball written as a coupled saddle point (family ``coupled_saddle``):
+
+``clarabel-ball``     CVXPY + Clarabel on min t s.t. |x - p_i|^2 / 2 <= t (n second-order
+                      cones, in units of the points' largest entry: Clarabel's tolerances are
+                      absolute); y is the cones' multipliers, normalized onto the simplex
 """
 from __future__ import annotations
 
@@ -167,3 +173,35 @@ class LbfgsbDRO(Peer):
                 break
         record(iteration=its, x=z)
         return PeerRun(x=z, status="converged", iterations=its, info={"wall": time.perf_counter() - t0})
+
+
+@register_peer
+class ClarabelBall(Peer):
+    name = "clarabel-ball"
+    description = "CVXPY + Clarabel on the enclosing ball's epigraph form (n second-order cones)"
+    package = "cvxpy"
+    families = ("coupled_saddle",)
+    imports = ("cvxpy",)
+
+    def solve(self, instance, data, *, tol, time_limit, max_iter, record):
+        import cvxpy as cp
+        P = data.get("P")
+        if P is None:
+            raise PeerSkip("clarabel-ball takes the enclosing-ball instances (points P) only")
+        t0 = time.perf_counter()
+        s = float(np.max(np.abs(P))) or 1.0
+        Q = P / s
+        c, t = cp.Variable(P.shape[1]), cp.Variable()
+        cons = [0.5 * cp.sum_squares(c - q) <= t for q in Q]
+        prob = cp.Problem(cp.Minimize(t), cons)
+        prob.solve(solver="CLARABEL", tol_gap_abs=tol, tol_gap_rel=tol, tol_feas=tol)
+        wall = time.perf_counter() - t0
+        if prob.status not in ("optimal", "optimal_inaccurate") or c.value is None:
+            return PeerRun(x=None, status="error", message=str(prob.status), info={"wall": wall})
+        y = np.clip(np.array([float(np.asarray(k.dual_value).ravel()[0]) for k in cons]), 0.0, None)
+        y = y / y.sum() if y.sum() > 0 else np.full(y.size, 1.0 / y.size)
+        z = np.r_[s * np.asarray(c.value, dtype=np.float64), y]
+        its = int(prob.solver_stats.num_iters or 0)
+        record(iteration=its, x=z)
+        return PeerRun(x=z, status="converged" if prob.status == "optimal" else "error", iterations=its,
+                       message=str(prob.status), info={"wall": wall})

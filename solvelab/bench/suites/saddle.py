@@ -32,6 +32,15 @@ Distributionally robust logistic regression (family ``dro_logistic``, LIBSVM dat
                 ``to_cvxpy()``) and ``lbfgsb-dro`` (scipy's L-BFGS-B on the smooth primal
                 P(x)). The objective of z = [x; p] is P(x); its "infeasibility" is the worst
                 of the family's measures (gap bound, stationarity, simplex violation).
+
+A nonlinear coupling (family ``coupled_saddle``, generated, no download)
+  ball-NxD      the smallest enclosing ball of N anisotropic Gaussian points in R^D as
+                min_x max_{y in simplex} sum_i y_i |x - p_i|^2 / 2 (the coupling as NumPy
+                callables, ``sl.Coupling``), N x D = 1000 x 3, 1000 x 20, 5000 x 20; backend
+                alpd; peer ``clarabel-ball`` (CVXPY + Clarabel on the epigraph form min t
+                s.t. |x - p_i|^2 / 2 <= t, y from the cones' multipliers). The objective of
+                z = [x; y] is max_i |x - p_i|^2 / 2 (r^2 / 2 at x); its "infeasibility" the
+                family's certificate (the linearized gap and x's stationarity).
 """
 from __future__ import annotations
 
@@ -123,6 +132,10 @@ def mean_abs_payoff(kind: str, n: int) -> float:
 
 
 #: LIBSVM file -> n_features passed to the reader (None: as the file says)
+BALL_BACKENDS = ("alpd",)
+BALL_PEERS = ("clarabel-ball",)
+BALL_SIZES = ((1000, 3), (1000, 20), (5000, 20))
+
 DRO_DATASETS = {"mushrooms": None, "a9a": 123, "ijcnn1.tr_val": None}
 DRO_LAM, DRO_RHO = 1e-3, 0.1
 
@@ -157,6 +170,43 @@ def dro_infeasibility(data, z) -> float:
     return float(_dro_program(data).certify(np.asarray(z, dtype=np.float64)).value)
 
 
+def ball_data(n: int, d: int, seed: int = 0):
+    def data():
+        rng = np.random.default_rng(seed)
+        return {"P": rng.standard_normal((n, d)) * np.geomspace(3.0, 0.3, d) + 1.0}
+    return data
+
+
+def ball_coupling(P):
+    from ...families.saddle.coupling import Coupling
+    return Coupling(lambda x, y: 0.5 * float(y @ np.sum((x - P) ** 2, axis=1)),
+                    lambda x, y: y.sum() * x - y @ P, lambda x, y: 0.5 * np.sum((x - P) ** 2, axis=1),
+                    name="half_squared_distance")
+
+
+def build_ball(data):
+    from ...problems.saddle import coupled_saddle
+    n, d = data["P"].shape
+    return coupled_saddle(ball_coupling(data["P"]), d, n, x_domain="free", y_domain="simplex")
+
+
+def _ball_program(data):
+    if "_program" not in data:
+        data["_program"] = build_ball(data).program
+    return data["_program"]
+
+
+def ball_objective(data, z) -> float:
+    """max_i |x - p_i|^2 / 2 at z = [x; y]: the max player's best value at x."""
+    d = data["P"].shape[1]
+    x = np.asarray(z, dtype=np.float64)[:d]
+    return 0.5 * float(np.max(np.sum((x - data["P"]) ** 2, axis=1)))
+
+
+def ball_infeasibility(data, z) -> float:
+    return float(_ball_program(data).certify(np.asarray(z, dtype=np.float64)).value)
+
+
 def _instance(name, n, make, reference=None, **kw):
     kind = name.split("-")[0]
     meta = dict(kw.pop("meta", {}))
@@ -179,9 +229,10 @@ class SaddleSuite(Suite):
     name = "saddle"
     description = ("matrix games: Gaussian and uniform payoffs, skew-symmetric circulants (value 0) and diagonal "
                    "games (known value), 100 to 5000 per side; halpern against HiGHS and Clarabel on the LP; "
-                   "DRO logistic regression on LIBSVM data (dro_newton, alpd against Clarabel and L-BFGS-B)")
+                   "DRO logistic regression on LIBSVM data (dro_newton, alpd against Clarabel and L-BFGS-B); "
+                   "smallest enclosing balls as a coupled saddle point (alpd against Clarabel's SOCP)")
     default_backends = BACKENDS + DRO_BACKENDS
-    default_peers = PEERS + DRO_PEERS
+    default_peers = PEERS + DRO_PEERS + BALL_PEERS
     default_time_limit = 120.0
     default_tol = 1e-6
 
@@ -193,6 +244,10 @@ class SaddleSuite(Suite):
                           meta={"entries": "D1 C D2, C a skew-symmetric circulant"}) for n in (101, 1001, 4999)]
         out += [_instance(f"diagonal-{n}", n, diagonal(n), reference=diagonal_value(n),
                           meta={"entries": "diag(U[1, 10]), sparse"}) for n in (100, 1000, 5000)]
+        out += [Instance(f"ball-{n}x{d}", "coupled_saddle", f"{n} points in R^{d}", ball_data(n, d),
+                         build=build_ball, objective=ball_objective, infeasibility=ball_infeasibility,
+                         backends=BALL_BACKENDS, peers=BALL_PEERS, meta={"points": n, "dimension": d})
+                for n, d in BALL_SIZES]
         data_dir = self.options.get("data_dir")
         for name in DRO_DATASETS:
             try:
