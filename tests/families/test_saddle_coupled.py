@@ -250,3 +250,24 @@ def test_from_jax_without_jax_says_how_to_install(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_jax)
     with pytest.raises(MissingDependencyError, match="pip install"):
         sl.Coupling.from_jax(lambda x, y: 0.0)
+
+
+def test_a_bilinear_part_in_the_cvxpy_objective_joins_the_coupling():
+    """x^T K y in the CVXPY objective (the K products of the steps and of the certificate)
+    plus a coupling Phi equals the same saddle point with x^T K y moved into the callables."""
+    import cvxpy as cp
+    rng = np.random.default_rng(12)
+    P = rng.standard_normal((9, 2))
+    K = 0.3 * rng.standard_normal((2, 9))
+    ball = _ball(P)
+    x, y = cp.Variable(2), cp.Variable(9)
+    sets = [y >= 0, cp.sum(y) == 1]
+    split = sl.SaddlePoint(x @ K @ y, minimize=x, maximize=y, constraints=sets, coupling=ball)
+    assert split.program.K.shape == (2, 9)
+    a = split.solve(backend="alpd", tol=1e-9)
+    whole = sl.Coupling(lambda u, v: ball._value(u, v) + float(u @ K @ v),
+                        lambda u, v: ball._gx(u, v) + K @ v, lambda u, v: ball._gy(u, v) + K.T @ u)
+    b = coupled_saddle(whole, 2, 9, x_domain="free").solve(backend="alpd", tol=1e-9)
+    assert a.optimal and b.optimal
+    np.testing.assert_allclose(a.x, b.x, atol=1e-6)
+    assert a.objective == pytest.approx(b.objective, rel=1e-8)
