@@ -5,7 +5,7 @@
 The monotone operator G(x, y) = (K y + grad_x Phi, -(K^T x + grad_y Phi)) has no known
 Lipschitz constant, so the step is found by backtracking: Tseng's forward-backward-forward
 splitting (2000) in the metric of the players' steps t_x = gamma / w, t_y = gamma w
-(w = ``primal_weight``, 1.0), the linear and quadratic parts and the sets in the exact
+(w: below, or ``primal_weight``), the linear and quadratic parts and the sets in the exact
 prox (``kernels.saddle.prox_step``):
 
     z_bar = prox(z - t G(z))                               (x: P_X((x - t_x (g_x + c)) / (1 + t_x alpha)))
@@ -43,6 +43,7 @@ from ..errors import InvalidDataError
 from ..families.saddle.coupled import coupled_measures
 from ..kernels import saddle as KS
 from .base import IterationMonitor, RawSolution, Table
+from .pdhg import smoothed_weight
 from .saddle_gap import start_point
 
 DELTA = 0.9          # the FBF step test's constant (< 1)
@@ -102,14 +103,6 @@ def initial_weight(view, x, y, gx, gy) -> float:
 
 
 WEIGHT_FIRST = 20     # the first weight update's iteration (then 40, 80, ...)
-
-
-def smoothed_weight(w: float, moved_x: float, moved_y: float) -> float:
-    """w moved halfway (in log) towards |dy| / |dx| (PDLP's primal weight), kept when
-    either player did not move."""
-    if moved_x > 0 and moved_y > 0 and math.isfinite(moved_y / moved_x):
-        return math.exp(0.5 * math.log(moved_y / moved_x) + 0.5 * math.log(w))
-    return w
 
 
 def _initial_gamma(op, view, x, y, gx, gy, w) -> float:
@@ -204,7 +197,8 @@ def solve_coupled(backend, view, options, ws, o, measure=None) -> RawSolution:
                 # the weight moves halfway (in log) to |dy| / |dx| of the moves since the
                 # last update, at geometrically spaced iterations (not at every check:
                 # that broke the method's monotonicity)
-                w_new = smoothed_weight(w, float(np.linalg.norm(x - mark[0])), float(np.linalg.norm(y - mark[1])))
+                w_new = smoothed_weight(w, float(np.linalg.norm(x - mark[0])), float(np.linalg.norm(y - mark[1])),
+                                        0.5, floor=0.0)
                 if w_new != w:
                     w = w_new
                     weight_updates += 1

@@ -148,7 +148,7 @@ def solve_dro_fbf(backend, view, options, ws, o) -> RawSolution:
     """'auto' on the DRO form: ``alpd_coupled``'s forward-backward-forward steps (adaptive
     step and player weight) on the coupled view, stopped by the DRO family's own
     certificate. Measured (BENCHMARKS.md): certified where APD's constant steps were not
-    (mushrooms 3.2 s, a9a 38 s at tol 1e-6; APD at its 20000-step budget, gaps 4e-3 / 2e-3)."""
+    (mushrooms 5.4 s, a9a 136 s at tol 1e-6; APD at its 20000-step budget, gaps 8e-3 / 4e-3)."""
     from .alpd_coupled import solve_coupled
     prog = view.program
     hit = ws["coupled"] if "coupled" in ws else None

@@ -268,9 +268,10 @@ def restart_due(r: float, r_restart: float, r_prev: float, since: int, total: in
             or since >= _ARTIFICIAL * total)
 
 
-def smoothed_weight(w: float, dx: float, dy: float, smoothing: float) -> float:
-    """PDLP's primal weight update: log-smoothed towards |dy| / |dx| (kept when either is ~0)."""
-    if dx > 1e-10 and dy > 1e-10 and smoothing > 0:
+def smoothed_weight(w: float, dx: float, dy: float, smoothing: float, floor: float = 1e-10) -> float:
+    """PDLP's primal weight update: log-smoothed towards |dy| / |dx|, kept when either
+    movement is at most ``floor`` (pdhg's scaled iterates: 1e-10; 0 for a scale-free caller)."""
+    if dx > floor and dy > floor and smoothing > 0 and math.isfinite(dy / dx):
         return math.exp(smoothing * math.log(dy / dx) + (1.0 - smoothing) * math.log(w))
     return w
 

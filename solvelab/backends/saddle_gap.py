@@ -23,12 +23,7 @@ EXACT_EVERY = 32
 def center(view):
     """The center of each set: the uniform strategy, or 0 clipped into the box."""
     m, n = view.shape
-
-    def one(dom, size):
-        if dom.kind == KS.Domain.SIMPLEX:
-            return np.full(size, 1.0 / size)
-        return np.clip(np.zeros(size), dom.lo, dom.hi)
-    return one(view.X, m), one(view.Y, n)
+    return view.X.center(m), view.Y.center(n)
 
 
 def start_point(view, options, warm: dict):

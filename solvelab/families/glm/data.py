@@ -84,10 +84,10 @@ def _build_data(term, n, label) -> GLMData:
             cols.append((off, sp.csc_matrix(Ms)))
         # one COO -> CSC conversion of all blocks' entries (duplicates summed); an empty
         # LIL start (m Python lists) cost 0.1 s at m = 40000, per compile of an intercept model
-        parts = [Ms.tocoo() for _, Ms in cols]
-        rows = np.concatenate([P.row for P in parts]) if parts else np.zeros(0, dtype=np.int64)
-        colj = np.concatenate([P.col + off for (off, _), P in zip(cols, parts)]) if parts else rows
-        vals = np.concatenate([P.data for P in parts]) if parts else np.zeros(0)
+        parts = [(off, Ms.tocoo()) for off, Ms in cols]
+        rows = np.concatenate([P.row for _, P in parts])
+        colj = np.concatenate([P.col + off for off, P in parts])
+        vals = np.concatenate([P.data for _, P in parts])
         M = sp.csc_matrix((vals, (rows, colj)), shape=(m, n))
         s = np.ones(m)
     if sp.issparse(M):

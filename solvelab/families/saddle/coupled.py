@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...errors import ShapeError
 from ...kernels.saddle import Domain, abs_matvec, abs_rmatvec
 from ...result import Certificate
 from .certificate import _inf, build, parts, rel, size, violation
@@ -64,7 +65,6 @@ class CoupledSaddleProgram(SaddleProgram):
         super().__init__(K, c, b, x_domain, y_domain, names=names, kind="coupled", constant=constant, keys=keys,
                          x_reg=x_reg, y_reg=y_reg)
         if self.shape != (int(m), int(n)):
-            from ...errors import ShapeError
             raise ShapeError(f"K has shape {self.shape}, the players have ({m}, {n}) coordinates")
         self.coupling = coupling.bind(*self.shape)
         if check:
@@ -124,11 +124,6 @@ def check_points(p, count: int = 2, seed: int = 0) -> list:
     rng = np.random.default_rng(seed)
     m, n = p.shape
 
-    def center(dom, size):
-        if dom.kind == Domain.SIMPLEX:
-            return np.full(size, 1.0 / size)
-        return np.clip(np.zeros(size), dom.lo, dom.hi)
-
     def random_point(dom, size, c0):
         if dom.kind == Domain.SIMPLEX:
             return rng.dirichlet(np.ones(size))
@@ -138,7 +133,7 @@ def check_points(p, count: int = 2, seed: int = 0) -> list:
         fin = np.isfinite(lo) & np.isfinite(hi)
         v[fin] = lo[fin] + (hi[fin] - lo[fin]) * rng.random(int(fin.sum()))
         return np.clip(v, lo, hi)
-    x0, y0 = center(p.X, m), center(p.Y, n)
+    x0, y0 = p.X.center(m), p.Y.center(n)
     pts = [(x0, y0)]
     for _ in range(count):
         x1, y1 = random_point(p.X, m, x0), random_point(p.Y, n, y0)

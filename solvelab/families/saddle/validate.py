@@ -31,6 +31,13 @@ class DomainSpec:
     def bounded(self) -> bool:
         return self.kind == Domain.SIMPLEX or bool(np.all(np.isfinite(self.lo)) and np.all(np.isfinite(self.hi)))
 
+    def center(self, size: int) -> np.ndarray:
+        """The uniform strategy on the simplex, 0 clipped into a box: the start of the
+        saddle backends and the first of the coupling's check points."""
+        if self.kind == Domain.SIMPLEX:
+            return np.full(size, 1.0 / size)
+        return np.clip(np.zeros(size), self.lo, self.hi)
+
     def describe(self) -> str:
         if self.kind == Domain.SIMPLEX:
             return "simplex"
