@@ -15,7 +15,7 @@ from ...families.glm.scalars import L_PHI, kkt_distances
 from ...ir import losses
 from ..base import Backend, RawSolution, SolveOptions, Workspace
 from .blocks import _compile_mine, solve_blocks
-from .common import (_Data, _datafit_all, _fused_eval_applies, _kernels, compile_kernels, dedup_applies,
+from .common import (_Data, _datafit_all, _fused_eval_applies, _fused_eval_fits, _kernels, compile_kernels, dedup_applies,
                      dense_gram_pays, inner_tolerance, monitor, newton_line_search, outer_step, refresh_residual,
                      top_scored, anderson_window)
 
@@ -47,8 +47,8 @@ def kernels_needed(view, D, opt) -> list:
         # Poisson: proximal Newton only (values and conjugates in NumPy)
         return (names + ["datafit_all", gram_solve]
                 + (["rows_of_cols", "gram_rows"] if dedup_applies(D) else grams if st == "csc" else []))
-    if _fused_eval_applies(view, D):
-        names.append("glm_eval")
+    if _fused_eval_applies(view, D) or (opt["gram"] and view.dkind == losses.LEAST_SQUARES and _fused_eval_fits(view, D)):
+        names.append("glm_eval")     # (least squares: with the full Gram matrix, at any size)
     if view.dkind not in (losses.LEAST_SQUARES, losses.LOGISTIC):       # (logistic: NumPy, see _logistic_all)
         names += ["datafit_all"]
     gram = opt["gram"]
