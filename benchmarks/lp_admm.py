@@ -2,6 +2,10 @@
 infeasible / unbounded ones it proves (rays rechecked by the engine).
 
     SOLVELAB_DATA=../shared/data OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/lp_admm.py [--lps a,b] [--max-iter N]
+        [--halpern]
+
+``--halpern`` runs the same splitting Halpern-anchored (``admm`` with ``halpern=True``, what
+``backend='halpern'`` runs on a prox-affine program; Anderson acceleration off).
 
 The LP is read from MPS (``sl.problems.read_mps``) and lowered to the generic terms admm
 takes (c^T x, a zero set on the equality rows, a box on the others and on x). One line
@@ -24,6 +28,7 @@ def main(argv=None):
     ap.add_argument("--tol", type=float, default=1e-6)
     ap.add_argument("--max-iter", type=int, default=20000)
     ap.add_argument("--time-limit", type=float, default=120.0)
+    ap.add_argument("--halpern", action="store_true", help="Halpern-anchored splitting (reflected, restarted)")
     a = ap.parse_args(argv)
     solved = feasible = 0
     for name in a.lps.split(","):
@@ -31,9 +36,10 @@ def main(argv=None):
         if path is None:
             raise SystemExit(why)
         status, ref = info[name]
-        prob = sl.problems.read_mps(path)
+        prob = sl.problems.read_mps(path, relax_integrality=True)   # the MANIFEST values are the relaxations
         t = time.perf_counter()
-        res = prob.solve(backend="admm", tol=a.tol, max_iter=a.max_iter, time_limit=a.time_limit)
+        extra = {"halpern": True} if a.halpern else {}
+        res = prob.solve(backend="admm", tol=a.tol, max_iter=a.max_iter, time_limit=a.time_limit, **extra)
         wall = time.perf_counter() - t
         err = abs(res.objective - ref) / abs(ref) if (ref is not None and res.status == "optimal") else float("nan")
         ok = (status == "Optimal" and res.status == "optimal") or \

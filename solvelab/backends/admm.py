@@ -81,10 +81,11 @@ from ..ir.forms import own_certificate
 from ..kernels import factor as _factor
 from ..kernels.anderson import Anderson
 from . import registry
+from .anchoring import HalpernAnchor
 from .base import Backend, Changes, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 
 _EXTRA = ("rho", "sigma", "alpha", "adaptive_rho", "max_rho_updates", "eq_rho_scale", "system", "scaling", "anderson",
-          "distributed", "blocks")
+          "halpern", "restart", "restart_every", "distributed", "blocks")
 #: what ``distributed=client`` hands to consensus ADMM (backends.consensus)
 _CONSENSUS_EXTRA = ("distributed", "blocks", "rho", "adaptive_rho", "max_rho_updates")
 
@@ -333,7 +334,8 @@ def _real(v) -> bool:
 
 def _option(extra: dict, name: str, default, kind: str):
     """One backend option, refused (naming it and the backend) unless it is of ``kind``:
-    'positive' (finite > 0), 'relaxation' (in (0, 2)), 'count' (integer >= 0), 'bool'."""
+    'positive' (finite > 0), 'relaxation' (in (0, 2)), 'reflection' (in (0, 2]), 'count' (integer
+    >= 0), 'bool'."""
     v = extra.get(name, default)
     if kind == "bool":
         if isinstance(v, (bool, np.bool_)):
@@ -343,9 +345,11 @@ def _option(extra: dict, name: str, default, kind: str):
         if _real(v) and math.isfinite(v) and float(v).is_integer() and v >= 0:
             return int(v)
         raise InvalidDataError(f"admm: option {name} must be a non-negative integer, got {v!r}")
-    ok = _real(v) and math.isfinite(v) and (0.0 < v < 2.0 if kind == "relaxation" else v > 0.0)
+    ok = _real(v) and math.isfinite(v) and (0.0 < v < 2.0 if kind == "relaxation" else
+                                            0.0 < v <= 2.0 if kind == "reflection" else v > 0.0)
     if not ok:
-        what = "a number in (0, 2)" if kind == "relaxation" else "a positive finite number"
+        what = {"relaxation": "a number in (0, 2)", "reflection": "a number in (0, 2] (2: the reflected map)"}.get(
+            kind, "a positive finite number")
         raise InvalidDataError(f"admm: option {name} must be {what}, got {v!r}")
     return float(v)
 
@@ -364,13 +368,22 @@ class AdmmBackend(Backend):
     # ------------------------------------------------------------------------------
     def _options(self, extra):
         o = {"rho": _option(extra, "rho", 0.1, "positive"), "sigma": _option(extra, "sigma", 1e-6, "positive"),
-             "alpha": _option(extra, "alpha", 1.6, "relaxation"),
+             "alpha": None if extra.get("halpern") is True else _option(extra, "alpha", 1.6, "relaxation"),
              "adaptive_rho": _option(extra, "adaptive_rho", True, "bool"),
              "max_rho_updates": _option(extra, "max_rho_updates", 30, "count"),
              "eq_rho_scale": _option(extra, "eq_rho_scale", 1e3, "positive"),
              "system": extra.get("system", "auto"),
              "scaling": _option(extra, "scaling", True, "bool"),
-             "anderson": _option(extra, "anderson", 10, "count")}
+             "anderson": _option(extra, "anderson", 10, "count"),
+             "halpern": _option(extra, "halpern", False, "bool"),
+             "restart": _option(extra, "restart", True, "bool"),
+             "restart_every": _option(extra, "restart_every", 16, "count")}
+        if o["halpern"]:
+            # the anchored map may be the reflected one (alpha = 2: nonexpansive, not
+            # averaged, which only the anchor makes converge); the anchor is the
+            # acceleration, so no Anderson extrapolation on top
+            o["alpha"] = _option(extra, "alpha", 2.0, "reflection")
+            o["anderson"] = 0
         if not (isinstance(o["system"], str) and o["system"] in ("auto", "reduced", "kkt")):
             raise InvalidDataError(f"admm: option system must be 'auto', 'reduced' or 'kkt', got {o['system']!r}")
         return o
@@ -573,6 +586,15 @@ class AdmmBackend(Backend):
             return parts[:nz], parts[nz:]
 
         aa = Anderson(o["anderson"]) if (o["anderson"] > 0 and nz) else None
+        # Halpern anchoring (backend 'halpern' on this form): the state (x, z, u) is averaged
+        # with the anchor before each step; its residual is measured on (z, u) in the
+        # equilibrated rows, as Anderson's, or on x when no term is split
+        anchor = HalpernAnchor(o["restart"], o["restart_every"]) if o["halpern"] else None
+
+        def fp_norm(diff):
+            if not nz:
+                return float(np.linalg.norm(diff[0]))
+            return math.sqrt(sum(float(np.dot(c * a, c * a)) for c, a in zip(row_c + row_c, diff[1:])))
 
         def accelerate():
             # after a rejected extrapolation, check_every plain steps before the next one:
@@ -603,8 +625,12 @@ class AdmmBackend(Backend):
         phase = False
         last_update_it, rho_spacing = 0, check_every
         cheap_tol = tol      # the cheap residuals' level at which the certificate is computed
+        refused_cert = math.inf   # the certificate at the last time it refused the cheap residuals
         with np.errstate(over="ignore", invalid="ignore"):
             while True:
+                if anchor is not None:
+                    state = anchor.combine([x] + z + u, fp_norm)
+                    x, z, u = state[0], state[1:1 + nz], state[1 + nz:]
                 w_before = pack(z, u) if aa is not None else None
                 # ---- x-update ----
                 target_split = [t.b + zk - uk for t, zk, uk in zip(split_terms, z, u)]
@@ -662,8 +688,13 @@ class AdmmBackend(Backend):
                     last_cert = cert_val
                     if not cert_val <= _CERT_MARGIN * tol and it < max_iter:
                         # the cheap residuals said yes, the certificate no: ask them for ten
-                        # times more; far past tol the certificate is not going to move
-                        if cheap_tol <= 1e-4 * tol:
+                        # times more; far past tol, a certificate that has stopped improving
+                        # (less than halved since the last refusal) is not going to move.
+                        # (A still-falling one goes on: anchored steps drive the residuals
+                        # far below the certificate, afiro 3e-12 against 1e-6 and falling)
+                        stuck = not cert_val < 0.5 * refused_cert
+                        refused_cert = cert_val
+                        if cheap_tol <= 1e-4 * tol and stuck:
                             mon.stop("converged", f"the residuals are {max(rp_rel, rd_rel):.1e} (relative to "
                                                   f"the terms' entrywise sizes) but the certificate stays at "
                                                   f"{cert_val:.2e}")
@@ -711,6 +742,8 @@ class AdmmBackend(Backend):
                     ref_short = ref_long = None
                     farkas_since = None
                     aa_on = False
+                    if anchor is not None:
+                        anchor.anchor = None       # a new map (no linear objective): a new anchor
                     if aa is not None:
                         aa.reset()
                     if rho_scale != 1.0:
@@ -751,6 +784,8 @@ class AdmmBackend(Backend):
                             last_update_it, rho_spacing = it, 2 * rho_spacing
                             stall = aa_stall = 0
                             ref_short = ref_long = None   # the map changed: new references for the rays
+                            if anchor is not None:
+                                anchor.anchor = None      # and a new anchor
                             if aa is not None:
                                 aa.reset()   # the fixed-point map changed with rho
                             continue
@@ -763,7 +798,8 @@ class AdmmBackend(Backend):
                 "factorization": system.fac.kind, "factorized_at_setup": factorized_at_setup,
                 "warm_start": warm, "certificate": last_cert, "solve_time": solve_time,
                 "objective_scale": obj_scale,
-                "anderson": None if aa is None else {"accepted": aa.accepted, "rejected": aa.rejected}}
+                "anderson": None if aa is None else {"accepted": aa.accepted, "rejected": aa.rejected},
+                "halpern": None if anchor is None else {"restarts": anchor.restarts, "alpha": alpha}}
         mon.summary("admm", f"{it} iterations, {rho_updates} rho update(s)", solve_time)
         if status == "infeasible":
             return RawSolution(x=None, status=status, iterations=it, ray=ray, history=history,

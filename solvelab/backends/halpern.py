@@ -1,4 +1,5 @@
-"""Reflected restarted Halpern PDHG for bilinear saddle points (the scheme of cuPDLPx).
+"""Reflected restarted Halpern PDHG for bilinear saddle points (the scheme of cuPDLPx), and
+Halpern-anchored Douglas-Rachford for any prox-affine program.
 
 On ``min_{x in X} max_{y in Y} c^T x + x^T K y - b^T y`` (the BilinearSaddle form) the
 PDHG operator T, primal first, at steps tau = eta / w, sigma = eta w,
@@ -40,6 +41,16 @@ Options (``options.extra``): ``scheme`` ('halpern' | 'pdhg'), ``reflection`` (rh
 'cuda' runs pdhg's device loop; on a bilinear saddle point it is refused with the reason
 (the simplex / ball projections of its sides have no device kernel yet).
 Warm start: the last solution (x, y, w) of the same data version.
+
+Any other prox-affine program (the ProxAffine form: QPs, SOCPs, Lasso-type models with
+constraints) runs Halpern-anchored Douglas-Rachford: admm's splitting (equilibration,
+cached factorizations, adaptive rho, rays with a feasibility phase) with the state (x, z, u)
+averaged with an anchor before each step (``anchoring.HalpernAnchor``, the restart rules
+above, a new anchor whenever rho changes) and the reflected map, ADMM relaxation
+alpha = 1 + reflection (2 by default). Options there: ``reflection``, ``restart``,
+``restart_every`` and admm's ``rho``, ``sigma``, ``adaptive_rho``, ``max_rho_updates``,
+``eq_rho_scale``, ``system``, ``scaling``. ``backend='auto'`` keeps admm on this form: its
+Anderson-accelerated steps took fewer iterations on the instances measured (BENCHMARKS.md).
 """
 from __future__ import annotations
 
@@ -59,6 +70,10 @@ from .pdhg import restart_due
 from .saddle_gap import GapCheck, start_point
 
 _EXTRA = ("scheme", "reflection", "restart", "restart_every", "primal_weight", "primal_weight_smoothing", "device")
+#: the options of the ProxAffine path that are admm's own (its penalty, system and scaling)
+_DR_EXTRA = ("rho", "sigma", "adaptive_rho", "max_rho_updates", "eq_rho_scale", "system", "scaling")
+#: what the ProxAffine path does not take (PDHG's primal weight; no device loop)
+_NOT_DR = ("primal_weight", "primal_weight_smoothing", "device")
 _STEP = 0.99
 
 TABLE = Table(("iteration", "iter", "8d"), ("time", "time", "9.3f"), ("residual", "gap", "10.2e"),
@@ -198,8 +213,8 @@ class HalpernBackend(Backend):
     name = "halpern"
     description = ("reflected restarted Halpern PDHG for bilinear saddle points and matrix games, with or without "
                    "quadratic regularizers (cuPDLPx's scheme; simplex / box projections in Numba kernels; "
-                   "scheme='pdhg' for plain PDHG)")
-    forms = ("BilinearSaddle", "RegularizedSaddle", "LinearProgram")
+                   "scheme='pdhg' for plain PDHG); Halpern-anchored Douglas-Rachford on any prox-affine program")
+    forms = ("BilinearSaddle", "RegularizedSaddle", "LinearProgram", "ProxAffine")
     default_max_iter = 100000
     warmup = True
     # ahead of alpd (30) on regularized games, its only shared form: fewer passes on 22 of 24
@@ -208,7 +223,58 @@ class HalpernBackend(Backend):
     priority = 29
 
     def accepts_extra(self):
-        return _EXTRA
+        return _EXTRA + _DR_EXTRA
+
+    def auto_declines(self, view):
+        if getattr(view, "name", "") == "ProxAffine":
+            return ("on a prox-affine program admm runs the same splitting with Anderson acceleration, in fewer "
+                    "iterations on the Netlib LPs and QPs measured (BENCHMARKS.md); name backend='halpern' for "
+                    "the anchored one")
+        return None
+
+    # ---- any prox-affine program: Halpern-anchored Douglas-Rachford, i.e. admm's splitting
+    # (its equilibration, factorizations, adaptive rho, rays) with the anchor of
+    # ``anchoring.HalpernAnchor`` and the reflected map (alpha = 1 + reflection)
+    @staticmethod
+    def _dr(view, options):
+        if getattr(view, "name", "") != "ProxAffine":
+            return None, options
+        import dataclasses
+
+        from .admm import AdmmBackend
+        extra = dict(options.extra or {})
+        bad = sorted(set(extra) & set(_NOT_DR))
+        if bad:
+            raise InvalidDataError(f"backend 'halpern': option(s) {bad} belong to its PDHG scheme (saddle points, "
+                                   f"LPs); on this prox-affine program it runs anchored Douglas-Rachford, which "
+                                   f"takes {', '.join(('scheme', 'reflection', 'restart', 'restart_every') + _DR_EXTRA)}")
+        if extra.pop("scheme", "halpern") != "halpern":
+            raise InvalidDataError("backend 'halpern': on a prox-affine program only scheme='halpern' applies; the "
+                                   "plain (unanchored) splitting is backend='admm'")
+        refl = extra.pop("reflection", 1.0)
+        ok = isinstance(refl, (int, float, np.integer, np.floating)) and not isinstance(refl, (bool, np.bool_)) \
+            and np.isfinite(refl) and 0.0 <= refl <= 1.0
+        if not ok:
+            raise InvalidDataError(f"backend 'halpern': reflection must be a number in [0, 1], got {refl!r}")
+        extra.update(halpern=True, alpha=1.0 + float(refl))
+        admm = AdmmBackend()
+        try:
+            admm._options(admm.checked_extra(dataclasses.replace(options, extra=extra)))
+        except InvalidDataError as exc:     # name the backend the user asked for
+            raise InvalidDataError(f"backend 'halpern' (anchored Douglas-Rachford on admm's splitting): {exc}") from None
+        return admm, dataclasses.replace(options, extra=extra)
+
+    def _delegate(self, view, options):
+        """(backend, options) of the LP or prox-affine path, or (None, options)."""
+        name = getattr(view, "name", "")
+        given = sorted(set(options.extra or {}) & set(_DR_EXTRA))
+        if given and name != "ProxAffine":
+            raise InvalidDataError(f"backend 'halpern': option(s) {given} apply to prox-affine programs (the "
+                                   f"anchored Douglas-Rachford splitting), not to this {name} program")
+        lp, lp_options = self._lp(view, options)
+        if lp is not None:
+            return lp, lp_options
+        return self._dr(view, options)
 
     # ---- LPs: pdhg's reflected restarted Halpern scheme over the same PDLP machinery
     # (scaling, primal weight, restarts, rays); the options are pdhg's, scheme fixed
@@ -227,18 +293,18 @@ class HalpernBackend(Backend):
         return PDHGBackend(), dataclasses.replace(options, extra=extra)
 
     def setup(self, view, options: SolveOptions) -> Workspace:
-        lp, lp_options = self._lp(view, options)
+        lp, lp_options = self._delegate(view, options)
         if lp is not None:
             return lp.setup(view, lp_options)
         _options(self.checked_extra(options))
         return norm_workspace(view)
 
     def update(self, ws, view, options, changes) -> bool:
-        lp, lp_options = self._lp(view, options)
+        lp, lp_options = self._delegate(view, options)
         return lp.update(ws, view, lp_options, changes) if lp is not None else super().update(ws, view, options, changes)
 
     def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
-        lp, lp_options = self._lp(view, options)
+        lp, lp_options = self._delegate(view, options)
         if lp is not None:
             return lp.solve(view, lp_options, ws)
         with threads(blas=1):     # small and memory-bound products: spin-waiting BLAS threads cost 10-100x
