@@ -16,6 +16,10 @@ Numba compilation (a warm-up solve runs first).
     .venv/bin/python benchmarks/lp_vs_pdlp.py                 # the 8 LPs, ~30 s
     .venv/bin/python benchmarks/lp_vs_pdlp.py --lps afiro,e226 --tol 1e-8
     .venv/bin/python benchmarks/lp_vs_pdlp.py --backend halpern   # the Halpern scheme on the same LPs
+
+With ortools installed (``pip install ortools``) OR-Tools PDLP gets a row too, its passes
+as it counts them (``cumulative_kkt_matrix_passes``, one A and one A^T product each; the
+table shows 2 x that, in our unit of one product).
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ import numpy as np
 
 import solvelab as sl
 from solvelab.bench.peers.highs import run_highs
+from solvelab.bench.peers.ortools_pdlp import OrtoolsPDLP, run_ortools_pdlp
 from solvelab.bench.suites.lp import MANIFEST, find_lp
 from solvelab.families.lp import lp_certificate
 
@@ -47,7 +52,10 @@ def main(argv=None):
     print(f"tol = {args.tol:g}\n")
     print("| LP | solver | status | iterations | matrix passes | time (s) | certificate | objective error |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
-    ratios = []
+    ratios, ort_ratios = [], []
+    ortools_missing = OrtoolsPDLP().available()
+    if ortools_missing:
+        print(f"(OR-Tools PDLP not run: {ortools_missing})\n")
     for name in args.lps.split(","):
         path, why = find_lp(name, args.data_dir)
         if path is None:
@@ -72,11 +80,22 @@ def main(argv=None):
               f"| {hc:.1e} | {herr:.1e} |")
         if res.status is sl.Status.OPTIMAL and theirs > 0:
             ratios.append((name, ours / theirs))
-    if ratios:
-        gm = math.exp(np.mean([math.log(v) for _, v in ratios]))
-        fewer = sum(v < 1 for _, v in ratios)
-        print(f"\nmatrix passes {args.backend} / HiGHS PDLP: " + ", ".join(f"{n} {v:.2f}" for n, v in ratios)
-              + f"; geometric mean {gm:.2f}; fewer on {fewer} of {len(ratios)}")
+        if not ortools_missing:
+            o = run_ortools_pdlp(p, args.tol, args.time_limit, args.max_iter)
+            oc = lp_certificate(p, o["x"], o["y"]).value if o["x"] is not None and o["y"] is not None else float("nan")
+            oobj = p.user_objective(o["x"]) if o["x"] is not None else float("nan")
+            oerr = abs(oobj - r) / abs(r) if r else float("nan")
+            op = 2 * o["passes"]
+            print(f"| {name} | OR-Tools pdlp | {o['status'].replace('TERMINATION_REASON_', '').lower()} | "
+                  f"{o['iterations']} | {op:.0f} | {o['seconds']:.3f} | {oc:.1e} | {oerr:.1e} |")
+            if res.status is sl.Status.OPTIMAL and op > 0 and o["status"] == "TERMINATION_REASON_OPTIMAL":
+                ort_ratios.append((name, ours / op))
+    for label, rs in (("HiGHS PDLP", ratios), ("OR-Tools PDLP", ort_ratios)):
+        if rs:
+            gm = math.exp(np.mean([math.log(v) for _, v in rs]))
+            fewer = sum(v < 1 for _, v in rs)
+            print(f"\nmatrix passes {args.backend} / {label}: " + ", ".join(f"{n} {v:.2f}" for n, v in rs)
+                  + f"; geometric mean {gm:.2f}; fewer on {fewer} of {len(rs)}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ relaxed: the MANIFEST's reference values are the LP relaxations), with HiGHS 1.1
 status and objective from the MANIFEST as the reference. Instances whose file is absent
 are skipped with the search path in the reason; infeasible and unbounded ones carry
 their expected status in ``meta['expected']``. Backends: ``pdhg`` and ``admm``; peers:
-HiGHS simplex, IPM and PDLP (``solvelab.bench.peers.highs``). (The CVXPY peers wrap
+HiGHS simplex, IPM and PDLP (``solvelab.bench.peers.highs``) and OR-Tools PDLP where ortools
+is installed (``peers.ortools_pdlp``; skipped with the install hint otherwise). (The CVXPY peers wrap
 ``Problem.objective`` / ``constraints``, which an LP node built from arrays has not.)
 
 ``demo_instance()`` is a generated LP (no download, well under a second) for the quick
@@ -37,7 +38,7 @@ MANIFEST = (
     ("standmps", 467, 1075, "Optimal", 1406.0175), ("woodinfe", 35, 89, "Infeasible", None),
 )
 BACKENDS = ("pdhg", "admm")
-PEERS = ("highs-simplex", "highs-ipm", "highs-pdlp")
+PEERS = ("highs-simplex", "highs-ipm", "highs-pdlp", "ortools-pdlp")
 
 
 def find_lp(name: str, data_dir=None):
