@@ -367,23 +367,24 @@ class AdmmBackend(Backend):
 
     # ------------------------------------------------------------------------------
     def _options(self, extra):
+        halpern = _option(extra, "halpern", False, "bool")
+        # anchored, the map may be the reflected one (alpha = 2: nonexpansive, not averaged,
+        # which only the anchor makes converge), and is by default
+        alpha = _option(extra, "alpha", 2.0, "reflection") if halpern else _option(extra, "alpha", 1.6, "relaxation")
         o = {"rho": _option(extra, "rho", 0.1, "positive"), "sigma": _option(extra, "sigma", 1e-6, "positive"),
-             "alpha": None if extra.get("halpern") is True else _option(extra, "alpha", 1.6, "relaxation"),
+             "alpha": alpha,
              "adaptive_rho": _option(extra, "adaptive_rho", True, "bool"),
              "max_rho_updates": _option(extra, "max_rho_updates", 30, "count"),
              "eq_rho_scale": _option(extra, "eq_rho_scale", 1e3, "positive"),
              "system": extra.get("system", "auto"),
              "scaling": _option(extra, "scaling", True, "bool"),
-             "anderson": _option(extra, "anderson", 10, "count"),
-             "halpern": _option(extra, "halpern", False, "bool"),
+             # (the anchor is the acceleration: no Anderson extrapolation on top of it)
+             "anderson": 0 if halpern else _option(extra, "anderson", 10, "count"),
+             "halpern": halpern,
              "restart": _option(extra, "restart", True, "bool"),
              "restart_every": _option(extra, "restart_every", 16, "count")}
-        if o["halpern"]:
-            # the anchored map may be the reflected one (alpha = 2: nonexpansive, not
-            # averaged, which only the anchor makes converge); the anchor is the
-            # acceleration, so no Anderson extrapolation on top
-            o["alpha"] = _option(extra, "alpha", 2.0, "reflection")
-            o["anderson"] = 0
+        if o["restart_every"] < 1:
+            raise InvalidDataError(f"admm: option restart_every must be a positive integer, got {o['restart_every']!r}")
         if not (isinstance(o["system"], str) and o["system"] in ("auto", "reduced", "kkt")):
             raise InvalidDataError(f"admm: option system must be 'auto', 'reduced' or 'kkt', got {o['system']!r}")
         return o
@@ -743,7 +744,7 @@ class AdmmBackend(Backend):
                     farkas_since = None
                     aa_on = False
                     if anchor is not None:
-                        anchor.anchor = None       # a new map (no linear objective): a new anchor
+                        anchor.new_map()           # no linear objective: a new anchor
                     if aa is not None:
                         aa.reset()
                     if rho_scale != 1.0:
@@ -785,7 +786,7 @@ class AdmmBackend(Backend):
                             stall = aa_stall = 0
                             ref_short = ref_long = None   # the map changed: new references for the rays
                             if anchor is not None:
-                                anchor.anchor = None      # and a new anchor
+                                anchor.new_map()          # and a new anchor
                             if aa is not None:
                                 aa.reset()   # the fixed-point map changed with rho
                             continue

@@ -10,7 +10,7 @@ it keeps the linear rate of sharp problems (cuPDLPx's rules, as ``halpern.py`` a
 to PDHG): r <= 0.2 r0 (sufficient decay), r <= 0.8 r0 and no progress since the last test
 (necessary decay), or 36 % of all steps since the last restart (artificial), where r0 is
 the residual at the last restart. The owner of the loop calls ``combine`` on T(s_k) before
-each application of T and ``reset`` whenever T itself changes (a new penalty, a new phase).
+each application of T and ``new_map`` whenever T itself changes (a new penalty, a new phase).
 """
 from __future__ import annotations
 
@@ -42,6 +42,10 @@ class HalpernAnchor:
         self.last_in = None
         self.k = 0
         self.r0 = self.r_prev = math.inf
+
+    def new_map(self) -> None:
+        """T changed: the next point ``combine`` is given becomes the anchor."""
+        self.anchor = None
 
     def combine(self, state, norm) -> list:
         """The next point to apply T to, from ``state`` = T(s_k) (``norm``(list) -> float

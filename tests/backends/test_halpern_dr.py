@@ -108,6 +108,7 @@ def test_warm_start_follows_a_parameter():
     ({"reflection": 1.5}, "reflection must be"),
     ({"rho": -1.0}, "backend 'halpern'"),
     ({"restart_every": 0.5}, "restart_every"),
+    ({"restart_every": 0}, "restart_every must be a positive integer"),
 ])
 def test_bad_options_name_the_backend_and_the_option(bad, words):
     name, obj, cons = next(_cases())
