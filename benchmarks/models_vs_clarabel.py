@@ -10,6 +10,7 @@ the ratio solvelab / Clarabel, followed by the status when it is not ``optimal``
 names the backend it chose.
 
     .venv/bin/python benchmarks/models_vs_clarabel.py [--models PATTERN] [--repeat 3] [--tol 1e-6]
+        [--backends cd,fista,admm,cvxpy]     (e.g. --backends admm,halpern)
 
 For the full harness (SCS and OSQP too, convergence curves, profiles) run
 ``solvelab bench models``.
@@ -57,12 +58,12 @@ def solvelab_run(name, backend, tol, time_limit):
     return res.status.value, res.backend
 
 
-def warm_up():
+def warm_up(backends=BACKENDS):
     """One tiny solve per backend, so that JIT compilation is not timed."""
     rng = np.random.default_rng(0)
     A, b = rng.standard_normal((20, 10)), rng.standard_normal(20)
     x = cp.Variable(10)
-    for backend in BACKENDS:
+    for backend in backends:
         if backend in registry.all_backends():
             sl.solve(cp.Problem(cp.Minimize(0.5 * cp.sum_squares(A @ x - b) + 0.1 * cp.norm1(x))),
                      backend=backend, tol=1e-6)
@@ -74,15 +75,16 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3, help="runs per (model, solver); the best time is kept")
     ap.add_argument("--tol", type=float, default=1e-6)
     ap.add_argument("--time-limit", type=float, default=20.0, help="seconds per solvelab solve")
+    ap.add_argument("--backends", default=",".join(BACKENDS), help="the backend columns besides auto")
     args = ap.parse_args(argv)
     names = zoo.names()
     if args.models:
         pats = [p.strip() for p in args.models.split(",") if p.strip()]
         names = [n for n in names if any(p in n for p in pats)]
-    backends = [b for b in BACKENDS if b in registry.all_backends()]
+    backends = [b for b in args.backends.split(",") if b in registry.all_backends()]
     print("command: .venv/bin/python benchmarks/models_vs_clarabel.py "
           + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)), flush=True)
-    warm_up()
+    warm_up(backends)
     rows = []
     for name in names:
         t_ref = min(timed(lambda: clarabel(name))[1] for _ in range(args.repeat))

@@ -82,10 +82,20 @@ def test_unbounded_socp_gets_a_ray_and_a_feasible_point():
     assert res.status is sl.Status.UNBOUNDED and "feasible point" in res.message
 
 
-def test_auto_keeps_admm_and_says_why():
-    name, obj, cons = list(_cases())[-1]        # soc: no structure of its own (cd takes the Lasso)
+def test_auto_keeps_admm_with_a_curved_term_and_says_why():
+    name, obj, cons = list(_cases())[-1]        # soc + huber: no structure of its own (cd takes the Lasso)
     cands = auto_candidates(sl.Problem(obj, cons).compile())
-    assert cands[0][0] == "admm" and "halpern declined" in cands[0][1]
+    assert cands[0][0] == "admm" and "halpern declined" in cands[0][1] and "curved terms (huber, soc)" in cands[0][1]
+
+
+def test_auto_picks_halpern_on_a_polyhedral_program_and_it_certifies():
+    x = cp.Variable(15)
+    obj, cons = cp.Minimize(cp.norm1(A @ x - b) + 0.1 * cp.norm1(x)), [x <= 0.5, x >= -0.5]
+    prob = sl.Problem(obj, cons)
+    assert auto_candidates(prob.compile())[0][0] == "halpern"
+    res = prob.solve(tol=1e-7)
+    assert res.backend == "halpern" and res.status is sl.Status.OPTIMAL
+    assert res.objective == pytest.approx(_clarabel(obj, cons), rel=1e-6)
 
 
 def test_warm_start_follows_a_parameter():
