@@ -258,9 +258,10 @@ class HalpernBackend(Backend):
         extra = dict(options.extra or {})
         bad = sorted(set(extra) & set(_NOT_DR))
         if bad:
+            takes = ", ".join(("scheme", "reflection", "restart", "restart_every") + _DR_EXTRA)
             raise InvalidDataError(f"backend 'halpern': option(s) {bad} belong to its PDHG scheme (saddle points, "
                                    f"LPs); on this prox-affine program it runs anchored Douglas-Rachford, which "
-                                   f"takes {', '.join(('scheme', 'reflection', 'restart', 'restart_every') + _DR_EXTRA)}")
+                                   f"takes {takes}")
         if extra.pop("scheme", "halpern") != "halpern":
             raise InvalidDataError("backend 'halpern': on a prox-affine program only scheme='halpern' applies; the "
                                    "plain (unanchored) splitting is backend='admm'")

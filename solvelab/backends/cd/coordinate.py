@@ -15,8 +15,8 @@ from ...families.glm.scalars import L_PHI, kkt_distances
 from ...ir import losses
 from ..base import Backend, RawSolution, SolveOptions, Workspace
 from .blocks import _compile_mine, solve_blocks
-from .common import (_Data, _datafit_all, _fused_eval_applies, _fused_eval_fits, _kernels, compile_kernels, dedup_applies,
-                     dense_gram_pays, inner_tolerance, monitor, newton_line_search, outer_step, refresh_residual,
+from .common import (_Data, _datafit_all, _fused_eval_applies, _fused_eval_fits, _kernels, compile_kernels,
+                     dedup_applies, dense_gram_pays, inner_tolerance, monitor, newton_line_search, outer_step, refresh_residual,
                      top_scored, anderson_window)
 
 _EXTRA = ("selection", "ws_strategy", "screening", "anderson", "ws_start", "seed", "gram", "gram_max")
@@ -47,7 +47,8 @@ def kernels_needed(view, D, opt) -> list:
         # Poisson: proximal Newton only (values and conjugates in NumPy)
         return (names + ["datafit_all", gram_solve]
                 + (["rows_of_cols", "gram_rows"] if dedup_applies(D) else grams if st == "csc" else []))
-    if _fused_eval_applies(view, D) or (opt["gram"] and view.dkind == losses.LEAST_SQUARES and _fused_eval_fits(view, D)):
+    gram_checks = opt["gram"] and view.dkind == losses.LEAST_SQUARES and _fused_eval_fits(view, D)
+    if _fused_eval_applies(view, D) or gram_checks:
         names.append("glm_eval")     # (least squares: with the full Gram matrix, at any size)
     if view.dkind not in (losses.LEAST_SQUARES, losses.LOGISTIC):       # (logistic: NumPy, see _logistic_all)
         names += ["datafit_all"]
