@@ -30,8 +30,9 @@ solved on a rescaled copy:
 
 ``scheme='halpern'`` runs the reflected restarted Halpern iteration over the same PDHG
 operator instead (fixed step 0.998 / |A|_2, restarts on the fixed-point residual; the
-scheme of cuPDLPx): fewer passes on some LPs (israel, e226, 25fv47), more on others,
-and it did not reach 1e-6 on scrs8 in 300000 steps: an option, not the default.
+scheme of cuPDLPx): fewer passes on some LPs (israel, e226, 25fv47), more on others:
+an option, not the default. A reflected run whose primal weight leaves [1e-4, 1e4] starts
+over unreflected (``drop_reflection``; scrs8 needs it).
 
 ``device='cuda'`` (``options.extra``; default 'cpu', None: from the input arrays) runs the
 Halpern scheme with its whole iteration loop on an NVIDIA GPU (``kernels.cuda.pdhg``: CSR
@@ -268,6 +269,24 @@ def restart_due(r: float, r_restart: float, r_prev: float, since: int, total: in
             or since >= _ARTIFICIAL * total)
 
 
+#: The scaled LP's natural primal weight is 1 (c and the bounds are normalized to unit
+#: norm); every certified Netlib run kept it within [1.4e-3, 76], with or without
+#: reflection. On scrs8 the reflected scheme drove it past 1e4 at step 19,504 and on to 3e10
+#: (smaller primal steps, smaller |dx|, a larger weight), never certifying in 500,000 steps,
+#: while the unreflected one certifies in 127,552. So a reflected run whose weight leaves
+#: [1 / WEIGHT_BAND, WEIGHT_BAND] goes on unreflected from its last restart, weight back at 1
+#: (``drop_reflection``; reported as ``info['reflection_dropped_at']``).
+WEIGHT_BAND = 1e4
+
+
+def drop_reflection(run) -> None:
+    """The guard above, applied after a restart's weight update (host and device runs)."""
+    if run.rho > 0.0 and not (1.0 / WEIGHT_BAND <= run.w <= WEIGHT_BAND):
+        run.rho, run.w = 0.0, 1.0
+        run.fpr_restart = math.inf          # the residual is measured in the new weight's metric
+        run.reflection_dropped = run.k
+
+
 def smoothed_weight(w: float, dx: float, dy: float, smoothing: float, floor: float = 1e-10) -> float:
     """PDLP's primal weight update: log-smoothed towards |dy| / |dx|, kept when either
     movement is at most ``floor`` (pdhg's scaled iterates: 1e-10; 0 for a scale-free caller)."""
@@ -288,6 +307,7 @@ class _HalpernRun(_Run):
         n, m = self.x.size, self.y.size
         self.t = (np.empty(n), np.empty(m), np.empty(m), np.empty(n))
         self.anchor = (self.x.copy(), self.y.copy(), self.Ax.copy(), self.ATy.copy())
+        self.start = tuple(a.copy() for a in self.anchor)     # where drop_reflection starts over
         self.j = 0
         self.fpr = math.inf
         self.fpr_restart = math.inf
@@ -328,6 +348,13 @@ class _HalpernRun(_Run):
         self.kkt_prev = math.inf
         self.steps_since_restart = 0
         self.restarts += 1
+        drop_reflection(self)
+        if getattr(self, "reflection_dropped", None) == self.k and self.start is not None:
+            # the runaway left the iterate far off: start over from the first point
+            x0, y0, Ax0, ATy0 = (a.copy() for a in self.start)
+            self.x, self.y, self.Ax, self.ATy = x0, y0, Ax0, ATy0
+            self.anchor = tuple(a.copy() for a in self.start)
+            self.start = None
         return True
 
 
@@ -429,6 +456,7 @@ class PDHGBackend(Backend):
         passes = [run.passes[0] + extra_passes[0], run.passes[1] + extra_passes[1]]
         info = {"matvecs": passes[0] + passes[1], "matvecs_A": passes[0], "matvecs_AT": passes[1],
                 "restarts": run.restarts, "primal_weight": run.w, "step_size": run.eta,
+                "reflection_dropped_at": getattr(run, "reflection_dropped", None),
                 "compile_time": compile_time, "jit_time": compile_time, "warm_start": bool(start),
                 "solve_time": mon.elapsed()}
         status, it = out["status"], out["iterations"]
@@ -595,6 +623,7 @@ class PDHGBackend(Backend):
         out = self._device_loop(run, lp, mon, options, o)
         info = {"matvecs": run.passes[0] + run.passes[1], "matvecs_A": run.passes[0], "matvecs_AT": run.passes[1],
                 "restarts": run.restarts, "primal_weight": run.w, "step_size": run.eta, "compile_time": 0.0,
+                "reflection_dropped_at": getattr(run, "reflection_dropped", None),
                 "jit_time": 0.0, "warm_start": bool(start), "solve_time": mon.elapsed(), "device": "cuda",
                 "threads_per_block": run.dev.tpb, "device_setup_time": run.upload_time}
         status, it = out["status"], out["iterations"]
@@ -724,6 +753,9 @@ class _DeviceHalpernRun:
         self.kkt_prev = math.inf
         self.steps_since_restart = 0
         self.restarts += 1
+        drop_reflection(self)
+        if self.fpr_restart == math.inf:
+            self.fpr_restart = self.dev.fpr(self.w)
         return True
 
     def host_point(self):

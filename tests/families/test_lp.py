@@ -22,7 +22,7 @@ from solvelab.problems import linear_program, read_mps
 highspy = pytest.importorskip("highspy")
 
 #: HiGHS reference objectives from ../shared/data/MANIFEST.md
-REFERENCE = {"afiro": -464.7531429, "sctest": 5.75, "blending": -3200.0}
+REFERENCE = {"afiro": -464.7531429, "sctest": 5.75, "blending": -3200.0, "scrs8": 904.2969538}
 
 
 def _mps(name):
@@ -353,6 +353,28 @@ def test_halpern_scheme_solves_and_bad_scheme_is_refused():
 
 
 # --- recognition from plain CVXPY ------------------------------------------------------------
+
+def test_reflection_guard_only_acts_outside_the_weight_band():
+    from types import SimpleNamespace
+
+    from solvelab.backends.pdhg import WEIGHT_BAND, drop_reflection
+    inside = SimpleNamespace(rho=1.0, w=0.5 * WEIGHT_BAND, k=100, fpr_restart=3.0)
+    drop_reflection(inside)
+    assert inside.rho == 1.0 and inside.w == 0.5 * WEIGHT_BAND and not hasattr(inside, "reflection_dropped")
+    for w in (2.0 * WEIGHT_BAND, 0.5 / WEIGHT_BAND):
+        run = SimpleNamespace(rho=1.0, w=w, k=100, fpr_restart=3.0)
+        drop_reflection(run)
+        assert (run.rho, run.w, run.reflection_dropped) == (0.0, 1.0, 100) and run.fpr_restart == float("inf")
+
+
+def test_scrs8_certifies_on_halpern_once_the_runaway_weight_drops_the_reflection():
+    # the reflected scheme's primal weight runs past 1e4 here (and on to 3e10 unguarded,
+    # never certifying in 500,000 steps); the guard starts over unreflected
+    res = read_mps(_mps("scrs8")).solve(backend="halpern", tol=1e-6, max_iter=300000)
+    assert res.status is sl.Status.OPTIMAL and res.certificate.value <= 1e-6
+    assert res.info["reflection_dropped_at"] is not None
+    assert res.objective == pytest.approx(REFERENCE["scrs8"], rel=1e-5)
+
 
 def test_a_cvxpy_lp_is_recognized_and_auto_picks_pdhg():
     import cvxpy as cp
