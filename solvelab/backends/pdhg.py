@@ -274,8 +274,10 @@ def restart_due(r: float, r_restart: float, r_prev: float, since: int, total: in
 #: reflection. On scrs8 the reflected scheme drove it past 1e4 at step 19,504 and on to 3e10
 #: (smaller primal steps, smaller |dx|, a larger weight), never certifying in 500,000 steps,
 #: while the unreflected one certifies in 127,552. So a reflected run whose weight leaves
-#: [1 / WEIGHT_BAND, WEIGHT_BAND] goes on unreflected from its last restart, weight back at 1
-#: (``drop_reflection``; reported as ``info['reflection_dropped_at']``).
+#: [1 / WEIGHT_BAND, WEIGHT_BAND] goes on unreflected with the weight back at 1
+#: (``drop_reflection``; reported as ``info['reflection_dropped_at']``): the host run starts
+#: over from its first point (from scrs8's runaway point it took 415,136 steps, from the start
+#: 112,128 more), the device run goes on from its last restart (its iterates stay on the GPU).
 WEIGHT_BAND = 1e4
 
 
