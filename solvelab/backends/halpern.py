@@ -64,6 +64,7 @@ import numpy as np
 from ..errors import InvalidDataError
 from ..kernels import pdhg as KP
 from ..kernels import saddle as KS
+from ..kernels.opnorm import operator_norm
 from ..kernels.cuda.device import resolve_device
 from ..kernels.threads import threads
 from . import registry
@@ -169,25 +170,18 @@ def norm_estimate(view, seed: int = 0):
         if py:
             dense = dense - dense.mean(axis=1, keepdims=True)
         return float(np.linalg.norm(dense, 2)), 0
-    from scipy.sparse.linalg import LinearOperator, svds
     count = [0]
 
     def mv(v):
         count[0] += 1
-        return center(view.matvec(center(np.ravel(v), py)), px)
+        return center(view.matvec(center(v, py)), px)
 
     def rmv(v):
         count[0] += 1
-        return center(view.rmatvec(center(np.ravel(v), px)), py)
+        return center(view.rmatvec(center(v, px)), py)
     if view.K_max == 0.0:
         return 0.0, 0
-    op = LinearOperator((m, n), matvec=mv, rmatvec=rmv, dtype=np.float64)
-    v0 = np.random.default_rng(seed).standard_normal(min(m, n))
-    try:
-        s = float(np.max(svds(op, k=1, tol=1e-6, v0=v0, return_singular_vectors=False)))
-    except Exception:   # noqa: BLE001 - ARPACK failed (a null centered operator, no convergence)
-        s = _power(mv, rmv, n, seed) * _POWER_SAFETY
-    return s, count[0]
+    return operator_norm(mv, rmv, m, n, seed), count[0]
 
 
 def norm_workspace(view) -> Workspace:
@@ -196,27 +190,6 @@ def norm_workspace(view) -> Workspace:
     with threads(blas=1):
         norm, passes = norm_estimate(view)
     return Workspace(norm=norm, norm_passes=passes, fresh=True)
-
-
-#: the power iteration's estimate is from below: the step is taken from it times this
-_POWER_SAFETY = 1.05
-
-
-def _power(mv, rmv, n, seed, iters: int = 200) -> float:
-    """|K|_2 by power iteration on K^T K (the fallback when ARPACK fails)."""
-    v = np.random.default_rng(seed).standard_normal(n)
-    v /= np.linalg.norm(v)
-    s = 0.0
-    for _ in range(iters):
-        wv = rmv(mv(v))
-        s_new = float(np.linalg.norm(wv))
-        if s_new == 0.0:
-            return 0.0
-        v = wv / s_new
-        if abs(s_new - s) <= 1e-10 * s_new:
-            return float(np.sqrt(s_new))
-        s = s_new
-    return float(np.sqrt(s))
 
 
 class HalpernBackend(Backend):

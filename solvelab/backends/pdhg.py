@@ -31,8 +31,8 @@ solved on a rescaled copy:
 ``scheme='halpern'`` runs the reflected restarted Halpern iteration over the same PDHG
 operator instead (fixed step 0.998 / |A|_2, restarts on the fixed-point residual; the
 scheme of cuPDLPx): fewer passes on some LPs (israel, e226, 25fv47), more on others:
-an option, not the default. A reflected run whose primal weight leaves [1e-4, 1e4] starts
-over unreflected (``drop_reflection``; scrs8 needs it).
+an option, not the default. Its step needs |A|_2 from above or exactly: Lanczos
+(``halpern_step``), not a power iteration.
 
 ``device='cuda'`` (``options.extra``; default 'cpu', None: from the input arrays) runs the
 Halpern scheme with its whole iteration loop on an NVIDIA GPU (``kernels.cuda.pdhg``: CSR
@@ -70,6 +70,7 @@ from ..families.lp import check_farkas, check_unbounded_ray, descent_ray_program
 from ..families.lp.certificate import ROW_FLOOR, measures_from_parts
 from ..kernels import pdhg as K
 from ..kernels.cuda.device import require_cuda, resolve_device
+from ..kernels.opnorm import operator_norm
 from . import registry
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 
@@ -252,13 +253,28 @@ class _Run:
 
 
 def halpern_step(S: Scaled, passes: list) -> float:
-    """The Halpern scheme's fixed step 0.998 / |A|_2 (the power iteration run once per
-    scaling and cached on it; its passes counted in ``passes`` the first time)."""
+    """The Halpern scheme's fixed step 0.998 / |A|_2, |A|_2 by Lanczos (``kernels.opnorm``:
+    a power iteration's estimate from below was 0.36 % low on scrs8, past the 0.2 % margin,
+    and the reflected scheme never certified there), run once per scaling and cached on it;
+    its products counted in ``passes`` (A, A^T) the first time."""
     if "norm_2" not in S.__dict__:
-        S.norm_2 = K.norm_2(S.A)
-        S.norm_passes = 120
-        passes[0] += 60
-        passes[1] += 60
+        count = [0, 0]
+        m, n = S.A.shape
+        if S.A.nnz == 0:
+            S.norm_2 = 0.0
+        elif min(m, n) < 3:
+            S.norm_2 = float(np.linalg.norm(S.A.toarray(), 2))
+        else:
+            def mv(v):
+                count[0] += 1
+                return S.A @ v
+
+            def rmv(w):
+                count[1] += 1
+                return S.AT @ w
+            S.norm_2 = operator_norm(mv, rmv, m, n, tol=1e-3)   # error <= 0.1 %, inside the 0.2 % margin
+        passes[0] += count[0]
+        passes[1] += count[1]
     return 0.998 / S.norm_2 if S.norm_2 > 0 else 1.0
 
 
@@ -267,26 +283,6 @@ def restart_due(r: float, r_restart: float, r_prev: float, since: int, total: in
     restart, a necessary decay that stopped improving, or an artificial restart."""
     return (r <= _BETA_SUFFICIENT * r_restart or (r <= _BETA_NECESSARY * r_restart and r > r_prev)
             or since >= _ARTIFICIAL * total)
-
-
-#: The scaled LP's natural primal weight is 1 (c and the bounds are normalized to unit
-#: norm); every certified Netlib run kept it within [1.4e-3, 76], with or without
-#: reflection. On scrs8 the reflected scheme drove it past 1e4 at step 19,504 and on to 3e10
-#: (smaller primal steps, smaller |dx|, a larger weight), never certifying in 500,000 steps,
-#: while the unreflected one certifies in 127,552. So a reflected run whose weight leaves
-#: [1 / WEIGHT_BAND, WEIGHT_BAND] goes on unreflected with the weight back at 1
-#: (``drop_reflection``; reported as ``info['reflection_dropped_at']``): the host run starts
-#: over from its first point (from scrs8's runaway point it took 415,136 steps, from the start
-#: 112,128 more), the device run goes on from its last restart (its iterates stay on the GPU).
-WEIGHT_BAND = 1e4
-
-
-def drop_reflection(run) -> None:
-    """The guard above, applied after a restart's weight update (host and device runs)."""
-    if run.rho > 0.0 and not (1.0 / WEIGHT_BAND <= run.w <= WEIGHT_BAND):
-        run.rho, run.w = 0.0, 1.0
-        run.fpr_restart = math.inf          # the residual is measured in the new weight's metric
-        run.reflection_dropped = run.k
 
 
 def smoothed_weight(w: float, dx: float, dy: float, smoothing: float, floor: float = 1e-10) -> float:
@@ -299,7 +295,7 @@ def smoothed_weight(w: float, dx: float, dy: float, smoothing: float, floor: flo
 
 class _HalpernRun(_Run):
     """Reflected restarted Halpern PDHG (the scheme of cuPDLPx): fixed step
-    0.998 / |A|_2 (power iteration, its passes counted), z+ = h((1 + rho) T z - rho z) +
+    0.998 / |A|_2 (Lanczos, its passes counted), z+ = h((1 + rho) T z - rho z) +
     (1 - h) z0, restarts on the fixed-point residual |z - T z|_w, anchored at T z."""
 
     def __init__(self, lp, S, objective, rho=1.0, **kw):
@@ -309,7 +305,6 @@ class _HalpernRun(_Run):
         n, m = self.x.size, self.y.size
         self.t = (np.empty(n), np.empty(m), np.empty(m), np.empty(n))
         self.anchor = (self.x.copy(), self.y.copy(), self.Ax.copy(), self.ATy.copy())
-        self.start = tuple(a.copy() for a in self.anchor)     # where drop_reflection starts over
         self.j = 0
         self.fpr = math.inf
         self.fpr_restart = math.inf
@@ -350,13 +345,6 @@ class _HalpernRun(_Run):
         self.kkt_prev = math.inf
         self.steps_since_restart = 0
         self.restarts += 1
-        drop_reflection(self)
-        if getattr(self, "reflection_dropped", None) == self.k and self.start is not None:
-            # the runaway left the iterate far off: start over from the first point
-            x0, y0, Ax0, ATy0 = (a.copy() for a in self.start)
-            self.x, self.y, self.Ax, self.ATy = x0, y0, Ax0, ATy0
-            self.anchor = tuple(a.copy() for a in self.start)
-            self.start = None
         return True
 
 
@@ -458,7 +446,6 @@ class PDHGBackend(Backend):
         passes = [run.passes[0] + extra_passes[0], run.passes[1] + extra_passes[1]]
         info = {"matvecs": passes[0] + passes[1], "matvecs_A": passes[0], "matvecs_AT": passes[1],
                 "restarts": run.restarts, "primal_weight": run.w, "step_size": run.eta,
-                "reflection_dropped_at": getattr(run, "reflection_dropped", None),
                 "compile_time": compile_time, "jit_time": compile_time, "warm_start": bool(start),
                 "solve_time": mon.elapsed()}
         status, it = out["status"], out["iterations"]
@@ -625,7 +612,6 @@ class PDHGBackend(Backend):
         out = self._device_loop(run, lp, mon, options, o)
         info = {"matvecs": run.passes[0] + run.passes[1], "matvecs_A": run.passes[0], "matvecs_AT": run.passes[1],
                 "restarts": run.restarts, "primal_weight": run.w, "step_size": run.eta, "compile_time": 0.0,
-                "reflection_dropped_at": getattr(run, "reflection_dropped", None),
                 "jit_time": 0.0, "warm_start": bool(start), "solve_time": mon.elapsed(), "device": "cuda",
                 "threads_per_block": run.dev.tpb, "device_setup_time": run.upload_time}
         status, it = out["status"], out["iterations"]
@@ -755,9 +741,6 @@ class _DeviceHalpernRun:
         self.kkt_prev = math.inf
         self.steps_since_restart = 0
         self.restarts += 1
-        drop_reflection(self)
-        if self.fpr_restart == math.inf:
-            self.fpr_restart = self.dev.fpr(self.w)
         return True
 
     def host_point(self):

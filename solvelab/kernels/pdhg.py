@@ -183,24 +183,3 @@ def halpern_steps(data, it, anchor, eta, w, rho, j0, nsteps):
             Ax[i] = a * Axt[i] - b * Ax[i] + g * Ax0[i]
         j += 1
     return j, res
-
-
-def norm_2(A, iters: int = 60, seed: int = 0) -> float:
-    """||A||_2 by power iteration on A^T A (an estimate from below, typically within 1%)."""
-    n = A.shape[1]
-    if A.nnz == 0 or n == 0:
-        return 0.0
-    v = np.random.default_rng(seed).standard_normal(n)
-    v /= np.linalg.norm(v)
-    s = 0.0
-    for _ in range(iters):
-        wv = A.T @ (A @ v)
-        s_new = float(np.linalg.norm(wv))
-        if s_new == 0.0:
-            return 0.0
-        v = wv / s_new
-        if abs(s_new - s) <= 1e-8 * s_new:
-            s = s_new
-            break
-        s = s_new
-    return float(np.sqrt(s))
