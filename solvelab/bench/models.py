@@ -71,8 +71,16 @@ def _obj_ls(d, x):
     return 0.5 * float(r @ r)
 
 
+def _relative(violation: float, size: float) -> float:
+    """violation / size with no absolute floor (a peer's point means the same in any unit):
+    0 for no violation, inf for a violation of a point of size 0."""
+    if violation == 0.0:
+        return 0.0
+    return violation / size if size > 0.0 else float("inf")
+
+
 def _infeas_nnls(d, x):
-    return max(0.0, -float(np.min(x, initial=0.0))) / max(1.0, _inf(x))
+    return _relative(max(0.0, -float(np.min(x, initial=0.0))), _inf(x))
 
 
 def _build_huber(d):
@@ -101,7 +109,8 @@ def _obj_boxqp(d, x):
 
 def _infeas_box(d, x):
     viol = np.maximum(d["lo"] - x, 0.0) + np.maximum(x - d["hi"], 0.0)
-    return _inf(viol) / max(1.0, _inf(x))
+    bounds = np.concatenate([np.ravel(d["lo"]), np.ravel(d["hi"])])
+    return _relative(_inf(viol), max(_inf(x), _inf(bounds[np.isfinite(bounds)])))
 
 
 def _build_eqls(d):
@@ -111,7 +120,8 @@ def _build_eqls(d):
 
 
 def _infeas_eq(d, x):
-    return _inf(d["C"] @ x - d["d"]) / max(1.0, _inf(d["d"]))
+    size = max(_inf(d["d"]), _inf(abs(d["C"]) @ np.abs(x)))     # |C| |x|: the size of what cancels
+    return _relative(_inf(d["C"] @ x - d["d"]), size)
 
 
 @dataclass(frozen=True)

@@ -185,7 +185,8 @@ def judge(records: list[dict]) -> list[dict]:
             if r["solved"]:
                 t = None
                 for h in r.get("history") or ():
-                    if h.get("time") is not None and _peer_ok(h.get("objective"), h.get("infeasibility"), ref, tol):
+                    if h.get("time") is not None and _peer_ok(h.get("objective"), h.get("infeasibility"), ref, tol,
+                                                              _objective_scale(r)):
                         t = h["time"]
                         break
                 r["time_to_tol"] = t if t is not None else r.get("time")

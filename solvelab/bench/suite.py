@@ -31,7 +31,8 @@ unpicklable crosses a process boundary.
 
 Judging: a backend run counts as solved only with status ``optimal`` (certificate
 recomputed by the engine). A peer run is judged by its relative objective error
-``(f(x) - ref) / max(1, |ref|) <= tol`` (and infeasibility ``<= tol``), where ``ref`` is
+``(f(x) - ref) / max(|ref|, objective_scale) <= tol`` (no absolute floor; see
+``solvelab.bench.report``) and infeasibility ``<= tol``, where ``ref`` is
 ``Instance.reference`` when given, otherwise the objective of the certified ``cvxpy``
 backend run, otherwise that of the certified run with the smallest certificate.
 """
