@@ -299,20 +299,26 @@ class _Data:
         matrix (built once per data, kept in the problem's state, reused along a path)
         when there are at most ``gram_max`` columns (and, dense, no more than rows), else
         built for the working set."""
+        G = self.kept_gram(opt, state)
+        return np.ascontiguousarray(G[np.ix_(ws, ws)]) if G is not None else self.gram(ws)
+
+    def kept_gram(self, opt, state):
+        """The full Gram matrix kept in the problem's state (built on first use), or None
+        when there are more than ``gram_max`` columns (or, dense, more columns than rows)."""
         D = self.D
         # (dense data with more columns than rows: the full Gram matrix would cost m p^2,
         # far more than a solve -- 8 ms on a 200 x 1000 Lasso that solves in 1 ms)
-        if D.p <= opt["gram_max"] and (not self.dense or D.p <= D.m):
-            hit = state.get("gram")
-            if hit is None or hit[0] is not D:
-                if self.dense:
-                    As = self.A * D.s[:, None] if not (D.s == 1.0).all() else self.A
-                    G = np.ascontiguousarray(As.T @ As)
-                else:
-                    G = self.gram(np.arange(D.p, dtype=np.int64))
-                state["gram"] = hit = (D, G)
-            return np.ascontiguousarray(hit[1][np.ix_(ws, ws)])
-        return self.gram(ws)
+        if not (D.p <= opt["gram_max"] and (not self.dense or D.p <= D.m)):
+            return None
+        hit = state.get("gram")
+        if hit is None or hit[0] is not D:
+            if self.dense:
+                As = self.A * D.s[:, None] if not (D.s == 1.0).all() else self.A
+                G = np.ascontiguousarray(As.T @ As)
+            else:
+                G = self.gram(np.arange(D.p, dtype=np.int64))
+            state["gram"] = hit = (D, G)
+        return hit[1]
 
     def gram(self, ws, weights=None, B=None, sq_weights=None):
         """G = A_ws^T diag(w)^2 A_ws (w = s, or ``weights``; or diag(``sq_weights``) for

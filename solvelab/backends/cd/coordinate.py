@@ -160,8 +160,7 @@ class CDBackend(Backend):
         else:
             # the squared column norms are the full Gram matrix's diagonal when it is built
             # anyway (ijcnn1: a 650k-entry pass saved)
-            colsq = (np.diag(KD.gram_ws(np.arange(n, dtype=np.int64), opt, state)).copy() if whole_gram
-                     else KD.col_sqnorms(D.s))
+            colsq = np.diag(KD.kept_gram(opt, state)).copy() if whole_gram else KD.col_sqnorms(D.s)
             state["colsq"] = (D, colsq)
         if view.dkind == losses.EXP:
             L = view.c * colsq           # not a Lipschitz constant (exp has none): unused by Newton
