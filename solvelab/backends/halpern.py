@@ -50,7 +50,7 @@ above, a new anchor whenever rho changes) and the reflected map, ADMM relaxation
 alpha = 1 + reflection (2 by default). Options there: ``reflection``, ``restart``,
 ``restart_every`` and admm's ``rho``, ``sigma``, ``adaptive_rho``, ``max_rho_updates``,
 ``eq_rho_scale``, ``system``, ``scaling``. ``backend='auto'`` picks it on this form only for
-polyhedral programs (every term in ``POLYHEDRAL``: LAD, quantile, hinge, CVaR, l1 models), where
+polyhedral programs (every term's ``Function.polyhedral``: LAD, quantile, hinge, CVaR, l1 models), where
 it beat admm on every instance from 50 variables up (and on most from 10); with a curved term
 admm's Anderson-accelerated steps were faster (BENCHMARKS.md, "halpern on prox-affine programs").
 """
@@ -73,15 +73,12 @@ from .pdhg import restart_due
 from .saddle_gap import GapCheck, start_point
 
 _EXTRA = ("scheme", "reflection", "restart", "restart_every", "primal_weight", "primal_weight_smoothing", "device")
-#: the IR functions whose graphs are polyhedral (piecewise linear, or indicators of polyhedra):
-#: on a prox-affine program of only these, ADMM's iterates creep (no curvature) and the
-#: anchored splitting was faster on all 17 instances both certified at 200 x 50 and 2000 x 200,
-#: and certified 6 that admm did not within 20000 iterations (LAD, quantile, l1-SVM, CVaR;
+#: On a prox-affine program whose terms are all polyhedral (``Function.polyhedral``: piecewise
+#: linear, or indicators of polyhedra) ADMM's iterates creep (no curvature) and the anchored
+#: splitting was faster on all 17 instances both certified at 200 x 50 and 2000 x 200, and
+#: certified 6 that admm did not within 20000 iterations (LAD, quantile, l1-SVM, CVaR;
 #: BENCHMARKS.md). On tiny ones admm wins (5 variables: 8 of 8, by 10-30 ms; 10-20 variables:
-#: halpern 13 of 16). ``backend='auto'`` picks halpern there and admm everywhere else
-POLYHEDRAL = frozenset({"affine_set", "box", "group_linf", "l1", "l1_cone", "l1_cone_product", "linear", "linf",
-                        "linf_cone", "linf_cone_product", "max", "neg", "nonneg", "nonpos", "pos", "simplex",
-                        "sum_largest", "zero"})
+#: halpern 13 of 16). ``backend='auto'`` picks halpern there and admm everywhere else.
 #: the options of the ProxAffine path that are admm's own (its penalty, system and scaling)
 _DR_EXTRA = ("rho", "sigma", "adaptive_rho", "max_rho_updates", "eq_rho_scale", "system", "scaling")
 #: what the ProxAffine path does not take (PDHG's primal weight; no device loop)
@@ -212,7 +209,7 @@ class HalpernBackend(Backend):
     def auto_declines(self, view):
         if getattr(view, "name", "") != "ProxAffine":
             return None
-        curved = sorted({t.f.name for t in view.program.terms} - POLYHEDRAL)
+        curved = sorted({t.f.name for t in view.program.terms if not t.f.polyhedral})
         if curved:
             return (f"a prox-affine program with curved terms ({', '.join(curved)}) runs faster on admm, the same "
                     f"splitting with Anderson acceleration (11 of 12 curved instances, BENCHMARKS.md); name "

@@ -36,6 +36,8 @@ class Function:
     separable = False
     is_indicator = False
     quadratic = False
+    #: piecewise linear, or the indicator of a polyhedron (halpern's auto rule reads it)
+    polyhedral = False
     lipschitz: float | None = None
     #: strong convexity modulus (0 if none); lets accelerated methods use it
     strong_convexity = 0.0
@@ -157,6 +159,7 @@ def _row_norms(R):
 class Zero(Function):
     """f = 0."""
     name = "zero"
+    polyhedral = True
     smooth = True
     separable = True
     quadratic = True
@@ -183,6 +186,7 @@ class Zero(Function):
 class Linear(Function):
     """f(z) = c^T z (c a scalar or a vector)."""
     name = "linear"
+    polyhedral = True
     smooth = True
     separable = True
     quadratic = True
@@ -466,6 +470,7 @@ class KLDiv(Function):
 class L1Norm(Function):
     """f(z) = sum_i w_i |z_i| with weights w >= 0 (scalar or vector)."""
     name = "l1"
+    polyhedral = True
     separable = True
 
     def __init__(self, w=1.0, dim=None):
@@ -526,6 +531,7 @@ class L2Norm(Function):
 class LInfNorm(Function):
     """f(z) = max_i |z_i|."""
     name = "linf"
+    polyhedral = True
 
     def value(self, z):
         return float(np.max(np.abs(z), initial=0.0))
@@ -563,6 +569,7 @@ class LInfNorm(Function):
 class Pos(Function):
     """f(z) = sum_i max(z_i, 0): CVXPY's ``pos`` (the hinge when applied to 1 - y*a^T x)."""
     name = "pos"
+    polyhedral = True
     separable = True
 
     def value(self, z):
@@ -584,6 +591,7 @@ class Pos(Function):
 class Neg(Function):
     """f(z) = sum_i max(-z_i, 0): CVXPY's ``neg``."""
     name = "neg"
+    polyhedral = True
     separable = True
 
     def value(self, z):
@@ -639,6 +647,7 @@ class Indicator(Function):
 class ZeroSet(Indicator):
     """z = 0 (equality constraints)."""
     name = "zero"
+    polyhedral = True
     separable = True
 
     def project(self, z):
@@ -654,6 +663,7 @@ class ZeroSet(Indicator):
 class NonNeg(Indicator):
     """z >= 0."""
     name = "nonneg"
+    polyhedral = True
     separable = True
 
     def project(self, z):
@@ -672,6 +682,7 @@ class NonNeg(Indicator):
 class NonPos(Indicator):
     """z <= 0."""
     name = "nonpos"
+    polyhedral = True
     separable = True
 
     def project(self, z):
@@ -690,6 +701,7 @@ class NonPos(Indicator):
 class Box(Indicator):
     """lo <= z <= hi (entries may be -inf / +inf)."""
     name = "box"
+    polyhedral = True
     separable = True
 
     def __init__(self, lo=-INF, hi=INF, dim=None):
@@ -765,6 +777,7 @@ class L2Ball(Indicator):
 class Simplex(Indicator):
     """z >= 0, sum z = total."""
     name = "simplex"
+    polyhedral = True
 
     def __init__(self, total=1.0, dim=None):
         super().__init__(dim)
@@ -895,6 +908,7 @@ class LInfConeProduct(_NormConeProduct):
     """{(t_j, u_j) : ||u_j||_inf <= t_j} per block (``norm_inf(u) <= t``). The nearest point
     is (s, clip(u, -s, s)) with s = max(root, 0) of s - t = sum_i (|u_i| - s)_+."""
     name = "linf_cone_product"
+    polyhedral = True
 
     def project(self, z):
         T, U = self._split(z)
@@ -931,6 +945,7 @@ class L1ConeProduct(_NormConeProduct):
     """{(t_j, u_j) : ||u_j||_1 <= t_j} per block (``norm1(u) <= t``). Its polar is
     -LInfCone, so (Moreau) P(z) = z + P_LInfCone(-z)."""
     name = "l1_cone_product"
+    polyhedral = True
 
     def project(self, z):
         z = np.asarray(z, dtype=np.float64)
@@ -965,6 +980,7 @@ class L1ConeProduct(_NormConeProduct):
 class LInfCone(LInfConeProduct):
     """{(t, u) : ||u||_inf <= t}, t first (``norm_inf(u) <= t``)."""
     name = "linf_cone"
+    polyhedral = True
 
     def __init__(self, dim=None):
         super().__init__(1, dim)
@@ -973,6 +989,7 @@ class LInfCone(LInfConeProduct):
 class L1Cone(L1ConeProduct):
     """{(t, u) : ||u||_1 <= t}, t first (``norm1(u) <= t``)."""
     name = "l1_cone"
+    polyhedral = True
 
     def __init__(self, dim=None):
         super().__init__(1, dim)
@@ -981,6 +998,7 @@ class L1Cone(L1ConeProduct):
 class AffineSet(Indicator):
     """{z : C z = d} for a dense full-row-rank C (projection by a cached factorization)."""
     name = "affine_set"
+    polyhedral = True
 
     def __init__(self, C, d, dim=None):
         super().__init__(dim)
@@ -1050,6 +1068,7 @@ class GroupL2Norm(Function):
 class GroupLInfNorm(Function):
     """f(z) = sum_g ||z_g||_inf over consecutive blocks (``sum(norm_inf(X, axis=0))``)."""
     name = "group_linf"
+    polyhedral = True
 
     def __init__(self, group, dim=None):
         super().__init__(dim)
@@ -1086,6 +1105,7 @@ class MaxEntry(Function):
     and ``maximum`` of three or more arguments). f* is the indicator of a product of
     unit simplices."""
     name = "max"
+    polyhedral = True
 
     def __init__(self, group=None, dim=None):
         super().__init__(dim)
@@ -1172,6 +1192,7 @@ class SumLargest(Function):
     the fraction), CVXPY's ``sum_largest``; f* is the indicator of
     C = {0 <= y <= 1, sum y = k}."""
     name = "sum_largest"
+    polyhedral = True
 
     def __init__(self, k, dim=None):
         super().__init__(dim)
