@@ -354,18 +354,36 @@ def test_halpern_scheme_solves_and_bad_scheme_is_refused():
 
 # --- recognition from plain CVXPY ------------------------------------------------------------
 
-def test_halpern_step_uses_the_exact_norm_and_counts_its_passes():
+def test_halpern_step_is_never_above_the_margin_and_counts_its_passes():
     # a 60-step power iteration gave 0.99516 on scrs8's scaled matrix against 0.99877: a step
     # above 1 / |A|_2, where the reflected scheme never certified
     from solvelab.backends.pdhg import Scaled, halpern_step
-    S = Scaled(read_mps(_mps("scrs8")).program)
-    passes = [0, 0]
-    eta = halpern_step(S, passes)
-    exact = float(np.linalg.norm(S.A.toarray(), 2))
-    assert eta * exact == pytest.approx(0.998, rel=1e-6)
-    assert passes[0] > 0 and passes[1] > 0
-    again = [0, 0]
-    assert halpern_step(S, again) == eta and again == [0, 0]      # cached on the scaling
+    for name in ("scrs8", "p01", "adlittle", "sctest"):
+        S = Scaled(read_mps(_mps(name), relax_integrality=True).program)
+        passes = [0, 0]
+        eta = halpern_step(S, passes)
+        exact = float(np.linalg.norm(S.A.toarray(), 2))
+        assert 0.998 * 0.99 <= eta * exact <= 0.998 * (1 + 1e-9), name
+        assert passes[0] > 0 and passes[1] > 0
+        again = [0, 0]
+        assert halpern_step(S, again) == eta and again == [0, 0]      # cached on the scaling
+
+
+@pytest.mark.parametrize("ruiz_iters", [0, 1, 10])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_scaled_matrix_norm_is_at_most_the_pock_chambolle_bound(ruiz_iters, seed):
+    # the bound halpern_step may take for |A|_2: it must hold for any data (rows of very
+    # different scales, empty rows and columns)
+    from solvelab.backends.pdhg import PC_NORM_BOUND, Scaled
+    rng = np.random.default_rng(seed)
+    m, n = 40, 30
+    A = sp.random(m, n, density=0.2, random_state=rng, data_rvs=rng.standard_normal).toarray()
+    A *= 10.0 ** rng.uniform(-6, 6, size=(m, 1))
+    A[3] = 0.0
+    A[:, 5] = 0.0
+    lp = linear_program(np.ones(n), A, rl=np.zeros(m), ru=np.ones(m)).program
+    S = Scaled(lp, ruiz_iters)
+    assert np.linalg.norm(S.A.toarray(), 2) <= PC_NORM_BOUND * (1 + 1e-12)
 
 
 def test_scrs8_certifies_on_the_reflected_halpern_scheme():
