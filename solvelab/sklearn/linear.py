@@ -16,7 +16,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import RegressorMixin
 
+from ..model.problem import Problem
 from ._base import SolvelabEstimator, check_nonneg, sample_weights
+from ._program import least_squares_program
 
 __all__ = ["Lasso", "ElasticNet", "MCPRegression", "GroupLasso", "HuberLossRegressor",
            "lasso_path", "enet_path"]
@@ -89,16 +91,25 @@ class ElasticNet(_LeastSquares):
         return True
 
     def _build(self, X, y, sw):
+        """The program built from (X, y) directly (``_program``); declared in CVXPY only
+        for ``backend='cvxpy'``, which solves the CVXPY model itself."""
         import cvxpy as cp
         import solvelab as sl
-        w, b, r = _affine(X, y, self.fit_intercept, self.positive)
         l1 = cp.Parameter(nonneg=True, name="lam", value=1.0)
-        obj = _squares(r, sw, X.shape[0]) + l1 * cp.norm1(w)
-        h = {"coef": w, "intercept": b, "lam": l1}
+        h = {"lam": l1}
+        levels = [(l1, "l1")]
         if self._ridge():
-            l2 = cp.Parameter(nonneg=True, name="lam_l2", value=1.0)
-            obj = obj + (l2 / 2) * cp.sum_squares(w)
-            h["lam_l2"] = l2
+            h["lam_l2"] = l2 = cp.Parameter(nonneg=True, name="lam_l2", value=1.0)
+            levels.append((l2, "ridge"))
+        if self.backend != "cvxpy":
+            program, w, b = least_squares_program(X, y, sw, self.fit_intercept, self.positive, levels)
+            h.update(coef=w, intercept=b)
+            return Problem.from_program(program, variables=[w] + ([b] if b is not None else [])), h
+        w, b, r = _affine(X, y, self.fit_intercept, self.positive)
+        obj = _squares(r, sw, X.shape[0]) + l1 * cp.norm1(w)
+        if self._ridge():
+            obj = obj + (h["lam_l2"] / 2) * cp.sum_squares(w)
+        h.update(coef=w, intercept=b)
         return sl.Problem(cp.Minimize(obj)), h
 
     def _set_level(self, h, n, sw):
@@ -154,12 +165,9 @@ class MCPRegression(_LeastSquares):
 
     def _build(self, X, y, sw):
         import cvxpy as cp
-        from ..compile import compile_problem
         from ..families.glm import MCP, penalized_program
-        from ..model.problem import Problem
-        w, b, r = _affine(X, y, self.fit_intercept)
+        datafit, w, b = least_squares_program(X, y, sw, self.fit_intercept, False, levels=())
         lam = cp.Parameter(nonneg=True, name="lam", value=1.0)
-        datafit = compile_problem(cp.Minimize(_squares(r, sw, X.shape[0])))
         node = penalized_program(datafit, w.id, MCP(lam, float(self.gamma)), parameters=[lam])
         prob = Problem.from_program(node, variables=[w] + ([b] if b is not None else []))
         return prob, {"coef": w, "intercept": b, "lam": lam}
