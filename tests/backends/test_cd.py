@@ -837,3 +837,48 @@ def test_dense_solves_run_with_one_blas_thread():
     assert res.status is Status.OPTIMAL and seen and set(seen) == {1}
     after = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
     assert after == [i["num_threads"] for i in blas]
+
+
+def test_densified_gram_equals_the_sparse_kernel():
+    """_Data._gram_densified (one dense copy, one BLAS product) gives gram_csc's matrix for
+    all columns or a subset in any order, with and without weights."""
+    import scipy.sparse as sp
+    from solvelab.backends.cd.common import _Data
+    from solvelab.families.glm.data import GLMData
+    from solvelab.kernels import cd as K
+    rng = np.random.default_rng(5)
+    m, p = 301, 7
+    A = np.where(rng.random((m, p)) < 0.7, rng.standard_normal((m, p)), 0.0)
+    A[:, 3] = 0.0
+    S = sp.csc_matrix(A)
+    S.sort_indices()
+    b = rng.standard_normal(m)
+    KD = _Data(GLMData(None, S, np.ones(m), b, m, p))
+    w2 = rng.uniform(0.0, 2.0, m)
+    for cols in (np.arange(p, dtype=np.int64), np.array([5, 3, 0], dtype=np.int64)):
+        for weights in (np.ones(m), w2):
+            ref = K.gram_csc(S.data, S.indices, S.indptr, cols, weights, m)
+            np.testing.assert_allclose(KD._gram_densified(cols, weights), ref, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(KD._gram_densified(cols, np.ones(m)), A[:, cols].T @ A[:, cols],
+                                   rtol=1e-12, atol=1e-12)
+
+
+def test_cold_gram_solve_keeps_the_certificate_of_a_fresh_view():
+    """A cold cd solve on dense-enough CSC data (the Gram matrix densified, the origin's
+    scale noted at the first check) reports the certificate that a
+    view built afresh recomputes from the returned point."""
+    import scipy.sparse as sp
+    import solvelab as sl
+    from solvelab.backends import registry
+    rng = np.random.default_rng(6)
+    m, p = 4000, 12
+    A = sp.csc_matrix(np.where(rng.random((m, p)) < 0.6, rng.standard_normal((m, p)), 0.0))
+    y = A @ rng.standard_normal(p) + 0.1 * rng.standard_normal(m)
+    for scale in (1e-6, 1.0, 1e6):
+        prob = sl.problems.lasso(A * scale, y * scale, 0.01 * scale * scale)
+        res = prob.solve(backend="cd", tol=1e-8)
+        assert res.status == "optimal"
+        fresh = sl.problems.lasso(A * scale, y * scale, 0.01 * scale * scale).compile()
+        cert = registry.view_for(registry.get("cd"), fresh).certify(res.x)
+        assert cert.value <= 1e-8
+        assert cert.value == pytest.approx(res.certificate.value, rel=1e-6, abs=1e-14)

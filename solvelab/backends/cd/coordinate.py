@@ -182,6 +182,10 @@ class CDBackend(Backend):
                 x = np.clip(xw, view.lo, view.hi)
                 warm = True
         u = D.matvec(x) if D.m and x.any() else np.zeros(D.m)
+        if whole_gram and KD.fast:
+            # A^T b now, so that the first check (at x = 0 on a cold start) already takes
+            # the compiled pass with the Gram matrix instead of NumPy's
+            KD.Atb = D.rmatvec(D.b)
         setup_time = time.perf_counter() - t_setup0
         if view.groups:
             return self._solve_blocks(view, options, last, opt, KD, D, L, colsq, x, u, tol, setup_time,

@@ -94,6 +94,8 @@ class GLMCertificate:
         else:
             fval, d = self.datafit_value(D, u), self.deriv(D, u)
         g = D.rmatvec(d) if D.m else np.zeros(self.n)
+        if fast is None:
+            self.note_origin(u, g, fval)
         P = fval + self.penalty_value(x)
         scores = kkt_distances(self.pkind, x, g, self.w1, self.r, self.lo, self.hi, self.gamma)
         ng = None
@@ -163,6 +165,13 @@ class GLMCertificate:
             hit = self.__dict__["_origin"] = self._origin(D)
         return hit[0]
 
+    def note_origin(self, u, g, fval) -> None:
+        """At u = A x = 0 (a cold start's first check), the datafit's gradient g and value
+        fval are the origin's: keep them (once) rather than pay ``_origin``'s own pass
+        over the data. A caller passes them computed by the formulas ``_origin`` uses."""
+        if u.size and "_origin" not in self.__dict__ and not u.any():
+            self.__dict__["_origin"] = _origin_from(g, fval, self.w1)
+
     def _origin_value(self, D) -> float:
         self._origin_scale(D)
         return self.__dict__["_origin"][1]
@@ -172,10 +181,7 @@ class GLMCertificate:
         if not D.m:
             return float(np.abs(self.w1).max(initial=0.0)), 0.0
         u0 = np.zeros(D.m)
-        g0 = D.rmatvec(self.deriv(D, u0))
-        f0 = abs(float(self.datafit_value(D, u0)))
-        scale = max(float(np.abs(g0).max(initial=0.0)), float(np.abs(self.w1).max(initial=0.0)))
-        return scale, f0 if np.isfinite(f0) else 0.0
+        return _origin_from(D.rmatvec(self.deriv(D, u0)), self.datafit_value(D, u0), self.w1)
 
     def _conj_datafit(self, D, d, scale):
         """sum_i h_i^*(scale d_i); with a linear part, h_i = g_i + lin_i u + const and
@@ -266,3 +272,10 @@ class GLMCertificate:
                                primal_objective=ev.primal)
         return Certificate(primal_residual=rp, dual_residual=0.0, subgradient_residual=ev.kkt,
                            gap=None, dual_objective=None, kind="kkt", primal_objective=ev.primal)
+
+
+def _origin_from(g0, f0, w1):
+    """``_origin`` from the datafit's gradient g0 and value f0 at u = A x = 0."""
+    scale = max(float(np.abs(g0).max(initial=0.0)), float(np.abs(w1).max(initial=0.0)))
+    f0 = abs(float(f0))
+    return scale, f0 if np.isfinite(f0) else 0.0
