@@ -96,3 +96,32 @@ def test_unknown_penalty_is_refused():
     lam = cp.Parameter(nonneg=True, value=1.0)
     with pytest.raises(ValueError, match="unknown penalty 'l2'"):
         least_squares_program(X, y, None, False, False, [(lam, "l2")])
+
+
+def test_a_cached_problem_does_not_see_the_callers_later_writes():
+    """Small data (or warm_start) puts the Problem in the shared cache under a hash of X:
+    it holds its own copy, so changing X in place afterwards cannot make a later fit on
+    data equal to the original X solve the changed data (a silently wrong answer)."""
+    from solvelab.sklearn import clear_cache
+    from sklearn.linear_model import Lasso as SkLasso
+    clear_cache()
+    for sparse in (True, False):
+        _check_private(sparse, SkLasso)
+    clear_cache()
+
+
+def _check_private(sparse, SkLasso):
+    X, y = _data(sparse)
+    if not sparse:
+        X = np.asfortranarray(X)                     # the layout the GLM kernels read in place
+    first = Lasso(alpha=0.05, fit_intercept=False, tol=1e-10).fit(X, y)   # (an intercept stacks a copy)
+    original = X.copy()
+    if sparse:
+        X.data[:] *= 3.0                              # the caller reuses its buffer
+    else:
+        X[:, 0] *= 3.0
+    again = Lasso(alpha=0.05, fit_intercept=False, tol=1e-10).fit(original, y)
+    assert again.problem_ is first.problem_           # the cache hit on equal data ...
+    np.testing.assert_allclose(again.coef_, first.coef_, rtol=1e-12, atol=1e-14)   # ... solves it
+    sk = SkLasso(alpha=0.05, fit_intercept=False, tol=1e-12, max_iter=100_000).fit(original, y)
+    np.testing.assert_allclose(again.coef_, sk.coef_, rtol=1e-6, atol=1e-8)

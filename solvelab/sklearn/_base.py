@@ -1,8 +1,9 @@
 """What every solvelab estimator shares: input checks, the Problem cache that makes
 warm starts survive ``clone`` (GridSearchCV), the solve and its warning.
 
-A fit builds (or reuses) a ``solvelab.Problem`` with a CVXPY Parameter ``lam`` for the
-regularization level; only ``lam`` changes between fits of the same data and structure,
+A fit builds (or reuses) a ``solvelab.Problem`` (a CVXPY model, or for the least-squares
+estimators a program built from (X, y) directly: ``_program``) with a CVXPY Parameter
+``lam`` for the regularization level; only ``lam`` changes between fits of the same data and structure,
 so a new alpha re-solves without compiling again and starts from the previous solution.
 """
 from __future__ import annotations
@@ -57,6 +58,11 @@ def fingerprint(*arrays) -> str:
             h.update(a.view(np.uint8).ravel())
             h.update(str(a.shape).encode())
     return h.hexdigest()
+
+
+def private_copy(X):
+    """X copied (dense or sparse): the programs built from (X, y) directly read X in place."""
+    return X.copy() if sp.issparse(X) else np.array(X, copy=True)
 
 
 def stored_values(X) -> int:
@@ -121,7 +127,9 @@ class SolvelabEstimator(BaseEstimator):
             _CACHE.move_to_end(key)
             self._fit_key = key
             return _CACHE[key]
-        prob, handles = self._build(X, y, sw)
+        # a cached Problem outlives this call: it gets its own copy of X, so that a caller
+        # who later changes X in place cannot change what a key's hash promised
+        prob, handles = self._build(private_copy(X), y, sw)
         _CACHE[key] = (prob, handles)
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
