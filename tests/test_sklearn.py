@@ -184,15 +184,17 @@ def test_lasso_path_equals_sklearn(reg):
 
 def test_gridsearch_over_alpha_warm_cache(reg):
     X, y, _ = reg
+    ss.clear_cache()
     grid = {"alpha": list(np.geomspace(1.0, 1e-3, 6))}
     gs = GridSearchCV(ss.Lasso(warm_start=True, tol=1e-8), grid, cv=3).fit(X, y)
     ref = GridSearchCV(lm.Lasso(tol=1e-10, max_iter=100_000), grid, cv=3).fit(X, y)
     assert gs.best_params_ == ref.best_params_
     _close(gs.best_estimator_.coef_, ref.best_estimator_.coef_, 1e-5)
-    # the clones share one Problem per training fold: compiled once, re-solved per alpha
+    # the clones share one Problem per training fold (3 folds and the refit on all the
+    # data: 4 Problems for 19 fits), each built once and re-solved per alpha
     from solvelab.sklearn._base import _CACHE
-    counts = [p.compile_count for (name, *_), (p, _) in _CACHE.items() if name == "Lasso"]
-    assert counts and all(c == 1 for c in counts)
+    problems = [p for (name, *_), (p, _, _) in _CACHE.items() if name == "Lasso"]
+    assert len(problems) == 4 and all(p.compile_count == 1 for p in problems)
     ss.clear_cache()
     assert not _CACHE
 

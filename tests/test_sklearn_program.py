@@ -125,3 +125,25 @@ def _check_private(sparse, SkLasso):
     np.testing.assert_allclose(again.coef_, first.coef_, rtol=1e-12, atol=1e-14)   # ... solves it
     sk = SkLasso(alpha=0.05, fit_intercept=False, tol=1e-12, max_iter=100_000).fit(original, y)
     np.testing.assert_allclose(again.coef_, sk.coef_, rtol=1e-6, atol=1e-8)
+
+
+def test_the_exact_cache_tells_data_with_one_signature_apart():
+    """Two data sets with the same signature (shape, size, the sampled values) but other
+    entries get two Problems: the cache compares the data itself, not a summary."""
+    from solvelab.sklearn import clear_cache
+    from solvelab.sklearn._base import _CACHE, signature
+    clear_cache()
+    X, y = _data(False)
+    X2 = X.copy()
+    X2[1, 2] += 0.5                          # not a sampled position of the signature
+    assert signature(X, y, None) == signature(X2, y, None)
+    a = Lasso(alpha=0.05, fit_intercept=False, tol=1e-10).fit(X, y)
+    b = Lasso(alpha=0.05, fit_intercept=False, tol=1e-10).fit(X2, y)
+    c = Lasso(alpha=0.05, fit_intercept=False, tol=1e-10).fit(X.copy(), y)
+    assert a.problem_ is not b.problem_ and c.problem_ is a.problem_ and len(_CACHE) == 2
+    assert not np.allclose(a.coef_, b.coef_)
+    y2 = y.copy()
+    y2[3] += 1.0
+    d = Lasso(alpha=0.05, fit_intercept=False, tol=1e-10).fit(X, y2)
+    assert d.problem_ is not a.problem_
+    clear_cache()

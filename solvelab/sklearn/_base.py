@@ -65,6 +65,45 @@ def private_copy(X):
     return X.copy() if sp.issparse(X) else np.array(X, copy=True)
 
 
+class _Entry(tuple):
+    """A cache key that is equal to its tuple but hashes by identity, so that two
+    Problems whose data share a signature (but differ) get entries of their own."""
+    __hash__ = object.__hash__
+    __eq__ = tuple.__eq__
+
+
+def signature(*arrays) -> tuple:
+    """A cheap summary of the arrays (format, shape, size and a few sampled values): equal
+    data gives equal signatures; ``same_data`` decides."""
+    out = []
+    for a in arrays:
+        if a is None:
+            out.append(None)
+            continue
+        vals = a.data if sp.issparse(a) else np.asarray(a)
+        at = np.linspace(0, vals.size - 1, min(vals.size, 17)).astype(np.int64)
+        out.append((a.format if sp.issparse(a) else "dense", a.shape, int(vals.size),
+                    vals.flat[at].tobytes()))     # (flat: C order whatever the layout)
+    return tuple(out)
+
+
+def same_data(kept, X, y, sw) -> bool:
+    """Whether (X, y, sw) equal the kept (X, y, sw) exactly (same sparse format)."""
+    if kept is None:
+        return False
+    kX, ky, ksw = kept
+    if sp.issparse(kX) != sp.issparse(X) or kX.shape != X.shape or (sw is None) != (ksw is None):
+        return False
+    if sp.issparse(X):
+        if kX.format != X.format or kX.nnz != X.nnz or not (np.array_equal(kX.indptr, X.indptr)
+                                                            and np.array_equal(kX.indices, X.indices)
+                                                            and np.array_equal(kX.data, X.data)):
+            return False
+    elif not np.array_equal(kX, X):
+        return False
+    return bool(np.array_equal(ky, y) and (sw is None or np.array_equal(ksw, sw)))
+
+
 def stored_values(X) -> int:
     """How many numbers X holds (nonzeros for a sparse matrix)."""
     return int(X.nnz) if sp.issparse(X) else int(np.size(X))
@@ -116,25 +155,41 @@ class SolvelabEstimator(BaseEstimator):
         """The Problem for this data and structure: reused (same Parameters, no compile)
         when the data and structure match an earlier fit and either ``warm_start`` is set
         or the data is small (``SMALL_DATA_VALUES``). A cold fit solves from zero either
-        way (``_solve`` passes warm_start=False): only the compiled model is shared."""
+        way (``_solve`` passes warm_start=False): only the compiled model is shared.
+
+        Programs built from (X, y) directly (``_reads_data_in_place``) are found by
+        comparing the data exactly with the private copy their program holds (a cheap
+        signature picks the candidates); CVXPY models, which hold CVXPY's own copy, by a
+        SHA-1 hash of the data."""
         if not self.warm_start and stored_values(X) > SMALL_DATA_VALUES:
             self._fit_key = None   # no reuse: no fingerprint to pay for
             return self._build(X, y, sw)
-        key = (type(self).__name__, self._structure(), fingerprint(X, y, sw), getattr(self, "backend", "cd"))
-        if getattr(self, "_fit_key", None) == key and hasattr(self, "problem_"):
+        head = (type(self).__name__, self._structure(), getattr(self, "backend", "cd"))
+        exact = self._reads_data_in_place()
+        key = head + (("exact", signature(X, y, sw)) if exact else ("sha1", fingerprint(X, y, sw)))
+        own = getattr(self, "_fit_key", None)
+        if own is not None and own[:-1] == key and hasattr(self, "problem_") \
+                and (not exact or same_data(own[-1], X, y, sw)):
             return self.problem_, self._handles
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            self._fit_key = key
-            return _CACHE[key]
+        for k, (prob, handles, data) in _CACHE.items():
+            if k == key and (not exact or same_data(data, X, y, sw)):
+                _CACHE.move_to_end(k)
+                self._fit_key = key + (data,)
+                return prob, handles
         # a cached Problem outlives this call: it gets its own copy of X, so that a caller
-        # who later changes X in place cannot change what a key's hash promised
-        prob, handles = self._build(private_copy(X), y, sw)
-        _CACHE[key] = (prob, handles)
+        # who later changes X in place cannot change what its key promised
+        Xp = private_copy(X)
+        prob, handles = self._build(Xp, y, sw)
+        data = (Xp, np.array(y, copy=True), None if sw is None else np.array(sw, copy=True)) if exact else None
+        _CACHE[_Entry(key)] = (prob, handles, data)
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
-        self._fit_key = key
+        self._fit_key = key + (data,)
         return prob, handles
+
+    def _reads_data_in_place(self) -> bool:
+        """Whether ``_build`` makes a program that reads X itself (no CVXPY copy)."""
+        return False
 
     def _solve(self, X, y, sw):
         """Build or reuse the Problem, set lam, solve, read coef_/intercept_, warn if not optimal."""

@@ -90,6 +90,9 @@ class ElasticNet(_LeastSquares):
     def _ridge(self):
         return True
 
+    def _reads_data_in_place(self):
+        return self.backend != "cvxpy"
+
     def _build(self, X, y, sw):
         """The program built from (X, y) directly (``_program``); declared in CVXPY only
         for ``backend='cvxpy'``, which solves the CVXPY model itself."""
@@ -162,6 +165,9 @@ class MCPRegression(_LeastSquares):
 
     def _structure(self):
         return (bool(self.fit_intercept), float(self.gamma))
+
+    def _reads_data_in_place(self):
+        return True
 
     def _build(self, X, y, sw):
         import cvxpy as cp
