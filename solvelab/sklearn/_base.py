@@ -176,9 +176,10 @@ class SolvelabEstimator(BaseEstimator):
                 _CACHE.move_to_end(k)
                 self._fit_key = key + (data,)
                 return prob, handles
-        # a cached Problem outlives this call: it gets its own copy of X, so that a caller
-        # who later changes X in place cannot change what its key promised
-        Xp = private_copy(X)
+        # a cached Problem outlives this call: a program that reads X in place gets its own
+        # copy, so that a caller who later changes X cannot change what its entry promised
+        # (a CVXPY model copies X into its Constant itself)
+        Xp = private_copy(X) if exact else X
         prob, handles = self._build(Xp, y, sw)
         data = (Xp, np.array(y, copy=True), None if sw is None else np.array(sw, copy=True)) if exact else None
         _CACHE[_Entry(key)] = (prob, handles, data)
