@@ -3,6 +3,9 @@
 
 The estimator builds one solvelab Problem (kept as ``est.problem_``, the regularization a
 live CVXPY Parameter) and solves it on ``cd``; ``est.result_`` holds the certified Result.
+By default that Problem is built from (X, y) directly, without a CVXPY model (CVXPY's copy
+of X and its compile were most of a cold fit); ``Lasso(backend="cvxpy")`` declares the same
+objective in CVXPY, which is what ``build`` returns so that CVXPY + Clarabel can check it.
 Run ``python problems/sklearn_lasso.py`` to compare with scikit-learn and CVXPY + Clarabel.
 """
 import numpy as np
@@ -18,11 +21,11 @@ def data(seed=0, n=200, p=50):
 
 
 def build(seed=0, alpha=0.1):
-    """The solvelab Problem behind a fitted Lasso (least squares / (2 n) + alpha ||w||_1,
-    unpenalized intercept)."""
+    """The fitted Lasso's objective (least squares / (2 n) + alpha ||w||_1, unpenalized
+    intercept) as the CVXPY model ``Lasso(backend="cvxpy")`` declares."""
     from solvelab.sklearn import Lasso
     X, y = data(seed)
-    return Lasso(alpha=alpha).fit(X, y).problem_
+    return Lasso(alpha=alpha, backend="cvxpy").fit(X, y).problem_
 
 
 if __name__ == "__main__":
@@ -34,7 +37,7 @@ if __name__ == "__main__":
     ours = Lasso(alpha=0.1, tol=1e-10).fit(X, y)
     ref = lm.Lasso(alpha=0.1, tol=1e-10, max_iter=100_000).fit(X, y)
     import cvxpy as cp
-    prob = ours.problem_
+    prob = build(alpha=0.1)                  # the same objective, declared in CVXPY
     clarabel = cp.Problem(prob.objective, prob.constraints).solve(solver="CLARABEL")
     print(f"status {ours.status_}, certificate {ours.result_.certificate}")
     print(f"objective {ours.result_.objective:.10g}, CVXPY + Clarabel {clarabel:.10g}")
