@@ -231,8 +231,8 @@ class _Data:
             K.grad_cols_csc(self.data, self.ind, self.ptr, d, self.all_cols, g)
         if self.fast and self.Atb is None and not x.any():
             self.Atb = g / (-2.0 * view.c)       # at x = 0 (u = 0), A^T d = -2c A^T b
-        if not u.any():
-            view.note_origin(u, g, view.datafit_value(D, u))
+        if view.needs_origin(u):
+            view.note_origin(g, view.datafit_value(D, u))
         K.glm_eval(x, u, g, d, D.s, D.b, view.c, view.dkind, view.dpar, view.pkind, view.w1, view.r, view.lo,
                    view.hi, view.gamma, bool(want_gap and self.gap_ok), self.const, scores, out)
         P, kkt, gap_abs, dual, scale, rel, viol = (float(v) for v in out)

@@ -94,8 +94,8 @@ class GLMCertificate:
         else:
             fval, d = self.datafit_value(D, u), self.deriv(D, u)
         g = D.rmatvec(d) if D.m else np.zeros(self.n)
-        if fast is None:
-            self.note_origin(u, g, fval)
+        if fast is None and self.needs_origin(u):
+            self.note_origin(g, fval)
         P = fval + self.penalty_value(x)
         scores = kkt_distances(self.pkind, x, g, self.w1, self.r, self.lo, self.hi, self.gamma)
         ng = None
@@ -165,12 +165,16 @@ class GLMCertificate:
             hit = self.__dict__["_origin"] = self._origin(D)
         return hit[0]
 
-    def note_origin(self, u, g, fval) -> None:
-        """At u = A x = 0 (a cold start's first check), the datafit's gradient g and value
-        fval are the origin's: keep them (once) rather than pay ``_origin``'s own pass
-        over the data. A caller passes them computed by the formulas ``_origin`` uses."""
-        if u.size and "_origin" not in self.__dict__ and not u.any():
-            self.__dict__["_origin"] = _origin_from(g, fval, self.w1)
+    def needs_origin(self, u) -> bool:
+        """Whether a check at u = A x should hand its gradient and value to ``note_origin``:
+        the origin is not known yet and u = 0 (a cold start's first check)."""
+        return "_origin" not in self.__dict__ and u.size > 0 and not u.any()
+
+    def note_origin(self, g, fval) -> None:
+        """The datafit's gradient g and value fval at u = 0 are the origin's: keep them rather
+        than pay ``_origin``'s own pass over the data. A caller passes them computed by the
+        formulas ``_origin`` uses, after ``needs_origin``."""
+        self.__dict__["_origin"] = _origin_from(g, fval, self.w1)
 
     def _origin_value(self, D) -> float:
         self._origin_scale(D)
@@ -193,7 +197,7 @@ class GLMCertificate:
         return self._conj_plain(D, d, scale)
 
     def _conj_plain(self, D, d, scale):
-        s, b, c = D.s, D.b, self.c
+        s, b = D.s, D.b
         if D.__dict__.get("_unit_s") is None:
             D.__dict__["_unit_s"] = bool(np.all(s == 1.0))
         out = 0.0
