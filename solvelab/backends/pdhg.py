@@ -70,7 +70,7 @@ from ..families.lp import check_farkas, check_unbounded_ray, descent_ray_program
 from ..families.lp.certificate import ROW_FLOOR, measures_from_parts
 from ..kernels import pdhg as K
 from ..kernels.cuda.device import require_cuda, resolve_device
-from ..kernels.opnorm import operator_norm
+from ..kernels.opnorm import operator_norm, power_reaches
 from . import registry
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 
@@ -291,22 +291,6 @@ def halpern_step(S: Scaled, passes: list) -> float:
         passes[0] += count[0]
         passes[1] += count[1]
     return 0.998 / S.norm_2 if S.norm_2 > 0 else 1.0
-
-
-def power_reaches(mv, rmv, n: int, level: float, steps: int, seed: int = 0) -> bool:
-    """Whether a power iteration on A^T A shows |A|_2 >= level within ``steps`` products
-    with each of A and A^T (its estimate sqrt(v^T A^T A v), |v| = 1, is from below)."""
-    v = np.random.default_rng(seed).standard_normal(n)
-    v /= np.linalg.norm(v)
-    for _ in range(steps):
-        w = rmv(mv(v))
-        if math.sqrt(max(float(v @ w), 0.0)) >= level:
-            return True
-        nw = float(np.linalg.norm(w))
-        if nw == 0.0 or not math.isfinite(nw):
-            return False
-        v = w / nw
-    return False
 
 
 def restart_due(r: float, r_restart: float, r_prev: float, since: int, total: int) -> bool:

@@ -13,6 +13,8 @@ The callers count the products (their ``mv`` / ``rmv`` wrappers).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 #: the power iteration's estimate is from below: a fallback step is taken from it times this
@@ -47,3 +49,19 @@ def power_norm(mv, rmv, n: int, seed: int = 0, iters: int = 200) -> float:
             return float(np.sqrt(s_new))
         s = s_new
     return float(np.sqrt(s))
+
+
+def power_reaches(mv, rmv, n: int, level: float, steps: int, seed: int = 0) -> bool:
+    """Whether a power iteration on A^T A shows |A|_2 >= level within ``steps`` products
+    with each of A and A^T (its estimate sqrt(v^T A^T A v), |v| = 1, is from below)."""
+    v = np.random.default_rng(seed).standard_normal(n)
+    v /= np.linalg.norm(v)
+    for _ in range(steps):
+        w = rmv(mv(v))
+        if math.sqrt(max(float(v @ w), 0.0)) >= level:
+            return True
+        nw = float(np.linalg.norm(w))
+        if nw == 0.0 or not math.isfinite(nw):
+            return False
+        v = w / nw
+    return False
