@@ -16,9 +16,12 @@ solved on a rescaled copy:
   stopping     at each evaluation the LP certificate (``families.lp``: relative primal,
                dual residual and gap on the original data) of both candidates, the
                primal residual first without the row sizes |A| |x| (stricter, no pass);
-               below ``tol`` it is recomputed with fresh products (three passes)
+               read from the scaled point by one Numba pass (``kernels.lp_measures``, no
+               unscaled copies); below ``tol`` it is recomputed by ``families.lp`` with
+               fresh products (three passes)
   rays         iterate differences since the last evaluation and since the last
-               restart: a Farkas ray of the multipliers (status 'infeasible') or a
+               restart (screened in Numba, then checked by ``families.lp``): a Farkas
+               ray of the multipliers (status 'infeasible') or a
                primal descent ray; the latter is returned (status 'unbounded') only with
                a feasible point, which a second run without the objective finds (or it
                finds a Farkas ray). Every ray is rechecked with fresh products.
@@ -67,7 +70,8 @@ import scipy.sparse as sp
 
 from ..errors import InvalidDataError
 from ..families.lp import check_farkas, check_unbounded_ray, descent_ray_program, measures, multipliers_to_duals
-from ..families.lp.certificate import ROW_FLOOR, measures_from_parts
+from ..families.lp.certificate import RAY_TOL, ROW_FLOOR, measures_from_parts
+from ..kernels import lp_measures as KM
 from ..kernels import pdhg as K
 from ..kernels.cuda.device import require_cuda, resolve_device
 from ..kernels.opnorm import operator_norm, power_reaches
@@ -95,8 +99,11 @@ class Scaled:
 
     def __init__(self, lp, ruiz_iters: int = 10):
         dr, dc = K.ruiz(lp.A, ruiz_iters)
-        S = (sp.diags(dr) @ lp.A @ sp.diags(dc)).tocsr()
+        S = sp.csr_matrix(lp.A, dtype=np.float64, copy=True)
+        S.sum_duplicates()
         S.sort_indices()
+        rows = np.repeat(np.arange(S.shape[0]), np.diff(S.indptr))
+        S.data = (dr[rows] * S.data) * dc[S.indices]
         T = S.T.tocsr()
         T.sort_indices()
         self.dr, self.dc = dr, dc
@@ -223,6 +230,38 @@ class _Run:
         S, lp = self.S, self.lp
         # the clip undoes only the rounding of the unscaling (x^ lies in its scaled bounds)
         return np.clip(S.x_out(x), lp.l, lp.u), S.Ax_out(Ax), S.y_out(y), S.ATy_out(ATy)
+
+    def _orig_vectors(self):
+        if getattr(self, "_orig", None) is None:
+            lp = self.lp
+            self._orig = tuple(np.ascontiguousarray(v, dtype=np.float64) for v in (lp.c, lp.l, lp.u, lp.rl, lp.ru))
+        return self._orig
+
+    def assess(self, pt):
+        """(primal residual (strict: no row sizes), dual residual, gap, c^T X) of the LP
+        certificate at the scaled candidate ``pt``, in the original scaling, as
+        ``families.lp.measures(lp, *self.original(*pt), reads=0.0)`` computes them (one
+        Numba pass, ``kernels.lp_measures``); None when the point has a NaN or Inf."""
+        S = self.S
+        c, l, u, rl, ru = self._orig_vectors()
+        x, Ax, y, ATy = pt
+        out = KM.lp_parts(x, Ax, y, ATy, S.dr, S.dc, S.beta, S.alpha / S.beta, c, l, u, rl, ru, ROW_FLOOR)
+        rows, x_clip, x_max, r_viol, scale, P, D, size, projected, finite = out
+        if not finite:
+            return None
+        if projected:   # y outside its sign domain (never from a PDHG step): numpy's general formula
+            p, d, g, P, _ = measures(self.lp, *self.original(*pt), reads=0.0)
+            return p, d, g, P
+        p, d, g = measures_from_parts(rows, x_clip, x_max, r_viol, scale, P, D, size)
+        return p, d, g, P
+
+    def primal_with_reads(self, pt) -> float:
+        """The primal residual at ``pt`` against the row sizes |A| |X| (one pass over A)."""
+        S = self.S
+        c, l, u, rl, ru = self._orig_vectors()
+        Ap, Aj, Av = S.mats[:3]
+        rows = KM.row_ratio_reads(Ap, Aj, Av, pt[0], pt[1], S.dr, S.dc, S.beta, l, u, rl, ru, ROW_FLOOR)
+        return max(rows, 0.0)   # X lies in its bounds (``original`` clips it)
 
     def restart(self, smoothing: float, total_steps: int) -> bool:
         """PDLP's adaptive restart test on the KKT error; restarts (and updates the primal
@@ -501,44 +540,51 @@ class PDHGBackend(Backend):
                 break
             run.steps(count)
             it += count
-            pts = [run.original(*pt) for pt in run.candidates()]
-            cur = pts[0]
-            if not all(np.all(np.isfinite(v)) for v in cur):
-                mon.stop("numerical_error", f"NaN or Inf in the iterates at iteration {it}")
-                return {"status": "numerical_error", "iterations": it, "x": cur[0], "y": cur[2],
-                        "message": mon.message}
             cands = []
-            for pt in pts:
-                # the strict primal residual first (no row sizes: no pass over A)
-                p, d, g, P, D = measures(lp, pt[0], pt[1], pt[2], pt[3], reads=0.0)
+            for pt in run.candidates():   # scaled; measured in the original scaling
+                q = run.assess(pt)
+                if q is None:
+                    if not cands:
+                        cur = run.original(*pt)
+                        mon.stop("numerical_error", f"NaN or Inf in the iterates at iteration {it}")
+                        return {"status": "numerical_error", "iterations": it, "x": cur[0], "y": cur[2],
+                                "message": mon.message}
+                    continue
+                p, d, g, P = q
                 if phase == "feasibility":
                     d = g = 0.0
-                cands.append([max(p, d, g), p, d, g, pt])
+                cands.append([max(p, d, g), p, d, g, pt, P])
+            cur = tuple(v.copy() for v in cands[0][4])   # the current point (scaled), kept for the rays
+            P = cands[0][5]
             cands.sort(key=lambda t: t[0])
             lim = 0.1 * tol if phase == "feasibility" else tol
             if cands[0][0] > lim and max(cands[0][2], cands[0][3]) <= lim:
                 c0 = cands[0]   # only the primal residual misses: measure it against the row sizes
                 run.passes[0] += 1
-                c0[1] = measures(lp, c0[4][0], c0[4][1], c0[4][2], c0[4][3])[0]
+                c0[1] = run.primal_with_reads(c0[4])
                 c0[0] = max(c0[1], c0[2], c0[3])
-            val, p, d, g, pt = cands[0]
-            best = pt
-            if ray_of is not None and check_unbounded_ray(ray_of, cur[0], cur[1]) and check_unbounded_ray(ray_of, cur[0]):
-                mon.stop("unbounded_ray", f"a descent ray from the descent-ray LP at iteration {it}")
-                return {"status": "unbounded_ray", "iterations": it, "ray": cur[0], "message": mon.message}
+            val, p, d, g, pt, _ = cands[0]
+            best = tuple(v.copy() for v in pt)
+            if ray_of is not None:
+                cx, cAx = run.original(*cur)[:2]
+                if check_unbounded_ray(ray_of, cx, cAx) and check_unbounded_ray(ray_of, cx):
+                    mon.stop("unbounded_ray", f"a descent ray from the descent-ray LP at iteration {it}")
+                    return {"status": "unbounded_ray", "iterations": it, "ray": cx, "message": mon.message}
             rec = mon.record(it, val, primal_residual=p, dual_residual=d, gap=g, phase=phase,
                              matvecs=run.passes[0] + run.passes[1], restarts=run.restarts, omega=run.w,
                              step=run.eta)
             if val <= lim:
-                fresh = lp.A @ pt[0], lp.AT @ pt[2]
+                bx, _, by, _ = run.original(*best)
+                fresh = lp.A @ bx, lp.AT @ by
                 run.passes[0] += 2   # A x and the row sizes |A| |x|
                 run.passes[1] += 1
-                p, d, g, _, _ = measures(lp, pt[0], fresh[0], pt[2], fresh[1])
+                p, d, g, _, _ = measures(lp, bx, fresh[0], by, fresh[1])
                 ok = p <= 0.1 * tol if phase == "feasibility" else max(p, d, g) <= tol
                 if ok:
                     mon.stop("feasible" if phase == "feasibility" else "converged")
-                    return {"status": mon.status, "iterations": it, "x": pt[0], "y": pt[2], "message": ""}
-            if mon.check(rec, cur[0], f"{mon.max_iter} iterations (certificate {val:.2e})"):
+                    return {"status": mon.status, "iterations": it, "x": bx, "y": by, "message": ""}
+            x_cb = run.original(*cur)[0] if options.callback is not None else None
+            if mon.check(rec, x_cb, f"{mon.max_iter} iterations (certificate {val:.2e})"):
                 break
             nev += 1
             if nev % every:
@@ -549,7 +595,6 @@ class PDHGBackend(Backend):
                 found = self._rays(lp, run, mon, cur, base, phase, it)
                 if found is not None:
                     return found
-            P = float(lp.c @ cur[0])
             if phase == "objective" and o["ray_lp"] and P < 0 and math.isfinite(P):
                 if drift is None:
                     drift = P
@@ -562,8 +607,9 @@ class PDHGBackend(Backend):
             restarted = o["restart"] and run.restart(float(o["primal_weight_smoothing"]), it - done)
             prev = None if restarted else cur
             if restarted or anchor is None:
-                anchor = run.original(*run.candidates()[0]) if restarted else cur
-        return {"status": mon.status, "iterations": it, "x": best[0], "y": best[2], "message": mon.message}
+                anchor = tuple(v.copy() for v in run.candidates()[0]) if restarted else cur
+        bx, _, by, _ = run.original(*best)
+        return {"status": mon.status, "iterations": it, "x": bx, "y": by, "message": mon.message}
 
     def _ray_lp(self, lp, run, mon, options, o, it, sub_run=None):
         """(a descent ray found by solving the descent-ray LP, or None; its iterations; the
@@ -590,16 +636,27 @@ class PDHGBackend(Backend):
 
     @staticmethod
     def _rays(lp, run, mon, cur, prev, phase, it):
-        """A Farkas or descent ray in cur - prev (checked again with fresh products), or None."""
-        dy, ATdy = cur[2] - prev[2], cur[3] - prev[3]
-        if check_farkas(lp, dy, ATdy):
-            run.passes[1] += 1
-            if check_farkas(lp, dy):
-                mon.stop("infeasible", f"primal infeasible: a Farkas ray of the row multipliers at "
-                                       f"iteration {it}")
-                return {"status": "infeasible", "iterations": it, "ray": dy, "message": mon.message}
-        if phase == "objective":
-            dx, Adx = cur[0] - prev[0], cur[1] - prev[1]
+        """A Farkas or descent ray in cur - prev (scaled points; screened in the original
+        scaling by ``kernels.lp_measures``, then checked by ``families.lp`` as before, again
+        with fresh products), or None."""
+        S = run.S
+        c, l, u, rl, ru = run._orig_vectors()
+        ratio = S.alpha / S.beta
+        fk = KM.farkas_ray(cur[2], cur[3], prev[2], prev[3], S.dr, S.dc, ratio, l, u, rl, ru, RAY_TOL)
+        if fk[0] and KM.ray_passes(fk, lp.norm_A * fk[3], RAY_TOL):   # |A|_2 only once the rest passed
+            co, po = run.original(*cur), run.original(*prev)
+            dy, ATdy = co[2] - po[2], co[3] - po[3]
+            if check_farkas(lp, dy, ATdy):
+                run.passes[1] += 1
+                if check_farkas(lp, dy):
+                    mon.stop("infeasible", f"primal infeasible: a Farkas ray of the row multipliers at "
+                                           f"iteration {it}")
+                    return {"status": "infeasible", "iterations": it, "ray": dy, "message": mon.message}
+        dk = KM.descent_ray(cur[0], cur[1], prev[0], prev[1], S.dr, S.dc, S.beta, c, l, u, rl, ru, RAY_TOL) \
+            if phase == "objective" else (False,)
+        if dk[0] and KM.ray_passes(dk, lp.norm_A, RAY_TOL):
+            co, po = run.original(*cur), run.original(*prev)
+            dx, Adx = co[0] - po[0], co[1] - po[1]
             if check_unbounded_ray(lp, dx, Adx):
                 run.passes[0] += 1
                 if check_unbounded_ray(lp, dx):
