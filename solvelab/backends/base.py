@@ -191,11 +191,13 @@ class IterationMonitor:
 
     # ---- history and the verbose table ----
     def record(self, it: int, residual: float | None = None, *, show: bool = True, table: Table | None = None,
-               row: dict | None = None, **fields) -> dict:
+               row: dict | None = None, at: float | None = None, **fields) -> dict:
         """Append {'iteration': it, 'time': elapsed, **fields, 'residual': residual} to the
         history (no 'residual' when None) and, when verbose and ``show``, print its row
-        (``row``: extra values for the table that are not kept in the history)."""
-        rec = {"iteration": it, "time": time.perf_counter() - self.t0}
+        (``row``: extra values for the table that are not kept in the history). ``at``: the
+        ``time.perf_counter()`` of the record when it is written later (a batch of records
+        from a fused kernel), else now."""
+        rec = {"iteration": it, "time": (time.perf_counter() if at is None else at) - self.t0}
         rec.update(fields)
         if residual is not None:
             rec["residual"] = residual

@@ -71,6 +71,7 @@ import scipy.sparse as sp
 from ..errors import InvalidDataError
 from ..families.lp import check_farkas, check_unbounded_ray, descent_ray_program, measures, multipliers_to_duals
 from ..families.lp.certificate import RAY_TOL, ROW_FLOOR, measures_from_parts
+from ..kernels import halpern_lp as KH
 from ..kernels import lp_measures as KM
 from ..kernels import pdhg as K
 from ..kernels.cuda.device import require_cuda, resolve_device
@@ -402,6 +403,95 @@ class _HalpernRun(_Run):
         return True
 
 
+class _Fused:
+    """What ``kernels.halpern_lp`` shares with ``_loop`` for a Halpern run (objective or
+    feasibility phase, no callback): its state and parameter vectors, the two ray
+    baselines and the record buffer. ``evaluations`` packs the run and the loop's state,
+    runs the kernel's uneventful evaluations, unpacks, and writes their records (their
+    times spread evenly over the batch)."""
+
+    #: a batch is sized to last about this long (the time limit is tested between batches)
+    BATCH_SECONDS = 0.02
+    MAX_BATCH = 512
+
+    def __init__(self, run: "_HalpernRun", o: dict, phase: str, tol: float, max_iter: int, done: int):
+        n, m = run.x.size, run.y.size
+        self.prev = (np.empty(n), np.empty(m), np.empty(m), np.empty(n))
+        self.anchor = (np.empty(n), np.empty(m), np.empty(m), np.empty(n))
+        self.st = np.zeros(KH.ST_SIZE)
+        pa = np.zeros(KH.PA_SIZE)
+        S = run.S
+        pa[KH.PA_ETA], pa[KH.PA_RHO] = run.eta, run.rho
+        pa[KH.PA_LIM] = 0.1 * tol if phase == "feasibility" else tol
+        pa[KH.PA_FEAS] = phase == "feasibility"
+        pa[KH.PA_EV] = int(o["eval_every"])
+        pa[KH.PA_EVERY] = max(1, int(o["restart_every"]) // int(o["eval_every"]))
+        pa[KH.PA_MAX_ITER] = max_iter
+        pa[KH.PA_SMOOTHING] = float(o["primal_weight_smoothing"])
+        pa[KH.PA_RESTART] = bool(o["restart"])
+        pa[KH.PA_DRIFT] = phase == "objective" and bool(o["ray_lp"])
+        pa[KH.PA_OBJECTIVE] = phase == "objective"
+        pa[KH.PA_BETA], pa[KH.PA_RATIO] = S.beta, S.alpha / S.beta
+        pa[KH.PA_RAY_TOL], pa[KH.PA_ROW_FLOOR] = RAY_TOL, ROW_FLOOR
+        pa[KH.PA_BETA_SUFF], pa[KH.PA_BETA_NEC], pa[KH.PA_ARTIFICIAL] = _BETA_SUFFICIENT, _BETA_NECESSARY, _ARTIFICIAL
+        pa[KH.PA_DRIFT_FACTOR], pa[KH.PA_DRIFT_GAP] = _DRIFT, _DRIFT_GAP
+        pa[KH.PA_NORM_A] = math.nan
+        self.pa = pa
+        self.st[KH.ST_DONE] = done
+        self.hist = np.empty((self.MAX_BATCH, KH.HIST_COLS))
+        self.batch = 8
+        self.phase = phase
+
+    @staticmethod
+    def _put(buf, pt) -> float:
+        if pt is None:
+            return 0.0
+        if pt is not buf:
+            for b, v in zip(buf, pt):
+                b[:] = v
+        return 1.0
+
+    def evaluations(self, run, mon, it, nev, drift, prev, anchor):
+        """(it, nev, drift, prev, anchor, whether an eventful evaluation's steps are done,
+        the number of evaluations processed)."""
+        st = self.st
+        st[KH.ST_J], st[KH.ST_W], st[KH.ST_FPR], st[KH.ST_FPR_RESTART] = run.j, run.w, run.fpr, run.fpr_restart
+        st[KH.ST_KKT_PREV], st[KH.ST_SINCE], st[KH.ST_RESTARTS] = run.kkt_prev, run.steps_since_restart, run.restarts
+        st[KH.ST_K], st[KH.ST_IT], st[KH.ST_PASS_A], st[KH.ST_PASS_T] = run.k, it, run.passes[0], run.passes[1]
+        st[KH.ST_NEV], st[KH.ST_DRIFT] = nev, math.nan if drift is None else drift
+        st[KH.ST_HAS_PREV] = self._put(self.prev, prev)
+        st[KH.ST_HAS_ANCHOR] = self._put(self.anchor, anchor)
+        S = run.S
+        t0 = time.perf_counter()
+        code, nrec = KH.halpern_evaluations(run.data, (run.x, run.y, run.Ax, run.ATy) + run.t, run.anchor,
+                                            run._orig_vectors(), (S.dr, S.dc), self.prev, self.anchor, st, self.pa,
+                                            self.hist, self.batch)
+        t1 = time.perf_counter()
+        run.j, run.w, run.fpr, run.fpr_restart = int(st[KH.ST_J]), float(st[KH.ST_W]), float(st[KH.ST_FPR]), \
+            float(st[KH.ST_FPR_RESTART])
+        run.kkt_prev, run.steps_since_restart = float(st[KH.ST_KKT_PREV]), int(st[KH.ST_SINCE])
+        run.restarts, run.k = int(st[KH.ST_RESTARTS]), int(st[KH.ST_K])
+        run.passes[0], run.passes[1] = int(st[KH.ST_PASS_A]), int(st[KH.ST_PASS_T])
+        run.have_t = run.have_t or int(st[KH.ST_IT]) > it
+        event = code != KH.BATCH
+        if code == KH.EVENT_NORM:   # a ray screen needs |A|_2: from now on the kernel has it
+            self.pa[KH.PA_NORM_A] = run.lp.norm_A
+        evals = nrec + event
+        for r in range(nrec):
+            h = self.hist[r]
+            mon.record(int(h[0]), float(h[1]), at=t0 + (t1 - t0) * (r + 1) / evals, primal_residual=float(h[2]),
+                       dual_residual=float(h[3]), gap=float(h[4]), phase=self.phase, matvecs=int(h[5]),
+                       restarts=int(h[6]), omega=float(h[7]), step=run.eta)
+        if evals:   # size the next batch to BATCH_SECONDS
+            per = (t1 - t0) / evals
+            self.batch = int(min(self.MAX_BATCH, max(1, self.BATCH_SECONDS / per if per > 0 else self.MAX_BATCH)))
+        it, nev = int(st[KH.ST_IT]), int(st[KH.ST_NEV])
+        drift = None if math.isnan(st[KH.ST_DRIFT]) else float(st[KH.ST_DRIFT])
+        prev = self.prev if st[KH.ST_HAS_PREV] else None
+        anchor = self.anchor if st[KH.ST_HAS_ANCHOR] else None
+        return it, nev, drift, prev, anchor, event, nrec
+
+
 def _options(extra) -> dict:
     o = {"eval_every": 16, "restart_every": 16, "ruiz_iters": 10, "restart": True, "primal_weight_smoothing": 0.5,
          "scheme": "adaptive", "reflection": 1.0, "device": "cpu", "ray_lp": True}
@@ -467,6 +557,9 @@ class PDHGBackend(Backend):
         if o["device"] == "cuda":
             return self._solve_device(view, options, ws, o, t0)
         compile_time = K.warm_up()
+        t_fused = time.perf_counter()
+        KH.warm_up()
+        compile_time += time.perf_counter() - t_fused
         lp = view.program
         S = ws["scaled"]
         warm = getattr(ws, "warm", ws)
@@ -533,13 +626,25 @@ class PDHGBackend(Backend):
         best = None
         drift = None   # c^T x at the last descent-ray LP attempt (or when it first went negative)
         ray_run = None  # the descent-ray LP's run: a later try resumes it
+        fused = (_Fused(run, o, phase, tol, mon.max_iter, done)
+                 if isinstance(run, _HalpernRun) and ray_of is None and options.callback is None else None)
         while True:
             count = min(ev, mon.max_iter - it)
             if count <= 0:
                 mon.stop("max_iter", f"{mon.max_iter} iterations")
                 break
-            run.steps(count)
-            it += count
+            if fused is not None:   # the uneventful evaluations in Numba; an eventful one is processed below
+                it, nev, drift, prev, anchor, event, nrec = fused.evaluations(run, mon, it, nev, drift, prev, anchor)
+                if not event:
+                    if nrec:   # every one processed: the deadline, then the next batch
+                        best = tuple(v.copy() for v in run.candidates()[0])
+                        val = mon.history[-1]["residual"]
+                        if mon.limits(it, f"{mon.max_iter} iterations (certificate {val:.2e})"):
+                            break
+                    continue
+            else:
+                run.steps(count)
+                it += count
             cands = []
             for pt in run.candidates():   # scaled; measured in the original scaling
                 q = run.assess(pt)
