@@ -35,7 +35,11 @@ solved on a rescaled copy:
 operator instead (fixed step 0.998 / |A|_2, restarts on the fixed-point residual; the
 scheme of cuPDLPx): fewer passes on some LPs (israel, e226, 25fv47), more on others:
 an option, not the default. Its step needs |A|_2 from above or exactly: Lanczos
-(``halpern_step``), not a power iteration.
+(``halpern_step``), not a power iteration. Its evaluations run in Numba
+(``kernels.halpern_lp``) until an eventful one (a point that meets tol, the budget, a
+ray screen that passes, the drift, a NaN), which the Python body processes as for the
+adaptive scheme; with a callback every evaluation is Python's (the same decisions:
+tests compare the two).
 
 ``device='cuda'`` (``options.extra``; default 'cpu', None: from the input arrays) runs the
 Halpern scheme with its whole iteration loop on an NVIDIA GPU (``kernels.cuda.pdhg``: CSR
