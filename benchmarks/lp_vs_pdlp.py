@@ -11,7 +11,9 @@ Matrix passes: ours are counted (``res.info['matvecs']``, rejected steps and che
 included). HiGHS does not report them; its PDLP makes one A and one A^T product per
 iteration, so ``2 x iterations`` is given for it (a lower bound: its restart checks add
 more). Both run presolve-free on one thread; times exclude reading the file and our
-Numba compilation (a warm-up solve runs first).
+Numba compilation (a warm-up solve runs first). The last lines give the shifted geometric
+mean of the times (``bench.report.SGM_SHIFT``; ours only where certified, HiGHS's
+wherever it stops on its own test, which is looser: a lower bound in its favour).
 
     .venv/bin/python benchmarks/lp_vs_pdlp.py                 # the 8 LPs, ~30 s
     .venv/bin/python benchmarks/lp_vs_pdlp.py --lps afiro,e226 --tol 1e-8
@@ -33,6 +35,7 @@ import numpy as np
 import solvelab as sl
 from solvelab.bench.peers.highs import run_highs
 from solvelab.bench.peers.ortools_pdlp import OrtoolsPDLP, run_ortools_pdlp
+from solvelab.bench.report import SGM_SHIFT, shifted_geomean
 from solvelab.bench.suites.lp import MANIFEST, find_lp
 from solvelab.families.lp import lp_certificate
 
@@ -54,6 +57,7 @@ def main(argv=None):
     print("| LP | solver | status | iterations | matrix passes | time (s) | certificate | objective error |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
     ratios, ort_ratios = [], []
+    times = []   # (LP, ours, HiGHS PDLP's), unsolved runs at the time limit
     ortools_missing = OrtoolsPDLP().available()
     if ortools_missing:
         print(f"(OR-Tools PDLP not run: {ortools_missing})\n")
@@ -81,6 +85,9 @@ def main(argv=None):
               f"| {hc:.1e} | {herr:.1e} |")
         if res.status is sl.Status.OPTIMAL and theirs > 0:
             ratios.append((name, ours / theirs))
+        # HiGHS's time counts whenever it stops on its own test, though its point may miss our certificate
+        times.append((name, t if res.status is sl.Status.OPTIMAL else args.time_limit,
+                      h["seconds"] if h["status"] in ("Optimal", "Unknown") else args.time_limit))
         if not ortools_missing:
             # at equal certificate: OR-Tools' relative test (2-norms of b and c) is looser than
             # ours, so its tolerance is tightened tenfold until our certificate of its point
@@ -98,6 +105,12 @@ def main(argv=None):
                   f"{o['iterations']} | {op:.0f} | {o['seconds']:.3f} | {oc:.1e} | {oerr:.1e} |")
             if res.status is sl.Status.OPTIMAL and op > 0 and oc <= args.tol:
                 ort_ratios.append((name, ours / op))
+    if times:
+        ours_t, theirs_t = shifted_geomean([a for _, a, _ in times]), shifted_geomean([b for _, _, b in times])
+        faster = sum(a < b for _, a, b in times)
+        print(f"\ntime (s), shifted geometric mean (shift {SGM_SHIFT:g} s; a run that fails counts at the time limit): "
+              f"{args.backend} {ours_t:.4f}, HiGHS PDLP {theirs_t:.4f} (ratio {ours_t / theirs_t:.2f}); "
+              f"{args.backend} faster on {faster} of {len(times)}")
     for label, rs in (("HiGHS PDLP", ratios), ("OR-Tools PDLP", ort_ratios)):
         if rs:
             gm = math.exp(np.mean([math.log(v) for _, v in rs]))
