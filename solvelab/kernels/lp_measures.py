@@ -50,6 +50,23 @@ def _x_orig(xs, dcj, beta, lo, hi):
 
 
 @njit(cache=True)
+def _row_measure(Ax, reads, dr, beta, rl, ru, floor):
+    """max_i viol_i / max(|a_i X|, |clip(a_i X)|, reads_i, floor) (``reads`` empty: none)."""
+    rows = 0.0
+    with_reads = reads.size > 0
+    for i in range(Ax.size):
+        ax = beta / dr[i] * Ax[i]
+        cax = min(max(ax, rl[i]), ru[i])
+        viol = abs(ax - cax)
+        if viol > 0.0:
+            den = max(abs(ax), abs(cax))
+            if with_reads:
+                den = max(den, reads[i])
+            rows = max(rows, viol / max(max(den, floor), _TINY))
+    return rows
+
+
+@njit(cache=True)
 def lp_parts(x, Ax, y, ATy, dr, dc, beta, ratio, c, l, u, rl, ru, row_floor):
     """At the scaled point: (strict row measure, x_clip, x_max, r_viol, dual scale
     max(|c|, |A^T Y|), P = c^T X, D, size of P's and D's parts, y needs a projection,
@@ -94,15 +111,7 @@ def lp_parts(x, Ax, y, ATy, dr, dc, beta, ratio, c, l, u, rl, ru, row_floor):
         t = _support_part(yh, rl[i], ru[i])
         D += t
         D_abs += abs(t)
-    floor = row_floor * sizes
-    rows = 0.0
-    for i in range(m):
-        ax = beta / dr[i] * Ax[i]
-        cax = min(max(ax, rl[i]), ru[i])
-        viol = abs(ax - cax)
-        if viol > 0.0:
-            den = max(max(max(abs(ax), abs(cax)), floor), _TINY)
-            rows = max(rows, viol / den)
+    rows = _row_measure(Ax, np.zeros(0), dr, beta, rl, ru, row_floor * sizes)
     # X is clipped to [l, u] (as ``Scaled``'s caller does), so its bound violation is 0
     return rows, 0.0, x_max, r_viol, scale, P, D, D_abs + cx_abs, projected, finite
 
@@ -123,16 +132,7 @@ def row_ratio_reads(Ap, Aj, Av, x, Ax, dr, dc, beta, l, u, rl, ru, row_floor):
         ax = beta / dr[i] * Ax[i]
         cax = min(max(ax, rl[i]), ru[i])
         sizes = max(sizes, max(max(abs(ax), abs(cax)), reads[i]))
-    floor = row_floor * sizes
-    rows = 0.0
-    for i in range(m):
-        ax = beta / dr[i] * Ax[i]
-        cax = min(max(ax, rl[i]), ru[i])
-        viol = abs(ax - cax)
-        if viol > 0.0:
-            den = max(max(max(max(abs(ax), abs(cax)), reads[i]), floor), _TINY)
-            rows = max(rows, viol / den)
-    return rows
+    return _row_measure(Ax, reads, dr, beta, rl, ru, row_floor * sizes)
 
 
 @njit(cache=True)

@@ -128,44 +128,45 @@ def ruiz(A, iters: int = 10):
 
 
 @njit(cache=True)
-def ruiz_csr(p, j, v, m, n, iters):
-    """``ruiz`` on CSR arrays (duplicates summed or not: |v| entries are scaled as stored;
-    a row or column without a nonzero keeps scale 1)."""
-    dr = np.ones(m)
-    dc = np.ones(n)
-    rmax = np.empty(m)
-    cmax = np.empty(n)
-    for _ in range(iters):
-        rmax[:] = 0.0
-        cmax[:] = 0.0
-        for i in range(m):
-            for k in range(p[i], p[i + 1]):
-                jj = j[k]
-                a = (dr[i] * abs(v[k])) * dc[jj]
-                if a > rmax[i]:
-                    rmax[i] = a
-                if a > cmax[jj]:
-                    cmax[jj] = a
-        for i in range(m):
-            if rmax[i] > 0.0:
-                dr[i] = dr[i] / np.sqrt(rmax[i])
-        for jj in range(n):
-            if cmax[jj] > 0.0:
-                dc[jj] = dc[jj] / np.sqrt(cmax[jj])
-    rmax[:] = 0.0
-    cmax[:] = 0.0
-    for i in range(m):
+def _row_col_reduce(p, j, v, dr, dc, rsum, csum, use_max):
+    """Row and column max (``use_max``) or sums of |diag(dr) A diag(dc)| into rsum, csum."""
+    rsum[:] = 0.0
+    csum[:] = 0.0
+    for i in range(p.size - 1):
         for k in range(p[i], p[i + 1]):
             jj = j[k]
             a = (dr[i] * abs(v[k])) * dc[jj]
-            rmax[i] += a
-            cmax[jj] += a
-    for i in range(m):
-        if rmax[i] > 0.0:
-            dr[i] = dr[i] / np.sqrt(rmax[i])
-    for jj in range(n):
-        if cmax[jj] > 0.0:
-            dc[jj] = dc[jj] / np.sqrt(cmax[jj])
+            if use_max:
+                rsum[i] = max(rsum[i], a)
+                csum[jj] = max(csum[jj], a)
+            else:
+                rsum[i] += a
+                csum[jj] += a
+
+
+@njit(cache=True)
+def _divide_by_root(d, s):
+    """d_i / sqrt(s_i) where s_i > 0 (a line without a nonzero keeps its scale)."""
+    for i in range(d.size):
+        if s[i] > 0.0:
+            d[i] = d[i] / np.sqrt(s[i])
+
+
+@njit(cache=True)
+def ruiz_csr(p, j, v, m, n, iters):
+    """``ruiz`` on CSR arrays (|v| entries are scaled as stored; a row or column without a
+    nonzero keeps scale 1)."""
+    dr = np.ones(m)
+    dc = np.ones(n)
+    rs = np.empty(m)
+    cs = np.empty(n)
+    for _ in range(iters):
+        _row_col_reduce(p, j, v, dr, dc, rs, cs, True)
+        _divide_by_root(dr, rs)
+        _divide_by_root(dc, cs)
+    _row_col_reduce(p, j, v, dr, dc, rs, cs, False)
+    _divide_by_root(dr, rs)
+    _divide_by_root(dc, cs)
     return dr, dc
 
 

@@ -8,32 +8,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 import solvelab as sl
 from solvelab.bench.data import search_dirs
+from solvelab.bench.suites.lp import generated_lp
 
 pdhg = importlib.import_module("solvelab.backends.pdhg")
 
 
 def _random_lp(seed, scale=1.0, m=30, n=40):
-    """Feasible and bounded, every kind of row and column bound (as tests/families/test_lp)."""
-    rng = np.random.default_rng(seed)
-    A = sp.random(m, n, density=0.3, random_state=rng, data_rvs=rng.standard_normal).toarray()
-    A[np.arange(m), rng.integers(0, n, m)] += 1.0
-    x0 = rng.uniform(0.5, 2.0, n)
-    ax = A @ x0
-    kind = rng.integers(0, 4, m)
-    rl = np.where(kind != 2, ax - (kind != 0) * rng.uniform(0, 1, m), -np.inf)
-    ru = np.where(kind != 1, ax + (kind != 0) * rng.uniform(0, 1, m), np.inf)
-    y0 = rng.standard_normal(m)
-    y0 = np.where(kind == 1, np.abs(y0), np.where(kind == 2, -np.abs(y0), y0))
-    ck = rng.integers(0, 3, n)
-    l = np.where(ck == 1, -np.inf, 0.0)
-    u = np.where(ck == 2, 3.0, np.inf)
-    r0 = np.where(ck == 0, np.abs(rng.standard_normal(n)), np.where(ck == 2, rng.standard_normal(n), 0.0))
-    c = A.T @ y0 + r0
-    return sl.problems.linear_program(c * scale, sp.csr_matrix(A * scale), rl * scale, ru * scale, l, u)
+    """Feasible and bounded, every kind of row and column bound (the bench suite's generator,
+    denser), its data times ``scale``."""
+    d = generated_lp(m, n, seed)
+    return sl.problems.linear_program(d["c"] * scale, d["A"] * scale, d["rl"] * scale, d["ru"] * scale, d["l"],
+                                      d["u"])
 
 
 def _infeasible():
@@ -106,7 +94,7 @@ def test_a_small_budget_and_a_time_limit_stop_the_fused_loop(monkeypatch):
     a, b = _pair(lambda: _random_lp(3), monkeypatch, tol=1e-12, max_iter=200)
     _same(a, b)
     assert a.status != "optimal" and a.iterations == 200
-    res = _random_lp(4, m=300, n=400).solve(backend="halpern", tol=1e-14, max_iter=10**8, time_limit=0.3)
+    res = _random_lp(4, m=3000, n=4000).solve(backend="halpern", tol=1e-14, max_iter=10**8, time_limit=0.3)
     total = res.timings["total"]
     assert res.status == "time_limit" and total < 3.0, (res.status, total)
     assert res.history[-1]["time"] <= total
