@@ -200,7 +200,8 @@ class HalpernBackend(Backend):
     warmup = True
     # ahead of alpd (30) on regularized games, its only shared form: fewer passes on 22 of 24
     # random games (100 .. 1000, four weightings), 2.1x less time in geometric mean
-    # (BENCHMARKS.md, "halpern on regularized games"); pdhg (20) stays first on LPs
+    # (BENCHMARKS.md, "halpern on regularized games"); ahead of pdhg (31) on LPs (pdhg's
+    # priority says why)
     priority = 29
 
     def accepts_extra(self):

@@ -392,14 +392,14 @@ def test_scrs8_certifies_on_the_reflected_halpern_scheme():
     assert res.objective == pytest.approx(REFERENCE["scrs8"], rel=1e-5)
 
 
-def test_a_cvxpy_lp_is_recognized_and_auto_picks_pdhg():
+def test_a_cvxpy_lp_is_recognized_and_auto_picks_halpern():
     import cvxpy as cp
     x, y = cp.Variable(3, name="x"), cp.Variable(name="y")
     cons = [x >= 0, x <= 4, x[0] + x[1] + x[2] <= 5, y >= x[2] - 1, cp.sum(x) == 4]
     prob = sl.Problem(cp.Maximize(x[0] + 2 * x[1] - y + 3), cons)
     assert "LinearProgram" in prob.compile().forms()
     res = prob.solve(tol=1e-8)
-    assert res.backend == "pdhg" and res.status is sl.Status.OPTIMAL
+    assert res.backend == "halpern" and res.status is sl.Status.OPTIMAL   # pdhg's Halpern scheme
     assert res.objective == pytest.approx(cp.Problem(prob.objective, prob.constraints).solve(solver="CLARABEL"),
                                           rel=1e-6)
     assert x.value is not None and x.value[1] == pytest.approx(4.0, abs=1e-6)
