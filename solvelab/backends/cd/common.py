@@ -179,7 +179,7 @@ class _Data:
     def epochs(self, view, u, x, ws, L, n_epochs, mode, seed):
         D, K = self.D, self.K
         if self.Atb is None:
-            self.Atb = D.rmatvec(D.b) if self.fast else np.zeros(1)
+            self.Atb = D.rmatvec_recurring(D.b) if self.fast else np.zeros(1)
         args = (D.s, D.b, view.c, view.dkind, view.dpar, u, x, ws, L, view.pkind, view.w1, view.r,
                 view.lo, view.hi, view.gamma, n_epochs, mode, seed, self.Atb, self.fast)
         if self.dense:

@@ -185,7 +185,7 @@ class CDBackend(Backend):
         if whole_gram and KD.fast:
             # A^T b now, so that the first check (at x = 0 on a cold start) already takes
             # the compiled pass with the Gram matrix instead of NumPy's
-            KD.Atb = D.rmatvec(D.b)
+            KD.Atb = D.rmatvec_recurring(D.b)
         setup_time = time.perf_counter() - t_setup0
         if view.groups:
             return self._solve_blocks(view, options, last, opt, KD, D, L, colsq, x, u, tol, setup_time,

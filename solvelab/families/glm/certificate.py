@@ -185,7 +185,7 @@ class GLMCertificate:
         if not D.m:
             return float(np.abs(self.w1).max(initial=0.0)), 0.0
         u0 = np.zeros(D.m)
-        return _origin_from(D.rmatvec(self.deriv(D, u0)), self.datafit_value(D, u0), self.w1)
+        return _origin_from(D.rmatvec_recurring(self.deriv(D, u0)), self.datafit_value(D, u0), self.w1)
 
     def _conj_datafit(self, D, d, scale):
         """sum_i h_i^*(scale d_i); with a linear part, h_i = g_i + lin_i u + const and

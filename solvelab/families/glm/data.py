@@ -58,6 +58,21 @@ class GLMData:
             T = self.__dict__["_csr_T"] = self.csc.T
         return np.asarray(T @ d).ravel()
 
+    def rmatvec_recurring(self, d):
+        """A^T d for a d that recurs from solve to solve on the same data (A^T b, the
+        datafit's gradient at the origin: a grid of alphas or a cross-validation fold asks
+        for them at every fit). The last two (d, A^T d) pairs are kept; an exactly equal d
+        gets a copy of its product, O(m) instead of a pass over the matrix."""
+        d = np.asarray(d, dtype=np.float64)
+        memo = self.__dict__.setdefault("_recurring", [])
+        for key, val in memo:
+            if key.shape == d.shape and np.array_equal(key, d):
+                return val.copy()
+        val = self.rmatvec(d)
+        memo.insert(0, (d.copy(), val.copy()))
+        del memo[2:]
+        return val
+
     @property
     def nnz(self) -> int:
         return int(self.dense.size if self.dense is not None else self.csc.nnz)
