@@ -31,6 +31,8 @@ the child; on a shared machine compare them only as ratios within one run.
     .venv/bin/python benchmarks/ot_scale.py --scale                 # n = 5000, 20000 (~25 min)
     .venv/bin/python benchmarks/ot_scale.py --scale --sizes 2000 --pot-limit 120     # quick
     .venv/bin/python benchmarks/ot_scale.py --exact                 # DOTmark 64 + clouds 5000
+    .venv/bin/python benchmarks/ot_scale.py --exact --exact-plan --exact-backends sinkhorn_newton --exact-clouds ''
+                                                                    # + the exact LP polish, DOTmark only
 """
 from __future__ import annotations
 
@@ -156,7 +158,7 @@ def child_emd(q, key, rel):
     q.put({"time": el, "cost": float(log["cost"]), "warning": log.get("warning"), "rss": _rss_mb()})
 
 
-def child_ours_exact(q, key, rel, backend):
+def child_ours_exact(q, key, rel, backend, polish=False):
     _setup_child()
     import solvelab as sl
     from solvelab.families.ot import round_plan
@@ -172,7 +174,14 @@ def child_ours_exact(q, key, rel, backend):
         R = round_plan(res.values["P"], a, b)
     el = time.perf_counter() - t - res.info.get("jit_time", 0.0)
     viol = float((np.abs(R.sum(1) - a).sum() + np.abs(R.sum(0) - b).sum()) / a.sum())
-    q.put({"status": res.status.value, "iterations": res.iterations, "time": el, "jit": res.info.get("jit_time"),
+    exact = None
+    if polish:
+        from solvelab.families.ot import exact_plan
+        t2 = time.perf_counter()
+        e = exact_plan(C, a, b, res.values["P"])
+        exact = {"time": time.perf_counter() - t2, "status": e.status, "rounds": e.rounds, "columns": e.columns,
+                 "cost": e.cost, "cert": max(e.marginal_violation, e.dual_infeasibility, e.gap)}
+    q.put({"exact": exact, "status": res.status.value, "iterations": res.iterations, "time": el, "jit": res.info.get("jit_time"),
            "rounded_cost": float((C * R).sum()), "entropic_plan_cost": res.info["transport_cost"],
            "rounded_viol": viol, "min_entry": float(R.min()), "rss": _rss_mb()})
 
@@ -283,7 +292,7 @@ def table_exact(args):
         name = f"DOTmark {key[1][0]} 64x64" if key[0] == "dotmark" else f"clouds n={key[1][0]}"
         emd, _, ew, ek = run_child(child_emd, (key, args.rel_eps), args.limit)
         for backend in args.exact_backends:
-            r, _, w, k = run_child(child_ours_exact, (key, args.rel_eps, backend), args.limit)
+            r, _, w, k = run_child(child_ours_exact, (key, args.rel_eps, backend, args.exact_plan), args.limit)
             if r is None:
                 print(f"| {name} | {backend} | {'killed' if k else 'failed'} at {w:.0f} s | | | | | | | | |")
                 continue
@@ -294,6 +303,14 @@ def table_exact(args):
             label = backend + (" + round_plan" if backend != "sinkhorn" else " (round=True)")
             print(f"| {name} | {label} | {r['status']} | {r['iterations']} | {r['time']:.1f} | {et} | {ratio} | "
                   f"{r['rounded_viol']:.1e} | {rc} | {pc} | {r['rss']:.0f} / {emd['rss'] if emd else float('nan'):.0f} |")
+            x = r.get("exact")
+            if x is not None:   # the same entropic solve, then families.ot.exact_plan on its plan
+                total = r["time"] + x["time"]
+                ratio = f"{emd['time'] / total:.1f}x" if emd else "–"
+                ec = f"{x['cost'] / emd['cost'] - 1:.2e}" if emd else "–"
+                print(f"| {name} | {backend} + exact_plan ({x['time']:.1f} s of it; {x['rounds']} rounds, "
+                      f"{x['columns']} columns) | {x['status']} (certificate {x['cert']:.1e}) | {r['iterations']} | "
+                      f"{total:.1f} | {et} | {ratio} | | {ec} | | |")
             sys.stdout.flush()
 
 
@@ -312,6 +329,8 @@ def main(argv=None):
     ap.add_argument("--classes", default="ClassicImages,Shapes,WhiteNoise", help="DOTmark classes of table 2")
     ap.add_argument("--exact-clouds", default="5000", help="cloud sizes of table 2 ('' for none)")
     ap.add_argument("--exact-backends", default="sinkhorn_newton,sinkhorn")
+    ap.add_argument("--exact-plan", action="store_true",
+                    help="table 2 also gets families.ot.exact_plan on each entropic plan (the exact LP polish)")
     args = ap.parse_args(argv)
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.threads = [int(t) or None for t in args.threads.split(",") if t]

@@ -10,7 +10,10 @@
     lazy          LazyOTProgram (point clouds, cost computed on the fly, O(n + m) memory),
                   its certificate and its form LazyEntropicOT
     rounding      Altschuler-Weed-Rigollet rounding of a plan onto the transport polytope
+    exact         the exact (unregularized) plan from an entropic one: the transport LP on its
+                  support, grown by pricing all pairs, certified from its duals
 """
+from .exact import ExactPlan, exact_plan
 from .certificate import certify_plan, dual_value, improve_potentials, primal_value
 from .farkas import check_infeasibility, forbidden_pairs_ray
 from .forms import EntropicOT, UnbalancedOT
@@ -22,6 +25,6 @@ from .rounding import RoundedPlan, round_lazy, round_plan
 from .validate import MASS_RTOL, check_balanced, check_cost, check_eps, check_marginal
 
 __all__ = ["OTProgram", "LazyOTProgram", "LazyEntropicOT", "LAZY_ABOVE", "certify_lazy", "round_plan",
-           "round_lazy", "RoundedPlan", "EntropicOT", "UnbalancedOT", "recognize", "build_terms", "certify_plan",
+           "round_lazy", "RoundedPlan", "exact_plan", "ExactPlan", "EntropicOT", "UnbalancedOT", "recognize", "build_terms", "certify_plan",
            "primal_value", "dual_value", "improve_potentials", "check_infeasibility", "forbidden_pairs_ray",
            "MASS_RTOL", "check_eps", "check_marginal", "check_balanced", "check_cost"]
