@@ -66,3 +66,15 @@ def test_bad_input_is_refused():
     bad[0, 0] = np.nan
     with pytest.raises(InvalidDataError, match="NaN or Inf"):
         exact_plan(bad, a, b)
+
+
+def test_rows_and_columns_without_mass_leave_the_lp_and_get_pricing_duals():
+    C, a, b = _instance(5, 50, 45)
+    a[::3] = 0.0
+    b[1::4] = 0.0
+    a, b = a / a.sum(), b / b.sum()
+    e = exact_plan(C, a, b, ot.sinkhorn(a, b, C, 0.05))
+    assert e.status == "optimal" and e.cost == pytest.approx(ot.emd2(a, b, C), rel=1e-9)
+    X = e.plan.toarray()
+    assert not X[a == 0].any() and not X[:, b == 0].any()
+    assert (C - e.u[:, None] - e.v[None, :]).min() >= -1e-9 * C.max()

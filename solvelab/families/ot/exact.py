@@ -136,9 +136,24 @@ def exact_plan(C, a, b, P=None, tol: float = 1e-9, max_rounds: int = 50, solver:
     if not np.all(np.isfinite(C)):
         raise InvalidDataError("exact_plan: the cost has NaN or Inf entries (forbidden pairs are not supported here)")
     check_balanced(a, b)
+    if P is not None and tuple(P.shape) != C.shape:
+        raise ShapeError(f"exact_plan: the entropic plan has shape {tuple(P.shape)}, expected {C.shape}")
+    # rows and columns without mass carry nothing: the LP is solved without them, and their
+    # duals are the largest that price all their pairs nonnegative
+    ri, ci = np.flatnonzero(a > 0), np.flatnonzero(b > 0)
+    if ri.size < a.size or ci.size < b.size:
+        Pk = None if P is None else (P[ri][:, ci] if sp.issparse(P) else np.asarray(P)[np.ix_(ri, ci)])
+        e = exact_plan(C[np.ix_(ri, ci)], a[ri], b[ci], Pk, tol, max_rounds, solver)
+        u, v = np.empty(a.size), np.empty(b.size)
+        u[ri], v[ci] = e.u, e.v
+        v[np.setdiff1d(np.arange(b.size), ci)] = np.min(C[ri][:, np.setdiff1d(np.arange(b.size), ci)]
+                                                        - e.u[:, None], axis=0) if ri.size else 0.0
+        zr = np.setdiff1d(np.arange(a.size), ri)
+        u[zr] = np.min(C[zr] - v[None, :], axis=1)
+        X = e.plan.tocoo()
+        plan = sp.csr_matrix((X.data, (ri[X.row], ci[X.col])), shape=C.shape)
+        return _certified(C, a, b, plan, u, v, e.rounds, e.columns, e.status, tol)
     n, m = C.shape
-    if P is not None and tuple(P.shape) != (n, m):
-        raise ShapeError(f"exact_plan: the entropic plan has shape {tuple(P.shape)}, expected {(n, m)}")
     cmax = float(np.abs(C).max(initial=0.0)) or 1.0
     mass = float(a.sum())
     ms = n / mass                                         # masses scaled to sum to n
@@ -172,6 +187,8 @@ def exact_plan(C, a, b, P=None, tol: float = 1e-9, max_rounds: int = 50, solver:
         if ai.size == 0:
             status = "optimal"
             break
+        if rounds == 1:   # from its basis on: the new columns keep it primal feasible
+            h.setOptionValue("solver", "simplex")
         start, index, value = _columns(ai, aj, n)
         h.addCols(ai.size, C[ai, aj] / cmax, np.zeros(ai.size), np.full(ai.size, np.inf), index.size, start[:-1],
                   index, value)
@@ -180,7 +197,14 @@ def exact_plan(C, a, b, P=None, tol: float = 1e-9, max_rounds: int = 50, solver:
     y = np.asarray(h.getSolution().row_dual) * cmax
     u, v = y[:n], y[n:]
     X = sp.csr_matrix((x, (ii, jj)), shape=(n, m))
+    return _certified(C, a, b, X, u, v, rounds, int(ii.size), status, tol)
+
+
+def _certified(C, a, b, X, u, v, rounds, columns, status, tol) -> ExactPlan:
+    """The ExactPlan of (X, u, v) with its measures recomputed on the data (C, a, b)."""
     X.eliminate_zeros()
+    mass = float(a.sum())
+    cmax = float(np.abs(C).max(initial=0.0)) or 1.0
     viol = float((np.abs(np.asarray(X.sum(axis=1)).ravel() - a).sum()
                   + np.abs(np.asarray(X.sum(axis=0)).ravel() - b).sum()) / mass)
     _, _, rmin = _priced(C, u, v, np.inf, 1)
@@ -191,4 +215,4 @@ def exact_plan(C, a, b, P=None, tol: float = 1e-9, max_rounds: int = 50, solver:
     dinf = max(0.0, -rmin) / cmax
     if status == "optimal" and max(viol, dinf, gap) > tol:
         status = "inaccurate"
-    return ExactPlan(X, primal, u, v, viol, dinf, gap, rounds, int(ii.size), status)
+    return ExactPlan(X, primal, u, v, viol, dinf, gap, rounds, columns, status)
