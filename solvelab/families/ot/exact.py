@@ -146,10 +146,9 @@ def exact_plan(C, a, b, P=None, tol: float = 1e-9, max_rounds: int = 50, solver:
         e = exact_plan(C[np.ix_(ri, ci)], a[ri], b[ci], Pk, tol, max_rounds, solver)
         u, v = np.empty(a.size), np.empty(b.size)
         u[ri], v[ci] = e.u, e.v
-        v[np.setdiff1d(np.arange(b.size), ci)] = np.min(C[ri][:, np.setdiff1d(np.arange(b.size), ci)]
-                                                        - e.u[:, None], axis=0) if ri.size else 0.0
-        zr = np.setdiff1d(np.arange(a.size), ri)
-        u[zr] = np.min(C[zr] - v[None, :], axis=1)
+        zr, zc = np.flatnonzero(a == 0), np.flatnonzero(b == 0)
+        v[zc] = np.min(C[np.ix_(ri, zc)] - e.u[:, None], axis=0)   # prices (ri, zc) at >= 0
+        u[zr] = np.min(C[zr] - v[None, :], axis=1)                  # then (zr, every column)
         X = e.plan.tocoo()
         plan = sp.csr_matrix((X.data, (ri[X.row], ci[X.col])), shape=C.shape)
         return _certified(C, a, b, plan, u, v, e.rounds, e.columns, e.status, tol)
