@@ -138,6 +138,11 @@ def exact_plan(C, a, b, P=None, tol: float = 1e-9, max_rounds: int = 50, solver:
     check_balanced(a, b)
     if P is not None and tuple(P.shape) != C.shape:
         raise ShapeError(f"exact_plan: the entropic plan has shape {tuple(P.shape)}, expected {C.shape}")
+    if P is not None:
+        vals = P.data if sp.issparse(P) else np.asarray(P)
+        if not np.all(np.isfinite(vals)) or np.any(vals < 0):
+            raise InvalidDataError("exact_plan: the entropic plan must be finite and nonnegative (a solver that "
+                                   "failed returns NaN: pass P=None to start from the north-west corner)")
     # rows and columns without mass carry nothing: the LP is solved without them, and their
     # duals are the largest that price all their pairs nonnegative
     ri, ci = np.flatnonzero(a > 0), np.flatnonzero(b > 0)
