@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .lp_measures import descent_ray, farkas_ray, lp_parts, row_ratio_reads
+from .lp_measures import _rel, descent_ray, farkas_ray, lp_parts, row_ratio_reads, screen_passes
 from .pdhg import halpern_steps
 
 ST_J, ST_W, ST_FPR, ST_FPR_RESTART, ST_KKT_PREV, ST_SINCE, ST_RESTARTS, ST_K, ST_IT, ST_PASS_A, ST_PASS_T, \
@@ -40,13 +40,7 @@ PA_SIZE = 21
 BATCH, EVENT, EVENT_NORM = 0, 1, 2
 HIST_COLS = 8
 
-_TINY = float(np.finfo(np.float64).tiny)
 _ROUNDING = 8 * float(np.finfo(np.float64).eps)
-
-
-@njit(cache=True)
-def _rel(num, den):
-    return 0.0 if num == 0.0 else num / max(den, _TINY)
 
 
 @njit(cache=True)
@@ -125,7 +119,7 @@ def halpern_evaluations(data, it, anchor, t_orig, scales, prev, ray_anchor, st, 
                     if ok:
                         if np.isnan(norm_A):
                             return EVENT_NORM, nrec
-                        if _rel(viol, max(size, norm_A * dy_max)) <= ray_tol:
+                        if screen_passes(ok, viol, size, norm_A * dy_max, ray_tol):
                             return EVENT, nrec
                     if pa[PA_OBJECTIVE] > 0.0:
                         ok, viol, size = descent_ray(xt, Axt, base[0], base[1], dr, dc, beta, c, l, u, rl, ru,
@@ -133,7 +127,7 @@ def halpern_evaluations(data, it, anchor, t_orig, scales, prev, ray_anchor, st, 
                         if ok:
                             if np.isnan(norm_A):
                                 return EVENT_NORM, nrec
-                            if _rel(viol, max(size, norm_A)) <= ray_tol:
+                            if screen_passes(ok, viol, size, norm_A, ray_tol):
                                 return EVENT, nrec
             if pa[PA_DRIFT] > 0.0 and P < 0.0 and np.isfinite(P):
                 if np.isnan(new_drift):

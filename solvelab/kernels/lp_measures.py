@@ -209,15 +209,16 @@ def descent_ray(x1, Ax1, x0, Ax0, dr, dc, beta, c, l, u, rl, ru, tol):
     return True, bad_rows, ad_max
 
 
+@njit(cache=True)
+def screen_passes(ok, viol, size, scale, tol):
+    """The last comparison of a ``farkas_ray`` / ``descent_ray`` screen: ``scale`` is
+    |A|_2 |dy| (Farkas) or |A|_2 (descent), needed only when the rest (``ok``) has passed."""
+    return ok and _rel(viol, max(size, scale)) <= tol
+
+
 def ray_passes(screen, scale: float, tol: float) -> bool:
-    """The last comparison of ``farkas_ray`` / ``descent_ray``'s screen: ``scale`` is
-    |A|_2 |dy| (Farkas) or |A|_2 (descent), read only when the rest has passed."""
-    ok, viol, size = screen[0], screen[1], screen[2]
-    return bool(ok) and _rel_py(viol, max(size, scale)) <= tol
-
-
-def _rel_py(num: float, den: float) -> float:
-    return 0.0 if num == 0.0 else num / max(den, _TINY)
+    """``screen_passes`` on a screen's result tuple (the Python callers' form)."""
+    return bool(screen_passes(bool(screen[0]), float(screen[1]), float(screen[2]), float(scale), float(tol)))
 
 
 def warm_up() -> None:
@@ -229,3 +230,4 @@ def warm_up() -> None:
     row_ratio_reads(p, j, two, two, one, one, two, 1.0, -inf2, inf2, one, inf1, 1e-8)
     farkas_ray(one, two, 0 * one, 0 * two, one, two, 1.0, -inf2, inf2, one, inf1, 1e-6)
     descent_ray(two, one, 0 * two, 0 * one, one, two, 1.0, two, -inf2, inf2, one, inf1, 1e-6)
+    screen_passes(True, 0.0, 1.0, 1.0, 1e-6)
