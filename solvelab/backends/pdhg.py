@@ -667,7 +667,8 @@ class PDHGBackend(Backend):
                 if phase == "feasibility":
                     d = g = 0.0
                 cands.append([max(p, d, g), p, d, g, pt, P])
-            cur = tuple(v.copy() for v in cands[0][4])   # the current point (scaled), kept for the rays
+            first = cands[0][4]
+            cur = tuple(v.copy() for v in first)   # the current point (scaled), kept for the rays
             P = cands[0][5]
             cands.sort(key=lambda t: t[0])
             lim = 0.1 * tol if phase == "feasibility" else tol
@@ -677,7 +678,7 @@ class PDHGBackend(Backend):
                 c0[1] = run.primal_with_reads(c0[4])
                 c0[0] = max(c0[1], c0[2], c0[3])
             val, p, d, g, pt, _ = cands[0]
-            best = tuple(v.copy() for v in pt)
+            best = cur if pt is first else tuple(v.copy() for v in pt)   # (neither is written to later)
             if ray_of is not None:
                 cx, cAx = run.original(*cur)[:2]
                 if check_unbounded_ray(ray_of, cx, cAx) and check_unbounded_ray(ray_of, cx):
