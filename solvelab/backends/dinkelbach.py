@@ -9,13 +9,16 @@ D(x_k) + s_k^T (x - x_k), s_k in dD(x_k) (the generalized Dinkelbach step): the 
 problem stays convex, N(x_{k+1}) - t_k D(x_{k+1}) <= 0 still gives F(x_{k+1}) <= t_k,
 and a fixed point is a critical point (0 in dN - t dD).
 
-Inner solvers (option ``inner``): 'cd' (the default on box domains without a numerator
+Inner solvers (option ``inner``): 'newton' (the default on box domains without a numerator
 norm term: the Lasso-with-box kernel ``kernels.fractional.lasso_box_cd`` on 1/2 |Gx - y|^2
-+ (q - t s)^T x + lam |x|_1, warm-started from x_k), 'clarabel' (CVXPY + Clarabel on the
-same convex inner problem; the only one for the simplex or a norm term). The outer test
++ (q - t s)^T x + lam |x|_1, warm-started from x_k, in bursts finished by Newton steps on
+the support, ``lasso_support``: 34x fewer epochs on madelon), 'cd' (the CD kernel alone),
+'clarabel' (CVXPY + Clarabel on the same convex inner problem; the only one for the
+simplex or a norm term). The outer test
 is the family's stationarity measure at x_k. Options: ``inner``, ``inner_tol`` (default
 tol / 10, relative KKT of the inner problem), ``inner_max_epochs`` (100000), ``x0``.
-Statuses: converged, max_iter, time_limit, stopped, numerical_error.
+Statuses: converged, max_iter, time_limit, stopped, numerical_error, no_minimizer (x runs off
+on a ray of G's null space toward an infimum that is not attained).
 """
 from __future__ import annotations
 
@@ -28,8 +31,9 @@ from ..errors import InvalidDataError, MissingDependencyError
 from ..families.fractional import stationarity
 from ..kernels.fractional import lasso_box_cd
 from . import registry
+from .lasso_support import SupportFactor, lasso_support_newton
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
-from .fractional_cd import start_point
+from .fractional_cd import runs_off, start_point
 
 TABLE = Table(("iteration", "outer", "6d"), ("time", "time", "9.3f"), ("objective", "t = N/D", "14.7e"),
               ("residual", "stationarity", "12.2e"), ("inner", "inner", "7d"))
@@ -86,13 +90,13 @@ class DinkelbachBackend(Backend):
 
     def _opts(self, p, options):
         extra = self.checked_extra(options)
-        default = "clarabel" if (p.simplex or p.rho) else "cd"
+        default = "clarabel" if (p.simplex or p.rho) else "newton"
         inner = extra.get("inner", default)
-        if inner not in ("cd", "clarabel"):
-            raise InvalidDataError(f"backend 'dinkelbach': inner must be 'cd' or 'clarabel', got {inner!r}")
-        if inner == "cd" and (p.simplex or p.rho):
-            raise InvalidDataError("backend 'dinkelbach': inner='cd' takes box domains without a numerator norm "
-                                   "term; use inner='clarabel' for the simplex or rho |L x|")
+        if inner not in ("newton", "cd", "clarabel"):
+            raise InvalidDataError(f"backend 'dinkelbach': inner must be 'newton', 'cd' or 'clarabel', got {inner!r}")
+        if inner in ("newton", "cd") and (p.simplex or p.rho):
+            raise InvalidDataError(f"backend 'dinkelbach': inner={inner!r} takes box domains without a numerator "
+                                   f"norm term; use inner='clarabel' for the simplex or rho |L x|")
         itol = extra.get("inner_tol", 0.1 * options.tol)
         if isinstance(itol, bool) or not isinstance(itol, (int, float)) or not 0 < itol < 1:
             raise InvalidDataError(f"backend 'dinkelbach': inner_tol must be a number in (0, 1), got {itol!r}")
@@ -104,7 +108,7 @@ class DinkelbachBackend(Backend):
     def setup(self, view, options: SolveOptions) -> Workspace:
         p = view.program
         self._opts(p, options)
-        return Workspace(G=np.asfortranarray(p.G))
+        return Workspace(G=np.asfortranarray(p.G), factor=SupportFactor())
 
     def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
         t0 = time.perf_counter()
@@ -114,7 +118,7 @@ class DinkelbachBackend(Backend):
         G = ws["G"]
         mon = IterationMonitor(options, table=TABLE)
         mon.check_every = 1   # an outer iteration is a full solve: check each one
-        it, inner_total = 0, 0
+        it, inner_total, newton_total = 0, 0, 0
         setup_time = time.perf_counter() - t0
         while True:
             t = p.ratio(x)
@@ -128,11 +132,18 @@ class DinkelbachBackend(Backend):
                 break
             if mon.check(rec, x, f"{mon.max_iter} outer iterations (stationarity {res:.2e})"):
                 break
+            if it and runs_off(p, x, mon, f"{it} outer iterations"):
+                break
             c = p.q - t * p.den.subgradient(x)
-            if inner == "cd":
+            if inner in ("newton", "cd"):
                 xn = x.copy()
                 r = G @ xn - p.y if G.shape[0] else np.zeros(0)
-                ep, _ = lasso_box_cd(G, p.colsq, r, xn, c, p.lam, p.lo, p.hi, itol, max_ep)
+                if inner == "newton":
+                    ep, steps = lasso_support_newton(G, p.colsq, r, xn, c, p.lam, p.lo, p.hi, itol, max_ep,
+                                                     ws["factor"])
+                    newton_total += steps
+                else:
+                    ep, _ = lasso_box_cd(G, p.colsq, r, xn, c, p.lam, p.lo, p.hi, itol, max_ep)
                 if ep < 0:
                     mon.stop("numerical_error", f"the inner problem at t = {t:.6g} is unbounded below (a "
                                                 f"coordinate without curvature runs to infinity)")
@@ -148,7 +159,7 @@ class DinkelbachBackend(Backend):
             tn = p.ratio(xn)
             if not tn <= t + _ROUND * abs(t) or np.array_equal(xn, x):
                 # no decrease: the inner solve is at its accuracy floor (or x_k is already critical)
-                if inner == "cd" and itol > 1e-15:
+                if inner != "clarabel" and itol > 1e-15:
                     itol *= 1e-2
                     continue
                 mon.stop("converged", f"no decrease of t after {it} outer iterations (stationarity {res:.2e})")
@@ -158,7 +169,8 @@ class DinkelbachBackend(Backend):
         if np.all(np.isfinite(x)):
             ws.warm.update(x=x.copy(), data_version=p.data_version)
         return RawSolution(x=x, status=mon.status, iterations=it, history=mon.history, setup_time=setup_time,
-                           info={"inner": inner, "inner_iterations": inner_total, "global": p.quasiconvex},
+                           info={"inner": inner, "inner_iterations": inner_total, "newton_steps": newton_total,
+                                 "global": p.quasiconvex},
                            message=mon.message)
 
 

@@ -13,7 +13,12 @@ family's stationarity measure is computed from x; it stops when that meets tol.
 Takes box domains (free, x >= 0, bounds) with affine, l2 (of x or B x), l1 and top-k
 denominators; refuses the simplex and a norm term in the numerator (they couple the
 coordinates: use ``dinkelbach``). Options: ``theta`` (0), ``x0`` (a start). Statuses:
-converged, max_iter, time_limit, stopped, numerical_error (iterations are passes).
+converged, max_iter, time_limit, stopped, numerical_error, no_minimizer (x runs off on a ray
+of G's null space toward an infimum that is not attained; iterations are passes).
+After each ``check_every`` passes that left x's sign pattern as it was, ``newton``
+(default True) tries one Newton step on the support for Dinkelbach's linearized problem
+(``dinkelbach_step``), kept when the ratio drops: it removes CD's slow tail on
+correlated columns.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from ..errors import InvalidDataError
 from ..families.fractional import stationarity
 from ..kernels.fractional import DenKind, fcd_epochs
 from . import registry
+from .lasso_support import SupportFactor, newton_on_support
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 
 TABLE = Table(("iteration", "epoch", "6d"), ("time", "time", "9.3f"), ("objective", "ratio", "14.7e"),
@@ -60,6 +66,40 @@ def start_point(p, extra, warm, data_version, options) -> np.ndarray:
     return p.start()
 
 
+def runs_off(p, x, mon, where: str) -> bool:
+    """Stop (status 'no_minimizer', reported inaccurate) when x has run out on a ray of
+    G's null space along which the ratio still falls (``FractionalProgram.ray_limit``)."""
+    limit = p.ray_limit(x)
+    if limit is None:
+        return False
+    return mon.stop("no_minimizer", f"no minimizer: after {where} x (|x| = {np.linalg.norm(x):.3g}) runs off along a "
+                                    f"ray v with G v = 0, on which the ratio keeps falling toward {limit:.9g} "
+                                    f"(F(x) = {p.ratio(x):.9g}); that infimum is not attained (or only at a scale "
+                                    f"beyond what the data resolve)")
+
+
+def dinkelbach_step(p, G, x, factor) -> int:
+    """One Newton step on x's support for Dinkelbach's linearized problem at t = F(x),
+    min N(z) - t s^T z (s in dD(x)); x is replaced (returns 1) only when the ratio drops.
+    Any decrease of that convex problem's value from x gives F <= t (D(z) >= s^T z for
+    the norms; equality for affine D), so the step keeps the descent; it removes the slow
+    tail of CD on correlated columns once the support has settled."""
+    t = p.ratio(x)
+    if not np.isfinite(t):
+        return 0
+    c = p.q - t * p.den.subgradient(x)
+    z = x.copy()
+    r = G @ z - p.y if G.shape[0] else np.zeros(0)
+    if G.shape[0] == 0 or not newton_on_support(G, r, z, c, p.lam, p.lo, p.hi, factor):
+        return 0
+    # a decrease beyond rounding: steps at the rounding level would make the path (and the
+    # pass count) depend on the data's scale
+    if p.den.value(z) > 0 and p.ratio(z) < t - 16 * np.finfo(np.float64).eps * abs(t):
+        x[:] = z
+        return 1
+    return 0
+
+
 class FractionalCDBackend(Backend):
     name = "fractional_cd"
     description = ("fractional coordinate descent: each coordinate's 1-D ratio minimized globally by a "
@@ -67,7 +107,7 @@ class FractionalCDBackend(Backend):
     forms = ("FractionalRatio",)
     default_max_iter = 20000
     priority = 20
-    _EXTRA = ("theta", "x0")
+    _EXTRA = ("theta", "x0", "newton")
 
     def accepts_extra(self):
         return self._EXTRA
@@ -89,17 +129,25 @@ class FractionalCDBackend(Backend):
     def setup(self, view, options: SolveOptions) -> Workspace:
         self._theta(options)
         p = view.program
-        return Workspace(G=np.asfortranarray(p.G))
+        return Workspace(G=np.asfortranarray(p.G), factor=SupportFactor())
+
+    def _newton(self, options) -> bool:
+        flag = self.checked_extra(options).get("newton", True)
+        if not isinstance(flag, (bool, np.bool_)):
+            raise InvalidDataError(f"backend 'fractional_cd': newton must be True or False, got {flag!r}")
+        return bool(flag)
 
     def solve(self, view, options: SolveOptions, ws: Workspace) -> RawSolution:
         t0 = time.perf_counter()
         theta = self._theta(options)
+        polish = self._newton(options)
         extra = self.checked_extra(options)
         p = view.program
         x = start_point(p, extra, ws.warm, p.data_version, options)
         G = ws["G"]
         mon = IterationMonitor(options, table=TABLE, unit="epochs")
-        it, changed = 0, -1
+        it, changed, steps = 0, -1, 0
+        pattern = None   # the sign pattern at the last check
         setup_time = time.perf_counter() - t0
         while True:
             res = stationarity(p, x)
@@ -117,17 +165,26 @@ class FractionalCDBackend(Backend):
                 break
             if mon.check(rec, x, f"{mon.max_iter} epochs (stationarity {res:.2e})"):
                 break
+            if it and runs_off(p, x, mon, f"{it} epochs"):
+                break
             chunk = max(1, min(mon.check_every, mon.max_iter - it))
             r = G @ x - p.y if G.shape[0] else np.zeros(0)
             f = 0.5 * float(r @ r) + float(p.q @ x) + p.c0
             num = (G, p.colsq, p.q, p.lam, p.lo, p.hi, f)
             _, changed = fcd_epochs(num, den_tuple(p, x), x, r, chunk, theta)
             it += chunk
+            if polish and changed:
+                # only once the sign pattern has settled: the steps then shorten CD's tail
+                # without steering which critical point the cyclic passes pick
+                now = np.sign(x)
+                if pattern is not None and np.array_equal(now, pattern):
+                    steps += dinkelbach_step(p, G, x, ws["factor"])
+                pattern = now
         mon.summary(self.name, f"{it} epochs", mon.elapsed())
         if np.all(np.isfinite(x)):
             ws.warm.update(x=x.copy(), data_version=p.data_version)
         return RawSolution(x=x, status=mon.status, iterations=it, history=mon.history, setup_time=setup_time,
-                           info={"global": p.quasiconvex}, message=mon.message)
+                           info={"global": p.quasiconvex, "newton_steps": steps}, message=mon.message)
 
 
 registry.register(FractionalCDBackend())

@@ -304,9 +304,10 @@ def lasso_box_cd(G, colsq, r, x, c, lam, lo, hi, tol, max_epochs):
     """min 1/2 |G x - y|^2 + c^T x + sum lam_i |x_i| over lo <= x <= hi by cyclic CD from x
     (r = G x - y kept). Stops when, in one pass, every coordinate's KKT violation
     dist(0, g_i + lam_i d|x_i| + N_box) <= tol max(|g|_inf, |lam|_inf) (or a coordinate
-    with colsq_i = 0 runs off to infinity: returns -1 epochs). Returns (epochs, violation)."""
+    with colsq_i = 0 runs off to infinity: returns -1 epochs). Returns (epochs, the last
+    pass's violation relative to that scale)."""
     m, n = G.shape
-    viol = np.inf
+    viol, scale = np.inf, 1.0
     lam_max = 0.0
     for i in range(n):
         lam_max = max(lam_max, lam[i])
@@ -340,4 +341,4 @@ def lasso_box_cd(G, colsq, r, x, c, lam, lo, hi, tol, max_epochs):
         scale = max(gmax, lam_max)
         if viol <= tol * scale:
             return ep, (viol / scale if scale > 0 else 0.0)
-    return max_epochs, viol
+    return max_epochs, (viol / scale if scale > 0 else viol)

@@ -198,7 +198,8 @@ def test_the_1d_subproblem_is_solved_globally(seed):
 @pytest.mark.parametrize("backend,opt,value,text", [
     ("fractional_cd", "theta", -1.0, "theta must be a number >= 0"),
     ("fractional_cd", "x0", np.ones(3), "x0 must be a finite vector"),
-    ("dinkelbach", "inner", "newton", "inner must be 'cd' or 'clarabel'"),
+    ("fractional_cd", "newton", "yes", "newton must be True or False"),
+    ("dinkelbach", "inner", "lbfgs", "inner must be 'newton', 'cd' or 'clarabel'"),
     ("dinkelbach", "inner_tol", 2.0, "inner_tol must be a number in (0, 1)"),
     ("dinkelbach", "inner_max_epochs", 0, "inner_max_epochs must be a positive integer"),
     ("dinkelbach", "warp", 1, "does not know option"),
