@@ -8,6 +8,9 @@ cone of the box at x_i; for the simplex, + mu 1 with x >= 0's cone). In the max-
     stationarity   min over d in dD(x) (and mu) of max_i dist(t d_i - mu, I_i),
                    relative to max(|g|_inf, |lam|_inf, |t| |d|_inf)
     domain         |x - P(x)|_inf relative to |x|_inf (the simplex: and |sum x - 1|)
+    attained       0, or inf when x lies on a ray of G's null space along which the ratio
+                   still falls (``FractionalProgram.ray_limit``): a point far out on such a
+                   ray can look stationary, but the infimum is at infinity, not at x
     parametric_gap (affine D only, small n; reported, not compared) -min_z N(z) - t D(z)
                    relative to |N(x)|: 0 exactly at a global minimizer (Dinkelbach's test)
 
@@ -171,6 +174,10 @@ def fractional_certificate(node, x) -> Certificate:
                   "dist(0, dN(x) - t dD(x)) at t = N/D, relative to |grad f|, |lam|, t |dD|"
                   + ("" if node.quasiconvex else " (a critical point: the ratio is not quasiconvex)")),
           Measure("domain", domain_violation(node, x), "distance of x to the domain, relative to |x|")]
+    limit = node.ray_limit(x)
+    ms.append(Measure("attained", 0.0 if limit is None else float("inf"),
+                      "0, or inf where x is on a ray of G's null space along which the ratio keeps falling "
+                      "toward an infimum that no point attains (no minimizer to certify)"))
     gap = parametric_gap(node, x)
     if gap is not None:
         ms.append(Measure("parametric_gap", gap, "-min_z N(z) - t D(z) relative to N(x) (Clarabel)", compared=False))
@@ -179,4 +186,5 @@ def fractional_certificate(node, x) -> Certificate:
 
 def unmeasurable() -> Certificate:
     return Certificate.from_measures("fractional_critical", [Measure("stationarity", float("inf")),
-                                                             Measure("domain", float("inf"))])
+                                                             Measure("domain", float("inf")),
+                                                             Measure("attained", float("inf"))])

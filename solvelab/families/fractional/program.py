@@ -128,6 +128,36 @@ class FractionalProgram(StructuredProgram):
         D = self.den.value(x)
         return self.numerator(x) / D if D > 0 else float("inf")
 
+    def ray_limit(self, x, null_tol: float = 1e-6):
+        """L when x points along a ray of G's null space that the ratio falls along without
+        end; else None. With v = x / |x|, G v = 0 (to ``null_tol`` relative to G's largest
+        column), the ray {a v, a > 0} in the domain and N(0) > 0: along it N(a v) = N(0) +
+        a N'(v) and D(a v) = a D(v) (+ d), so F falls strictly toward L = N'(v) / D(v) with
+        N'(v) = q^T v + lam^T |v| + rho |L v|; reported when F(x) is within rounding of L or
+        above it (the infimum then lies at infinity: no minimizer to certify at x). With
+        N(0) = 0 a homogeneous ratio is scale-invariant and attains its value on the ray."""
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        nx = float(np.linalg.norm(x))
+        if self.simplex or not nx > 0 or not np.isfinite(nx):
+            return None
+        v = x / nx
+        if self.G.shape[0]:
+            gmax = float(np.sqrt(np.max(self.colsq, initial=0.0)))
+            if not np.linalg.norm(self.G @ v) <= null_tol * gmax:
+                return None
+        if np.any((v > 0) & np.isfinite(self.hi)) or np.any((v < 0) & np.isfinite(self.lo)):
+            return None
+        if not self.smooth_value(np.zeros(self.n)) > 0:
+            return None
+        Dv = self.den.value(v) - (self.den.d if self.den.kind == "affine" else 0.0)
+        if not Dv > 0:
+            return None
+        Nv = float(self.q @ v) + float(self.lam @ np.abs(v))
+        if self.rho:
+            Nv += self.rho * float(np.linalg.norm(self.L @ v))
+        limit, F = Nv / Dv, self.ratio(x)
+        return limit if limit <= F + 1e-12 * abs(F) else None
+
     def objective(self, x) -> float:
         return self.ratio(np.asarray(x, dtype=np.float64).reshape(-1))
 
@@ -158,8 +188,6 @@ class FractionalProgram(StructuredProgram):
             return x
         Gx = self.G @ x if self.G.shape[0] else np.zeros(0)
         a = 0.5 * float(Gx @ Gx)
-        b = float(self.q @ x - Gx @ self.y) + float(self.lam @ np.abs(x)) + \
-            (self.rho * float(np.linalg.norm(self.L @ x)) if self.rho else 0.0)
         c = self.smooth_value(np.zeros(self.n))
         with np.errstate(divide="ignore", invalid="ignore"):
             ratios = np.where(x > 0, self.hi / x, np.where(x < 0, self.lo / x, np.inf))
