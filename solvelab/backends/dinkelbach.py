@@ -140,13 +140,21 @@ class DinkelbachBackend(Backend):
                 r = G @ xn - p.y if G.shape[0] else np.zeros(0)
                 if inner == "newton":
                     ep, steps = lasso_support_newton(G, p.colsq, r, xn, c, p.lam, p.lo, p.hi, itol, max_ep,
-                                                     ws["factor"])
+                                                     ws["factor"], runs_off=lambda z: p.ray_limit(z) is not None)
                     newton_total += steps
                 else:
                     ep, _ = lasso_box_cd(G, p.colsq, r, xn, c, p.lam, p.lo, p.hi, itol, max_ep)
                 if ep < 0:
-                    mon.stop("numerical_error", f"the inner problem at t = {t:.6g} is unbounded below (a "
-                                                f"coordinate without curvature runs to infinity)")
+                    ray = ws["factor"].ray if inner == "newton" else None
+                    limit = p.ray_limit(ray) if ray is not None else None
+                    if limit is not None:
+                        mon.stop("no_minimizer", f"no minimizer found: the inner problem at t = {t:.9g} is unbounded "
+                                                 f"below along a ray v of G's null space (G v = 0), on which the "
+                                                 f"ratio falls toward {limit:.9g}; the infimum is at most that, "
+                                                 f"approached as |x| -> infinity, and is not attained at x")
+                    else:
+                        mon.stop("numerical_error", f"the inner problem at t = {t:.6g} is unbounded below (a "
+                                                    f"coordinate without curvature runs to infinity)")
                     break
                 inner_total += ep
             else:

@@ -30,7 +30,7 @@ from ..errors import InvalidDataError
 from ..families.fractional import stationarity
 from ..kernels.fractional import DenKind, fcd_epochs
 from . import registry
-from .lasso_support import SupportFactor, newton_on_support
+from .lasso_support import STEP, UNBOUNDED, SupportFactor, newton_on_support
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 
 TABLE = Table(("iteration", "epoch", "6d"), ("time", "time", "9.3f"), ("objective", "ratio", "14.7e"),
@@ -78,26 +78,32 @@ def runs_off(p, x, mon, where: str) -> bool:
                                     f"beyond what the data resolve)")
 
 
-def dinkelbach_step(p, G, x, factor) -> int:
+def dinkelbach_step(p, G, x, factor):
     """One Newton step on x's support for Dinkelbach's linearized problem at t = F(x),
     min N(z) - t s^T z (s in dD(x)); x is replaced (returns 1) only when the ratio drops.
     Any decrease of that convex problem's value from x gives F <= t (D(z) >= s^T z for
     the norms; equality for affine D), so the step keeps the descent; it removes the slow
-    tail of CD on correlated columns once the support has settled."""
+    tail of CD on correlated columns once the support has settled. Returns (1 if x was
+    replaced else 0, L): L is None, or the limit L < t of the ratio along a ray of G's
+    null space on which that problem is unbounded below."""
     t = p.ratio(x)
-    if not np.isfinite(t):
-        return 0
+    if not np.isfinite(t) or G.shape[0] == 0:
+        return 0, None
     c = p.q - t * p.den.subgradient(x)
     z = x.copy()
-    r = G @ z - p.y if G.shape[0] else np.zeros(0)
-    if G.shape[0] == 0 or not newton_on_support(G, r, z, c, p.lam, p.lo, p.hi, factor):
-        return 0
+    r = G @ z - p.y
+    code = newton_on_support(G, r, z, c, p.lam, p.lo, p.hi, factor)
+    if code == UNBOUNDED:
+        limit = p.ray_limit(factor.ray)
+        return 0, (limit if limit is not None and limit < t else None)
+    if code != STEP:
+        return 0, None
     # a decrease beyond rounding: steps at the rounding level would make the path (and the
     # pass count) depend on the data's scale
     if p.den.value(z) > 0 and p.ratio(z) < t - 16 * np.finfo(np.float64).eps * abs(t):
         x[:] = z
-        return 1
-    return 0
+        return 1, None
+    return 0, None
 
 
 class FractionalCDBackend(Backend):
@@ -148,6 +154,7 @@ class FractionalCDBackend(Backend):
         mon = IterationMonitor(options, table=TABLE, unit="epochs")
         it, changed, steps = 0, -1, 0
         pattern = None   # the sign pattern at the last check
+        ray_value = None
         setup_time = time.perf_counter() - t0
         while True:
             res = stationarity(p, x)
@@ -155,6 +162,12 @@ class FractionalCDBackend(Backend):
             rec = mon.record(it, res, objective=F, changed=max(changed, 0))
             if not np.isfinite(F) or not np.all(np.isfinite(x)):
                 mon.stop("numerical_error", f"the ratio is {F} after {it} epochs")
+                break
+            if ray_value is not None:
+                mon.stop("no_minimizer", f"no minimizer found: after {it} epochs the ratio falls along a ray v of "
+                                         f"G's null space (G v = 0) toward {ray_value:.9g} < F(x) = {F:.9g}; the "
+                                         f"infimum is at most that, approached as |x| -> infinity, and is not "
+                                         f"attained at x")
                 break
             if res <= options.tol:
                 mon.stop("converged")
@@ -178,7 +191,8 @@ class FractionalCDBackend(Backend):
                 # without steering which critical point the cyclic passes pick
                 now = np.sign(x)
                 if pattern is not None and np.array_equal(now, pattern):
-                    steps += dinkelbach_step(p, G, x, ws["factor"])
+                    took, ray_value = dinkelbach_step(p, G, x, ws["factor"])
+                    steps += took
                 pattern = now
         mon.summary(self.name, f"{it} epochs", mon.elapsed())
         if np.all(np.isfinite(x)):

@@ -13,7 +13,8 @@ on the free support S (x_i != 0, strictly inside its bounds) with the signs sigm
 direction), then the exact minimizer of the quadratic along d, cut at the first entry
 that reaches 0 or a bound (set exactly there). Every step lowers the objective, so the
 scheme is monotone like CD; it stops when a CD burst meets the KKT test of
-``lasso_box_cd``. The Cholesky factor of the last support is kept, since Dinkelbach's
+``lasso_box_cd``, or when the support holds a flat descent direction (G d = 0) that no
+sign change or bound cuts: the inner problem is then unbounded below. The Cholesky factor of the last support is kept, since Dinkelbach's
 successive inner problems differ only in c and usually share it.
 """
 from __future__ import annotations
@@ -26,6 +27,8 @@ from ..kernels.fractional import lasso_box_cd
 BURST = 8              # CD epochs between Newton steps
 MAX_SUPPORT = 3000     # a larger support is left to CD (the factorization would dominate)
 GRAM_MAX = 4000        # G^T G is formed once up to this many columns (128 MB)
+NULL_TOL = 1e-6        # |G d| <= NULL_TOL |G|_col |d|: d is a flat direction of the quadratic
+NO_STEP, STEP, UNBOUNDED = 0, 1, 2
 
 
 class SupportFactor:
@@ -37,9 +40,13 @@ class SupportFactor:
         self.factor = None
         self.GS = None
         self.gram = None
+        self.gmax = None
+        self.ray = None    # the flat descent direction of the last UNBOUNDED answer
 
     def get(self, G, S):
         key = S.tobytes()
+        if self.gmax is None:
+            self.gmax = float(np.sqrt(np.max(np.einsum("ij,ij->j", G, G), initial=0.0)))
         if key != self.key:
             GS = self.GS = np.asfortranarray(G[:, S])
             if self.gram is None and G.shape[1] <= GRAM_MAX:
@@ -59,41 +66,63 @@ def _value(r, x, c, lam):
     return 0.5 * float(r @ r) + float(c @ x) + float(lam @ np.abs(x))
 
 
-def newton_on_support(G, r, x, c, lam, lo, hi, cache: SupportFactor) -> bool:
+def _flat_ray(GS, g, d, xs, lo, hi, gmax):
+    """The flat direction d's ray, cleaned of the entries below 1e-8 of its norm (the
+    damped solve's regular part): returned when it stays flat, descends, and no entry of
+    x changes sign or meets a bound along it (the objective then falls without end)."""
+    u = d / np.linalg.norm(d)
+    u[np.abs(u) <= 1e-8] = 0.0
+    u /= np.linalg.norm(u)
+    if not (np.linalg.norm(GS @ u) <= NULL_TOL * gmax and float(g @ u) < 0.0):
+        return None
+    crosses = (xs * u < 0.0) | ((u < 0.0) & np.isfinite(lo)) | ((u > 0.0) & np.isfinite(hi))
+    return None if np.any(crosses) else u
+
+
+def newton_on_support(G, r, x, c, lam, lo, hi, cache: SupportFactor) -> int:
     """One Newton step on the free support (module docstring), x and r updated in place.
     The full step projected on the sign pattern and the box is taken when it lowers the
     objective (it may drop many entries at once); otherwise the exact line minimum cut at
-    the first entry that reaches 0 or a bound. Returns False when there is no step (empty
-    or too large support, a failed factorization, or no descent)."""
+    the first entry that reaches 0 or a bound. A flat direction (G d = 0 to NULL_TOL) is
+    only followed to its first cut; with none, the objective falls along it without end:
+    UNBOUNDED, x unchanged and the direction in ``cache.ray``. Returns NO_STEP (empty or
+    too large support, a failed factorization, no descent), STEP or UNBOUNDED."""
     inside = (x != 0.0) & (x > lo) & (x < hi)
     S = np.flatnonzero(inside)
     if S.size == 0 or S.size > MAX_SUPPORT:
-        return False
+        return NO_STEP
     fac = cache.get(G, S)
     if fac is None:
-        return False
+        return NO_STEP
     GS = cache.GS
     xs = x[S]
     sigma = np.sign(xs)
     g = GS.T @ r + c[S] + lam[S] * sigma
     d = -cho_solve(fac, g, check_finite=False)
-    if not float(g @ d) < 0.0 or not np.all(np.isfinite(d)):
-        return False
-    # the projected full step
-    xp = xs + d
-    xp[np.sign(xp) != sigma] = 0.0
-    xp = np.clip(xp, lo[S], hi[S])
-    rp = r + GS @ (xp - xs)
-    before = _value(r, x, c, lam)
-    xtry = x.copy()
-    xtry[S] = xp
-    if _value(rp, xtry, c, lam) < before:
-        x[S] = xp
-        r[:] = rp
-        return True
+    slope = float(g @ d)
+    if not slope < 0.0 or not np.all(np.isfinite(d)):
+        return NO_STEP
     Gd = GS @ d
-    slope, curv = float(g @ d), float(Gd @ Gd)
-    alpha = -slope / curv if curv > 0.0 else np.inf
+    curv = float(Gd @ Gd)
+    flat = np.sqrt(curv) <= NULL_TOL * cache.gmax * float(np.linalg.norm(d))
+    if not flat:   # the projected full step
+        xp = xs + d
+        xp[np.sign(xp) != sigma] = 0.0
+        xp = np.clip(xp, lo[S], hi[S])
+        rp = r + GS @ (xp - xs)
+        xtry = x.copy()
+        xtry[S] = xp
+        if _value(rp, xtry, c, lam) < _value(r, x, c, lam):
+            x[S] = xp
+            r[:] = rp
+            return STEP
+    if flat:
+        ray = _flat_ray(GS, g, d, xs, lo[S], hi[S], cache.gmax)
+        if ray is not None:
+            cache.ray = np.zeros(x.size)
+            cache.ray[S] = ray
+            return UNBOUNDED
+    alpha = -slope / curv if curv > 0.0 and not flat else np.inf
     # the first entry to reach 0 (a sign change) or a bound along d
     with np.errstate(divide="ignore", invalid="ignore"):
         to_zero = np.where(xs * d < 0.0, -xs / d, np.inf)
@@ -104,8 +133,14 @@ def newton_on_support(G, r, x, c, lam, lo, hi, cache: SupportFactor) -> bool:
     cut = bool(stops[j] < alpha)
     if cut:
         alpha = float(stops[j])
-    if not np.isfinite(alpha) or alpha <= 0.0:
-        return False
+    if not np.isfinite(alpha):
+        if flat:
+            cache.ray = np.zeros(x.size)
+            cache.ray[S] = d / np.linalg.norm(d)
+            return UNBOUNDED
+        return NO_STEP
+    if alpha <= 0.0:
+        return NO_STEP
     xs_new = xs + alpha * d
     if cut:   # land exactly on the zero or the bound that stopped the step
         xs_new[j] = 0.0 if to_zero[j] == stops[j] else (lo[S[j]] if to_lo[j] == stops[j] else hi[S[j]])
@@ -113,15 +148,18 @@ def newton_on_support(G, r, x, c, lam, lo, hi, cache: SupportFactor) -> bool:
     else:
         r += alpha * Gd
     x[S] = xs_new
-    return True
+    return STEP
 
 
-def lasso_support_newton(G, colsq, r, x, c, lam, lo, hi, tol, max_epochs, cache: SupportFactor):
+def lasso_support_newton(G, colsq, r, x, c, lam, lo, hi, tol, max_epochs, cache: SupportFactor, runs_off=None):
     """The inner problem from x (updated in place, with r = G x - y) by CD bursts and
     Newton steps on the support, to ``lasso_box_cd``'s relative KKT test ``tol``.
-    Returns (CD epochs, Newton steps); epochs = -1 when a coordinate without curvature runs
-    to infinity (the inner problem is unbounded below)."""
+    Returns (CD epochs, Newton steps); epochs = -1 when the inner problem is unbounded
+    below (a coordinate without curvature, or a flat direction of the support with no cut:
+    ``cache.ray``; or when ``runs_off(x)``, asked after each burst, says x has run out on
+    a ray: ``cache.ray`` = x / |x|)."""
     epochs, steps = 0, 0
+    cache.ray = None
     while epochs < max_epochs:
         burst = min(BURST, max_epochs - epochs)
         ep, viol = lasso_box_cd(G, colsq, r, x, c, lam, lo, hi, tol, burst)
@@ -130,6 +168,11 @@ def lasso_support_newton(G, colsq, r, x, c, lam, lo, hi, tol, max_epochs, cache:
         epochs += ep
         if viol <= tol:
             break
-        if newton_on_support(G, r, x, c, lam, lo, hi, cache):
-            steps += 1
+        if runs_off is not None and runs_off(x):
+            cache.ray = x / np.linalg.norm(x)
+            return -1, steps
+        code = newton_on_support(G, r, x, c, lam, lo, hi, cache)
+        if code == UNBOUNDED:
+            return -1, steps
+        steps += code == STEP
     return epochs, steps

@@ -236,3 +236,4 @@ def test_a_box_away_from_zero(backend):
     val = cp.Problem(cp.Minimize(p.numerator_expr(z) - t * s @ z), [z >= 0.5, z <= 4]).solve(
         solver="CLARABEL", tol_gap_abs=1e-14, tol_gap_rel=1e-14, tol_feas=1e-14)
     assert (p.numerator(res.x) - t * float(s @ res.x) - val) / p.numerator(res.x) <= 1e-7
+

@@ -108,3 +108,22 @@ def test_dinkelbach_newton_and_cd_inner_agree(den):
     assert a.objective == pytest.approx(b.objective, rel=1e-9)
     assert a.info["inner_iterations"] * 3 < b.info["inner_iterations"]
     assert a.info["newton_steps"] > 0
+
+
+def test_an_inner_problem_unbounded_along_a_flat_direction_is_reported():
+    """Columns 0 and 1 equal: along v = e0 - e1 the quadratic is flat and the objective
+    falls by c0 - c1 + 2 lam < 0 per unit; the solver says so instead of running off."""
+    G, y, rng = _correlated(8, m=40, n=8, rho=0.3)
+    G[:, 1] = G[:, 0]
+    n = G.shape[1]
+    c, lam = np.zeros(n), np.full(n, 0.1)
+    c[0] = -1.0
+    cache = SupportFactor()
+    x = np.zeros(n)
+    ep, _ = lasso_support_newton(G, np.einsum("ij,ij->j", G, G), G @ x - y, x, c, lam, np.full(n, -np.inf),
+                                 np.full(n, np.inf), 1e-10, 100000, cache)
+    assert ep == -1
+    v = np.zeros(n)
+    v[0], v[1] = 1.0, -1.0
+    assert abs(float(cache.ray @ v)) == pytest.approx(np.sqrt(2.0), rel=1e-6)
+    assert np.linalg.norm(G @ cache.ray) <= 1e-6 * np.linalg.norm(G, axis=0).max()
