@@ -33,7 +33,7 @@ from ..kernels.fractional import lasso_box_cd
 from . import registry
 from .lasso_support import SupportFactor, lasso_support_newton
 from .base import Backend, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
-from .fractional_cd import runs_off, start_point
+from .fractional_cd import runs_off, start_point, stop_no_minimizer
 
 TABLE = Table(("iteration", "outer", "6d"), ("time", "time", "9.3f"), ("objective", "t = N/D", "14.7e"),
               ("residual", "stationarity", "12.2e"), ("inner", "inner", "7d"))
@@ -148,10 +148,7 @@ class DinkelbachBackend(Backend):
                     ray = ws["factor"].ray if inner == "newton" else None
                     limit = p.ray_limit(ray) if ray is not None else None
                     if limit is not None:
-                        mon.stop("no_minimizer", f"no minimizer found: the inner problem at t = {t:.9g} is unbounded "
-                                                 f"below along a ray v of G's null space (G v = 0), on which the "
-                                                 f"ratio falls toward {limit:.9g}; the infimum is at most that, "
-                                                 f"approached as |x| -> infinity, and is not attained at x")
+                        stop_no_minimizer(mon, limit, f"the inner problem at t = {t:.9g} is unbounded below")
                     else:
                         mon.stop("numerical_error", f"the inner problem at t = {t:.6g} is unbounded below (a "
                                                     f"coordinate without curvature runs to infinity)")

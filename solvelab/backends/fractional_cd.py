@@ -66,16 +66,22 @@ def start_point(p, extra, warm, data_version, options) -> np.ndarray:
     return p.start()
 
 
+def stop_no_minimizer(mon, limit: float, how: str) -> bool:
+    """Stop with status 'no_minimizer' (reported inaccurate): ``how`` the ratio was seen to
+    fall along a ray v of G's null space toward ``limit``, an infimum not attained at x."""
+    return mon.stop("no_minimizer", f"no minimizer found: {how}, along a ray v of G's null space (G v = 0) on "
+                                    f"which the ratio falls toward {limit:.9g}; the infimum is at most that, "
+                                    f"approached as |x| -> infinity, and is not attained at x")
+
+
 def runs_off(p, x, mon, where: str) -> bool:
     """Stop (status 'no_minimizer', reported inaccurate) when x has run out on a ray of
     G's null space along which the ratio still falls (``FractionalProgram.ray_limit``)."""
     limit = p.ray_limit(x)
     if limit is None:
         return False
-    return mon.stop("no_minimizer", f"no minimizer: after {where} x (|x| = {np.linalg.norm(x):.3g}) runs off along a "
-                                    f"ray v with G v = 0, on which the ratio keeps falling toward {limit:.9g} "
-                                    f"(F(x) = {p.ratio(x):.9g}); that infimum is not attained (or only at a scale "
-                                    f"beyond what the data resolve)")
+    return stop_no_minimizer(mon, limit, f"after {where} x (|x| = {np.linalg.norm(x):.3g}, F(x) = "
+                                         f"{p.ratio(x):.9g}) runs off")
 
 
 def dinkelbach_step(p, G, x, factor):
@@ -164,10 +170,8 @@ class FractionalCDBackend(Backend):
                 mon.stop("numerical_error", f"the ratio is {F} after {it} epochs")
                 break
             if ray_value is not None:
-                mon.stop("no_minimizer", f"no minimizer found: after {it} epochs the ratio falls along a ray v of "
-                                         f"G's null space (G v = 0) toward {ray_value:.9g} < F(x) = {F:.9g}; the "
-                                         f"infimum is at most that, approached as |x| -> infinity, and is not "
-                                         f"attained at x")
+                stop_no_minimizer(mon, ray_value, f"after {it} epochs Dinkelbach's step at F(x) = {F:.9g} is "
+                                                  f"unbounded below")
                 break
             if res <= options.tol:
                 mon.stop("converged")
