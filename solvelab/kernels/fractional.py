@@ -342,3 +342,60 @@ def lasso_box_cd(G, colsq, r, x, c, lam, lo, hi, tol, max_epochs):
         if viol <= tol * scale:
             return ep, (viol / scale if scale > 0 else 0.0)
     return max_epochs, (viol / scale if scale > 0 else viol)
+
+
+@njit(cache=True)
+def _tie_feasible(sig, Lo, Up, r, c, signed):
+    """Whether theta exists with sig * theta in [Lo - r, Up + r]: signed=False, theta in
+    [0, 1]^T with sum theta = c; signed=True, theta in [-1, 1]^T with sum |theta| <= c."""
+    lo_t = -1.0 if signed else 0.0
+    s1 = 0.0
+    s2 = 0.0
+    need = 0.0
+    for i in range(sig.size):
+        a = Lo[i] - r
+        b = Up[i] + r
+        si = sig[i]
+        if si > 0:
+            t1, t2 = a / si, b / si
+        elif si < 0:
+            t1, t2 = b / si, a / si
+        elif a <= 0 and b >= 0:
+            t1, t2 = -np.inf, np.inf
+        else:
+            t1, t2 = np.inf, -np.inf
+        if t1 < lo_t:
+            t1 = lo_t
+        if t2 > 1.0:
+            t2 = 1.0
+        if t1 > t2:
+            return False
+        if signed:
+            if not (t1 <= 0.0 <= t2):
+                need += min(abs(t1), abs(t2))
+        else:
+            s1 += t1
+            s2 += t2
+    if signed:
+        return need <= c * (1 + 1e-12)
+    return s1 <= c * (1 + 1e-12) and s2 >= c * (1 - 1e-12)
+
+
+@njit(cache=True)
+def tie_level(sig, Lo, Up, c, signed, hi):
+    """The least r in [0, hi] with ``_tie_feasible`` (hi when even hi is not): 80 halvings.
+    The fractional certificate's choice of the l1 / top-k subgradient on ties."""
+    if sig.size == 0:
+        return 0.0
+    if not _tie_feasible(sig, Lo, Up, hi, c, signed):
+        return hi
+    if _tie_feasible(sig, Lo, Up, 0.0, c, signed):
+        return 0.0
+    low, high = 0.0, hi
+    for _ in range(80):
+        mid = 0.5 * (low + high)
+        if _tie_feasible(sig, Lo, Up, mid, c, signed):
+            high = mid
+        else:
+            low = mid
+    return high

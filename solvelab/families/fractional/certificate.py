@@ -16,8 +16,9 @@ cone of the box at x_i; for the simplex, + mu 1 with x >= 0's cone). In the max-
 
 Scaling N by s scales g, lam and t alike; scaling D by s scales t by 1/s and d by s: no
 verdict moves. For l1 / top-k denominators the choice of d on ties (and on zeros outside
-the top k) is optimized exactly (bisection on the residual level), so a point whose
-subgradient set reaches the inclusion is not refused for picking the wrong element.
+the top k) is optimized exactly (bisection on the residual level: ``kernels.fractional.
+tie_level``), so a point whose subgradient set reaches the inclusion is not refused for
+picking the wrong element.
 Where the ratio is quasiconvex (D affine) a critical point is a global minimizer; with a
 norm denominator the ratio is nonconvex and the certificate certifies a critical point.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...kernels.fractional import tie_level
 from ...result import Certificate, Measure
 
 _TINY = float(np.finfo(np.float64).tiny)
@@ -60,44 +62,6 @@ def _best_shift(v, Lo, Up) -> float:
     return max(0.5 * (A + B), 0.0)
 
 
-def _tie_level(sig, Lo, Up, c: float, signed: bool, hi: float) -> float:
-    """The least rho such that theta exists with t d = sig * theta inside [Lo - rho, Up + rho]:
-    signed=False: theta in [0, 1]^T with sum theta = c; signed=True: theta in [-1, 1]^T
-    with sum |theta| <= c. Bisection (80 halvings of [0, hi])."""
-    if sig.size == 0:
-        return 0.0
-    lo_t, hi_t = (-1.0 if signed else 0.0), 1.0
-
-    def feasible(r):
-        a, b = Lo - r, Up + r
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t1 = np.where(sig > 0, a / sig, np.where(sig < 0, b / sig, -np.inf))
-            t2 = np.where(sig > 0, b / sig, np.where(sig < 0, a / sig, np.inf))
-        zero_ok = (a <= 0) & (b >= 0)
-        t1 = np.where(sig == 0, np.where(zero_ok, -np.inf, np.inf), t1)
-        t2 = np.where(sig == 0, np.where(zero_ok, np.inf, -np.inf), t2)
-        t1, t2 = np.maximum(t1, lo_t), np.minimum(t2, hi_t)
-        if np.any(t1 > t2):
-            return False
-        if signed:
-            need = np.where((t1 <= 0) & (t2 >= 0), 0.0, np.minimum(np.abs(t1), np.abs(t2)))
-            return float(need.sum()) <= c * (1 + 1e-12)
-        return float(t1.sum()) <= c * (1 + 1e-12) and float(t2.sum()) >= c * (1 - 1e-12)
-
-    if not feasible(hi):
-        return hi
-    low, high = 0.0, hi
-    if feasible(0.0):
-        return 0.0
-    for _ in range(80):
-        mid = 0.5 * (low + high)
-        if feasible(mid):
-            high = mid
-        else:
-            low = mid
-    return high
-
-
 def stationarity(node, x) -> float:
     """The relative stationarity measure at x (module docstring); inf where D(x) <= 0."""
     N, D = node.numerator(x), node.den.value(x)
@@ -126,10 +90,10 @@ def stationarity(node, x) -> float:
         default = float(np.max(_dist(t * d[tie], Lo[tie], Up[tie]), initial=0.0))
         if v > 0:
             sig = t * den.s * np.sign(x[tie])
-            r1 = _tie_level(sig, Lo[tie], Up[tie], c, False, default)
+            r1 = tie_level(sig, Lo[tie], Up[tie], c, False, default)
         else:
             sig = np.full(int(tie.sum()), t * den.s)
-            r1 = _tie_level(sig, Lo[tie], Up[tie], c, True, default)
+            r1 = tie_level(sig, Lo[tie], Up[tie], c, True, default)
         return rel(max(r0, r1), size)
     v = t * d
     if node.simplex:
