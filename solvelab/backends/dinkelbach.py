@@ -119,6 +119,7 @@ class DinkelbachBackend(Backend):
         mon = IterationMonitor(options, table=TABLE)
         mon.check_every = 1   # an outer iteration is a full solve: check each one
         it, inner_total, newton_total = 0, 0, 0
+        ray_limit = None
         setup_time = time.perf_counter() - t0
         while True:
             t = p.ratio(x)
@@ -132,8 +133,10 @@ class DinkelbachBackend(Backend):
                 break
             if mon.check(rec, x, f"{mon.max_iter} outer iterations (stationarity {res:.2e})"):
                 break
-            if it and runs_off(p, x, mon, f"{it} outer iterations"):
-                break
+            if it:
+                ray_limit = runs_off(p, x, mon, f"{it} outer iterations")
+                if ray_limit is not None:
+                    break
             c = p.q - t * p.den.subgradient(x)
             if inner in ("newton", "cd"):
                 xn = x.copy()
@@ -149,6 +152,7 @@ class DinkelbachBackend(Backend):
                     limit = p.ray_limit(ray) if ray is not None else None
                     if limit is not None:
                         stop_no_minimizer(mon, limit, f"the inner problem at t = {t:.9g} is unbounded below")
+                        ray_limit = limit
                     else:
                         mon.stop("numerical_error", f"the inner problem at t = {t:.6g} is unbounded below (a "
                                                     f"coordinate without curvature runs to infinity)")
@@ -175,7 +179,7 @@ class DinkelbachBackend(Backend):
             ws.warm.update(x=x.copy(), data_version=p.data_version)
         return RawSolution(x=x, status=mon.status, iterations=it, history=mon.history, setup_time=setup_time,
                            info={"inner": inner, "inner_iterations": inner_total, "newton_steps": newton_total,
-                                 "global": p.quasiconvex},
+                                 "global": p.quasiconvex, "ray_limit": ray_limit},
                            message=mon.message)
 
 

@@ -74,14 +74,15 @@ def stop_no_minimizer(mon, limit: float, how: str) -> bool:
                                     f"approached as |x| -> infinity, and is not attained at x")
 
 
-def runs_off(p, x, mon, where: str) -> bool:
+def runs_off(p, x, mon, where: str) -> float | None:
     """Stop (status 'no_minimizer', reported inaccurate) when x has run out on a ray of
-    G's null space along which the ratio still falls (``FractionalProgram.ray_limit``)."""
+    G's null space along which the ratio still falls (``FractionalProgram.ray_limit``);
+    returns the ray's limit then, else None (and the monitor is left alone)."""
     limit = p.ray_limit(x)
-    if limit is None:
-        return False
-    return stop_no_minimizer(mon, limit, f"after {where} x (|x| = {np.linalg.norm(x):.3g}, F(x) = "
-                                         f"{p.ratio(x):.9g}) runs off")
+    if limit is not None:
+        stop_no_minimizer(mon, limit, f"after {where} x (|x| = {np.linalg.norm(x):.3g}, F(x) = "
+                                      f"{p.ratio(x):.9g}) runs off")
+    return limit
 
 
 def dinkelbach_step(p, G, x, factor):
@@ -160,7 +161,7 @@ class FractionalCDBackend(Backend):
         mon = IterationMonitor(options, table=TABLE, unit="epochs")
         it, changed, steps = 0, -1, 0
         pattern = None   # the sign pattern at the last check
-        ray_value = None
+        ray_value = ray_limit = None
         setup_time = time.perf_counter() - t0
         while True:
             res = stationarity(p, x)
@@ -172,6 +173,7 @@ class FractionalCDBackend(Backend):
             if ray_value is not None:
                 stop_no_minimizer(mon, ray_value, f"after {it} epochs Dinkelbach's step at F(x) = {F:.9g} is "
                                                   f"unbounded below")
+                ray_limit = ray_value
                 break
             if res <= options.tol:
                 mon.stop("converged")
@@ -182,8 +184,10 @@ class FractionalCDBackend(Backend):
                 break
             if mon.check(rec, x, f"{mon.max_iter} epochs (stationarity {res:.2e})"):
                 break
-            if it and runs_off(p, x, mon, f"{it} epochs"):
-                break
+            if it:
+                ray_limit = runs_off(p, x, mon, f"{it} epochs")
+                if ray_limit is not None:
+                    break
             chunk = max(1, min(mon.check_every, mon.max_iter - it))
             r = G @ x - p.y if G.shape[0] else np.zeros(0)
             f = 0.5 * float(r @ r) + float(p.q @ x) + p.c0
@@ -202,7 +206,8 @@ class FractionalCDBackend(Backend):
         if np.all(np.isfinite(x)):
             ws.warm.update(x=x.copy(), data_version=p.data_version)
         return RawSolution(x=x, status=mon.status, iterations=it, history=mon.history, setup_time=setup_time,
-                           info={"global": p.quasiconvex, "newton_steps": steps}, message=mon.message)
+                           info={"global": p.quasiconvex, "newton_steps": steps, "ray_limit": ray_limit},
+                           message=mon.message)
 
 
 registry.register(FractionalCDBackend())
