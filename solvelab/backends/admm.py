@@ -64,7 +64,9 @@ default 1.6), ``adaptive_rho`` (default True), ``max_rho_updates`` (default 30),
 ``eq_rho_scale`` (default 1e3), ``system`` ('auto' | 'reduced' | 'kkt'), ``scaling``
 (Ruiz-style equilibration of the columns and of each split term as a whole, default
 True), ``anderson`` (memory of the safeguarded Anderson acceleration of the (z, u)
-iteration, default 10; 0 disables it).
+iteration, default 10; 0 disables it), ``polish`` (default True: on polyhedral QPs / LPs,
+proximal-multiplier Newton steps from ADMM's point, kept only when the certificate of the
+polished point passes; ``admm_polish``).
 """
 from __future__ import annotations
 
@@ -81,11 +83,12 @@ from ..ir.forms import own_certificate
 from ..kernels import factor as _factor
 from ..kernels.anderson import Anderson
 from . import registry
+from .admm_polish import MAX_SIZE as POLISH_MAX_SIZE, PolishData, polish as polish_step, polishable
 from .anchoring import HalpernAnchor
 from .base import Backend, Changes, IterationMonitor, RawSolution, SolveOptions, Table, Workspace
 
 _EXTRA = ("rho", "sigma", "alpha", "adaptive_rho", "max_rho_updates", "eq_rho_scale", "system", "scaling", "anderson",
-          "halpern", "restart", "restart_every", "distributed", "blocks")
+          "halpern", "restart", "restart_every", "polish", "distributed", "blocks")
 #: what ``distributed=client`` hands to consensus ADMM (backends.consensus)
 _CONSENSUS_EXTRA = ("distributed", "blocks", "rho", "adaptive_rho", "max_rho_updates")
 
@@ -382,7 +385,8 @@ class AdmmBackend(Backend):
              "anderson": 0 if halpern else _option(extra, "anderson", 10, "count"),
              "halpern": halpern,
              "restart": _option(extra, "restart", True, "bool"),
-             "restart_every": _option(extra, "restart_every", 16, "count")}
+             "restart_every": _option(extra, "restart_every", 16, "count"),
+             "polish": _option(extra, "polish", True, "bool")}
         if o["restart_every"] < 1:
             raise InvalidDataError(f"admm: option restart_every must be a positive integer, got {o['restart_every']!r}")
         if not (isinstance(o["system"], str) and o["system"] in ("auto", "reduced", "kkt")):
@@ -554,6 +558,7 @@ class AdmmBackend(Backend):
         rho_updates = 0
         ray = None
         it = 0
+        polished = None
         last_cert = None
         if mon.verbose:
             print(f"admm: n={n}, {len(S.quad)} folded quadratic, {len(S.split)} split term(s), "
@@ -574,6 +579,31 @@ class AdmmBackend(Backend):
 
         sizes = np.cumsum([0] + split_m + split_m)
         nz = len(split_m)
+
+        # polishing (admm_polish): on a polyhedral QP / LP, proximal-multiplier steps with
+        # Newton inner solves from ADMM's point, kept only when the certificate of the polished
+        # point passes; tried when the residuals first reach 1e-3, then at each tenfold
+        # decrease, at iterations 500, 1000, 2000, ..., and at the end of the budget
+        polish_on = (o["polish"] and polishable(split_terms)
+                     and n + sum(split_m) <= POLISH_MAX_SIZE)
+        polish_level, polish_tries, polish_at = 1e-3, 0, 500
+        polish_data = None
+
+        def polish_budget(it_):
+            """Sparse LUs polishing may have used in all by iteration it_."""
+            return 120 + it_ // 60
+
+        def polish_judge(xs, ys):
+            """The certificate's value at the polished point (internal x, split duals)."""
+            xu_p = xs * S.col_scale
+            duals_p = [None] * len(terms)
+            for k, i in enumerate(S.split):
+                duals_p[i] = ys[k]
+            for i in S.quad + S.linear:
+                duals_p[i] = terms[i].grad(terms[i].residual(xu_p))
+            for i in S.silent:
+                duals_p[i] = np.zeros(terms[i].m)
+            return float(judge(xu_p, duals_p).value)
 
         # Anderson works on the state in the equilibrated rows (z~ = c z, u~ = c u), where
         # every term has one size whatever the term or the objective was multiplied by
@@ -704,6 +734,34 @@ class AdmmBackend(Backend):
                                        certificate=cert_val)
                             break
                         cheap_tol *= 0.1
+                if (polish_on and not phase and polish_tries < 16
+                        and (max(rp_rel, rd_rel) <= polish_level or it >= polish_at or it >= max_iter
+                             or mon.out_of_time())
+                        and not (cert_val is not None and cert_val <= _CERT_MARGIN * tol)
+                        and (polish_data is None or polish_data.factorizations < polish_budget(it))):
+                    polish_tries += 1
+                    polish_level = 0.1 * min(polish_level, max(rp_rel, rd_rel))
+                    polish_at = 2 * max(it, polish_at)
+                    if polish_data is None:
+                        polish_data = PolishData(S, S.split, split_terms, q_lin, np.concatenate(quad_d) if quad_d
+                                                 else np.zeros(0), quad_target_rows, obj_scale)
+                    got = polish_step(polish_data, x, [duals[i] for i in S.split], polish_judge,
+                                      _CERT_MARGIN * tol, polish_budget(it))
+                    if got is not None and got[2] <= _CERT_MARGIN * tol:
+                        x, ys, cert_val = got
+                        Mx = S.M @ x
+                        for k, t in enumerate(split_terms):
+                            a, bnd = S.offsets[S.split[k]]
+                            z[k] = t.prox(Mx[a:bnd] - t.b, 1.0)
+                            u[k] = ys[k] / (base_rho[k] * rho_scale)
+                        xu = x * S.col_scale
+                        last_cert = cert_val
+                        polished = it
+                        mon.record(it, cert_val, objective=prog.sign * prog.objective(xu), primal_residual=rp_rel,
+                                   dual_residual=rd_rel, rho=o["rho"] * rho_scale, certificate=cert_val)
+                        mon.stop("converged", f"polished at iteration {it} (proximal-multiplier Newton steps "
+                                              f"from ADMM's point): certificate {cert_val:.2e}")
+                        break
                 fields = {"phase": "feasibility"} if phase else {}
                 if cert_val is not None:
                     fields["certificate"] = cert_val
@@ -800,7 +858,10 @@ class AdmmBackend(Backend):
                 "warm_start": warm, "certificate": last_cert, "solve_time": solve_time,
                 "objective_scale": obj_scale,
                 "anderson": None if aa is None else {"accepted": aa.accepted, "rejected": aa.rejected},
-                "halpern": None if anchor is None else {"restarts": anchor.restarts, "alpha": alpha}}
+                "halpern": None if anchor is None else {"restarts": anchor.restarts, "alpha": alpha},
+                "polish": None if not polish_on else {
+                    "tries": polish_tries, "polished_at": polished,
+                    "factorizations": 0 if polish_data is None else polish_data.factorizations}}
         mon.summary("admm", f"{it} iterations, {rho_updates} rho update(s)", solve_time)
         if status == "infeasible":
             return RawSolution(x=None, status=status, iterations=it, ray=ray, history=history,
