@@ -26,7 +26,7 @@ from ..suite import Instance, Suite, register_suite
 
 SIZES = ((1024, 1024), (1024, 2048), (2048, 1024), (2048, 2048))
 DATASETS = ("madelon.t", "mushrooms", "housing_scale", "abalone_scale")
-BACKENDS = ("fractional_cd", "dinkelbach")
+BACKENDS = ("fractional_portfolio", "fractional_cd", "dinkelbach")
 PEERS = ("dinkelbach-clarabel", "cvxpy-dqcp")
 LAM_RATIO = 0.05
 
