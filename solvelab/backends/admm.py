@@ -583,7 +583,8 @@ class AdmmBackend(Backend):
         # polishing (admm_polish): on a polyhedral QP / LP, proximal-multiplier steps with
         # Newton inner solves from ADMM's point, kept only when the certificate of the polished
         # point passes; tried when the residuals first reach 1e-3, then at each tenfold
-        # decrease, at iterations 500, 1000, 2000, ..., and at the end of the budget
+        # decrease, at iterations 500, 1000, 2000, ..., and at the end of the iteration budget
+        # (never past the time limit)
         polish_on = (o["polish"] and polishable(split_terms)
                      and n + sum(split_m) <= POLISH_MAX_SIZE)
         polish_level, polish_tries, polish_at = 1e-3, 0, 500
@@ -591,7 +592,7 @@ class AdmmBackend(Backend):
 
         def polish_budget(it_):
             """Sparse LUs polishing may have used in all by iteration it_."""
-            return 120 + it_ // 60
+            return 120 + it_ // 100
 
         def polish_judge(xs, ys):
             """The certificate's value at the polished point (internal x, split duals)."""
@@ -735,8 +736,8 @@ class AdmmBackend(Backend):
                             break
                         cheap_tol *= 0.1
                 if (polish_on and not phase and polish_tries < 16
-                        and (max(rp_rel, rd_rel) <= polish_level or it >= polish_at or it >= max_iter
-                             or mon.out_of_time())
+                        and (max(rp_rel, rd_rel) <= polish_level or it >= polish_at or it >= max_iter)
+                        and not mon.out_of_time()
                         and not (cert_val is not None and cert_val <= _CERT_MARGIN * tol)
                         and (polish_data is None or polish_data.factorizations < polish_budget(it))):
                     polish_tries += 1

@@ -20,10 +20,13 @@ is outside [l, u]; the step solves [[P + sigma I, A_J^T], [A_J, -I/rho]] [dx; w]
 quasi-definite, by SciPy's sparse LU; exact line search along the step: phi' is monotone
 and piecewise linear), then sets
 y_{k+1} = rho (v - proj(v)). For an LP the method of multipliers ends in finitely many outer
-steps; from ADMM's point a handful suffice.
+steps; from a good enough ADMM point a handful suffice (adlittle after 5000 iterations: 3),
+from a poor one they often do not, and the try is given up. After each outer step the point
+is also judged with x moved onto the bounds of the rows with a nonzero multiplier and with
+y refitted on those rows by least squares; the best of the four is the step's candidate.
 
 Each Newton step costs one sparse LU (and each outer step two more, for the snapped x and
-the refitted y); admm lets polishing spend 120 plus one per 60 of its own iterations in all
+the refitted y); admm lets polishing spend 120 plus one per 100 of its own iterations in all
 (``PolishData.factorizations``), at most 12 outer steps of at most 40 Newton steps per try,
 and gives a try up after three outer steps that do not halve the certificate.
 
@@ -114,6 +117,22 @@ class PolishData:
         return np.split(full, np.cumsum(self.sizes)[:-1])
 
 
+def _solve(d, K, rhs):
+    """K^-1 rhs by SciPy's sparse LU (counted in ``d.factorizations``) with a few steps of
+    iterative refinement: the matrices are ill-conditioned (rho / sigma, or the 1e-12
+    regularization of a least-squares system). None when the factorization fails or the
+    answer is not finite."""
+    try:
+        d.factorizations += 1
+        lu = spla.splu(K)
+        sol = lu.solve(rhs)
+        for _ in range(REFINE_STEPS):
+            sol += lu.solve(rhs - K @ sol)
+    except (RuntimeError, ValueError):   # a singular factor
+        return None
+    return sol if np.all(np.isfinite(sol)) else None
+
+
 def _residual(d, v):
     return v - np.clip(v, d.lo, d.hi)
 
@@ -169,18 +188,10 @@ def _newton(d, x, xk, yk, rho: float):
         J = np.flatnonzero((r != 0.0) | eq | (v >= d.hi - edge) | (v <= d.lo + edge))
         AJ = d.A[J]
         K = sp.bmat([[d.P + SIGMA * sp.identity(d.n), AJ.T], [AJ, -sp.identity(J.size) / rho]], format="csc")
-        rhs = np.concatenate([-grad, np.zeros(J.size)])
-        try:
-            d.factorizations += 1
-            lu = spla.splu(K)
-            sol = lu.solve(rhs)
-            for _ in range(REFINE_STEPS):   # the matrix is ill-conditioned (rho / sigma): refine
-                sol += lu.solve(rhs - K @ sol)
-        except (RuntimeError, ValueError):
+        sol = _solve(d, K, np.concatenate([-grad, np.zeros(J.size)]))
+        if sol is None:
             return None
         dx = sol[:d.n]
-        if not np.all(np.isfinite(dx)):
-            return None
         a = d.A @ dx
         step = _line_min(d, x, dx, xk, v, a, rho)
         if step == 0.0:
@@ -206,17 +217,8 @@ def _snap(d, x, y):
     if not np.all(np.isfinite(t)):
         return None
     K = sp.bmat([[sp.identity(d.n), AJ.T], [AJ, -1e-12 * sp.identity(J.size)]], format="csc")
-    rhs = np.concatenate([np.zeros(d.n), t - AJ @ x])
-    try:
-        d.factorizations += 1
-        lu = spla.splu(K)
-        sol = lu.solve(rhs)
-        for _ in range(REFINE_STEPS):
-            sol += lu.solve(rhs - K @ sol)
-    except (RuntimeError, ValueError):
-        return None
-    dx = sol[:d.n]
-    return x + dx if np.all(np.isfinite(dx)) else None
+    sol = _solve(d, K, np.concatenate([np.zeros(d.n), t - AJ @ x]))
+    return None if sol is None else x + sol[:d.n]
 
 
 def _dual_fit(d, x, y):
@@ -229,20 +231,11 @@ def _dual_fit(d, x, y):
         return y
     AJ = d.A[J]
     K = sp.bmat([[sp.identity(d.n), AJ.T], [AJ, -1e-12 * sp.identity(J.size)]], format="csc")
-    rhs = np.concatenate([-(d.q + d.P @ x), np.zeros(J.size)])
-    try:
-        d.factorizations += 1
-        lu = spla.splu(K)
-        sol = lu.solve(rhs)
-        for _ in range(REFINE_STEPS):
-            sol += lu.solve(rhs - K @ sol)
-    except (RuntimeError, ValueError):
-        return None
-    w = sol[d.n:]
-    if not np.all(np.isfinite(w)):
+    sol = _solve(d, K, np.concatenate([-(d.q + d.P @ x), np.zeros(J.size)]))
+    if sol is None:
         return None
     out = np.zeros_like(y)
-    out[J] = w
+    out[J] = sol[d.n:]
     return out
 
 

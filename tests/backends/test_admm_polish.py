@@ -46,9 +46,12 @@ def test_polish_certifies_an_lp_admm_alone_does_not_reach():
 def test_polish_is_scale_invariant(scale):
     c, A, rhs = _transport(10, seed=1)
     prob = sl.problems.linear_program(scale * c, scale * A, scale * rhs, scale * rhs)
-    res = prob.solve(backend="admm", tol=1e-8, max_iter=3000, warm_start=False)
-    assert res.status is sl.Status.OPTIMAL
+    res = prob.solve(backend="admm", tol=1e-8, max_iter=20000, warm_start=False)
+    assert res.status is sl.Status.OPTIMAL and res.info["polish"]["polished_at"] is not None
     assert res.objective == pytest.approx(scale * _reference(c, A, rhs), rel=1e-7)
+    unit = sl.problems.linear_program(c, A, rhs, rhs).solve(backend="admm", tol=1e-8, max_iter=20000,
+                                                            warm_start=False)
+    assert res.iterations == unit.iterations     # the same run at every scale (the data's norms scale out)
 
 
 def test_polish_on_a_qp_over_the_simplex_matches_clarabel():
