@@ -72,6 +72,7 @@ def test_pick_prefers_a_ray_below_every_certified_ratio_and_else_the_lowest_cert
         return {"ratio": ratio, "certified": certified, "ray_limit": ray}
     assert pick([run(2.0, True), run(1.5, True)]) == 1
     assert pick([run(1.5, True), run(1.5, True)]) == 0                  # ties go to the first
+    assert pick([run(1.5, True), run(1.5 * (1 - 1e-15), True)]) == 0    # ... within rounding too
     assert pick([run(2.0, True), run(3.0, False, ray=1.0)]) == 1        # the infimum is lower
     assert pick([run(0.5, True), run(3.0, False, ray=1.0)]) == 0        # a certified point beats the ray
     assert pick([run(0.5, False), run(3.0, True)]) == 1                 # certified beats lower uncertified
