@@ -95,6 +95,10 @@ class PolishData:
         self.AT = self.A.T.tocsr()
         self.lo = self.row_scale * np.concatenate(lo)
         self.hi = self.row_scale * np.concatenate(hi)
+        self.eq = self.lo == self.hi
+        # each row's largest finite bound: the scale of "on a bound, within rounding"
+        self.bound_size = np.maximum(np.abs(np.where(np.isfinite(self.lo), self.lo, 0.0)),
+                                     np.abs(np.where(np.isfinite(self.hi), self.hi, 0.0)))
         q = q_lin.copy()
         if S.m_quad:
             Mq = M[:S.m_quad]
@@ -172,7 +176,6 @@ def _line_min(d, x, dx, xk, v, a, rho: float) -> float:
 def _newton(d, x, xk, yk, rho: float):
     """(x, y) after minimizing phi (the outer step's subproblem) from x by semismooth
     Newton with exact line searches; None if a linear solve fails."""
-    eq = d.lo == d.hi
     v = d.A @ x + yk / rho
     r = _residual(d, v)
     J_prev = None
@@ -184,9 +187,8 @@ def _newton(d, x, xk, yk, rho: float):
         # the rows outside [l, u], and those on a bound (within rounding): an exact line
         # search ends on a breakpoint, and leaving that row out of the next step flips it
         # in and out of J from step to step
-        edge = 1e-12 * np.maximum(np.abs(v), np.maximum(np.abs(np.where(np.isfinite(d.lo), d.lo, 0.0)),
-                                                         np.abs(np.where(np.isfinite(d.hi), d.hi, 0.0))))
-        J = np.flatnonzero((r != 0.0) | eq | (v >= d.hi - edge) | (v <= d.lo + edge))
+        edge = 1e-12 * np.maximum(np.abs(v), d.bound_size)
+        J = np.flatnonzero((r != 0.0) | d.eq | (v >= d.hi - edge) | (v <= d.lo + edge))
         AJ = d.A[J]
         K = sp.bmat([[d.P + SIGMA * sp.identity(d.n), AJ.T], [AJ, -sp.identity(J.size) / rho]], format="csc")
         sol = _solve(d, K, np.concatenate([-grad, np.zeros(J.size)]))

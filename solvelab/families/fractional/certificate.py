@@ -129,7 +129,10 @@ def parametric_gap(node, x) -> float | None:
     return rel(max(-float(val), 0.0), abs(N))
 
 
-def fractional_certificate(node, x) -> Certificate:
+def fractional_certificate(node, x, reported: bool = True) -> Certificate:
+    """The certificate at x; ``reported=False`` leaves out the measures that are reported
+    but never compared (the parametric gap's Clarabel solve), for a caller that only
+    wants the verdict."""
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     if x.shape != (node.n,) or not np.all(np.isfinite(x)):
         return unmeasurable()
@@ -142,7 +145,7 @@ def fractional_certificate(node, x) -> Certificate:
     ms.append(Measure("attained", 0.0 if limit is None else float("inf"),
                       "0, or inf where x is on a ray of G's null space along which the ratio keeps falling "
                       "toward an infimum that no point attains (no minimizer to certify)"))
-    gap = parametric_gap(node, x)
+    gap = parametric_gap(node, x) if reported else None
     if gap is not None:
         ms.append(Measure("parametric_gap", gap, "-min_z N(z) - t D(z) relative to N(x) (Clarabel)", compared=False))
     return Certificate.from_measures(kind, ms, primal_objective=node.objective(x))
