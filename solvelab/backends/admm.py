@@ -589,10 +589,16 @@ class AdmmBackend(Backend):
                      and n + sum(split_m) <= POLISH_MAX_SIZE)
         polish_level, polish_tries, polish_at = 1e-3, 0, 500
         polish_data = None
+        polish_resume = None        # where the last try stopped, when the budget cut it short
 
-        def polish_budget(it_):
-            """Sparse LUs polishing may have used in all by iteration it_."""
-            return 120 + it_ // 100
+        def polish_allowed(it_):
+            """Whether polishing may go on at iteration it_: while its work (PolishData.work,
+            in sparse LUs) is below 120 plus one per 10 iterations (an LU of the active rows'
+            KKT matrix costs 10-20 of admm's iterations on the Netlib LPs, so a polish that
+            fails makes a run at most 2-3x longer; counted, not timed, so a run is the same
+            on any machine), and never past the time limit."""
+            used = 0.0 if polish_data is None else polish_data.work
+            return used < 120 + it_ // 10 and not mon.out_of_time()
 
         def polish_judge(xs, ys):
             """The certificate's value at the polished point (internal x, split duals)."""
@@ -739,15 +745,19 @@ class AdmmBackend(Backend):
                         and (max(rp_rel, rd_rel) <= polish_level or it >= polish_at or it >= max_iter)
                         and not mon.out_of_time()
                         and not (cert_val is not None and cert_val <= _CERT_MARGIN * tol)
-                        and (polish_data is None or polish_data.factorizations < polish_budget(it))):
+                        and polish_allowed(it)):
                     polish_tries += 1
                     polish_level = 0.1 * min(polish_level, max(rp_rel, rd_rel))
                     polish_at = 2 * max(it, polish_at)
                     if polish_data is None:
                         polish_data = PolishData(S, S.split, split_terms, q_lin, np.concatenate(quad_d) if quad_d
                                                  else np.zeros(0), quad_target_rows, obj_scale)
-                    got = polish_step(polish_data, x, [duals[i] for i in S.split], polish_judge,
-                                      _CERT_MARGIN * tol, polish_budget(it))
+                    if (polish_resume is not None
+                            and polish_judge(x, [duals[i] for i in S.split]) < 0.5 * polish_resume.value):
+                        polish_resume = None     # ADMM has since passed well beyond where the last try stopped
+                    got, polish_resume = polish_step(polish_data, x, [duals[i] for i in S.split], polish_judge,
+                                                     _CERT_MARGIN * tol, lambda: polish_allowed(it),
+                                                     resume=polish_resume)
                     if got is not None and got[2] <= _CERT_MARGIN * tol:
                         x, ys, cert_val = got
                         Mx = S.M @ x
@@ -862,7 +872,8 @@ class AdmmBackend(Backend):
                 "halpern": None if anchor is None else {"restarts": anchor.restarts, "alpha": alpha},
                 "polish": None if not polish_on else {
                     "tries": polish_tries, "polished_at": polished,
-                    "factorizations": 0 if polish_data is None else polish_data.factorizations}}
+                    "factorizations": 0 if polish_data is None else polish_data.factorizations,
+                    "solves": 0 if polish_data is None else polish_data.solves}}
         mon.summary("admm", f"{it} iterations, {rho_updates} rho update(s)", solve_time)
         if status == "infeasible":
             return RawSolution(x=None, status=status, iterations=it, ray=ray, history=history,

@@ -17,26 +17,37 @@ each outer step k minimizes the proximal augmented Lagrangian
 
 a convex piecewise quadratic, by semismooth Newton (the active rows J are those where v
 is outside [l, u]; the step solves [[P + sigma I, A_J^T], [A_J, -I/rho]] [dx; w] = [-grad; 0],
-quasi-definite, by SciPy's sparse LU; exact line search along the step: phi' is monotone
-and piecewise linear), then sets
+quasi-definite, with a sparse LU that is updated for the rows that change rather than
+refactored (``active_kkt``); exact line search along the step: phi' is monotone and
+piecewise linear, so its breakpoints are sorted and walked), then sets
 y_{k+1} = rho (v - proj(v)). For an LP the method of multipliers ends in finitely many outer
-steps; from a good enough ADMM point a handful suffice (adlittle after 5000 iterations: 3),
-from a poor one they often do not, and the try is given up. After each outer step the point
-is also judged with x moved onto the bounds of the rows with a nonzero multiplier and with
-the multipliers nearest y that make x exactly stationary on those rows (``_dual_fit``); the
-best of the four pairs is the step's candidate.
+steps. After each outer step the point is also judged with x moved onto the bounds of the
+rows with a nonzero multiplier and with the multipliers nearest y that make x exactly
+stationary on those rows (``_dual_fit``); the best of the four pairs is the step's
+candidate.
 
-Each Newton step costs one sparse LU (and each outer step two more, for the snapped x and
-the refitted y); admm lets polishing spend 120 plus one per 100 of its own iterations in all
-(``PolishData.factorizations``), at most 12 outer steps of at most 40 Newton steps per try,
-and gives a try up after three outer steps that do not halve the certificate.
+With sigma this small a Newton step moves in the null space of the active rows until the
+line search meets the next row's kink, so a subproblem can take hundreds of steps, one row
+at a time (e226: ~1,700 Newton steps in all). That is why the KKT factor is updated, not
+refactored, per step: consecutive J differ by a row or three (e226 then needs ~120 LUs, not
+1,400). A try first probes: at most PROBE_OUTER outer steps of at most PROBE_NEWTON Newton
+steps at rho = RHO (inexact subproblems; from a point near the solution that is enough:
+standata). Where the probe gives up (PROBE_PATIENCE outer steps that do not halve the
+certificate), the try starts again from ADMM's point with near-exact subproblems (up to
+NEWTON_STEPS Newton steps), raising rho tenfold, up to RHO_MAX, after each outer step that
+does not halve the certificate, and gives up after PATIENCE of them. admm lets polishing
+spend the work of 120 sparse LUs plus one per 10 of its own iterations in all
+(``PolishData.work``); a try the budget cuts short is resumed by the next one
+(``Resume``) unless ADMM's own point has since become clearly better.
 
 Everything is in admm's equilibrated variables (x = col_scale * x_internal), each split row
 divided by its largest entry (box rows are separable, so that is exact), the objective by
-its size (OSQP's cost scaling): rho = 1e4 and sigma = 1e-8 then mean the same whatever the
-data's scale. (A larger rho converges in fewer outer steps, but y = rho (v - proj v) loses
-rho eps |v| to cancellation: at 1e6 that alone held adlittle's gap at 1e-7.) The caller keeps the polished point only when the problem's own certificate,
-computed from it, passes. Programs qualify when every split term is a zero / nonneg /
+its size (OSQP's cost scaling): rho and sigma then mean the same whatever the data's
+scale. (A large rho converges in fewer outer steps, but y = rho (v - proj v) loses
+rho eps |v| to cancellation: at 1e6 that alone held adlittle's gap at 1e-7 before the
+multipliers were refitted; so rho starts at 1e4 and rises only where the steps stall.)
+The caller keeps the polished point only when the problem's own certificate, computed
+from it, passes. Programs qualify when every split term is a zero / nonneg /
 nonpos / box indicator.
 """
 from __future__ import annotations
@@ -45,11 +56,21 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .active_kkt import ActiveKKT
+
 POLISHABLE = ("zero", "nonneg", "nonpos", "box")
 RHO = 1e4
 SIGMA = 1e-8
-OUTER_STEPS = 12
-NEWTON_STEPS = 40
+OUTER_STEPS = 30
+NEWTON_STEPS = 200
+PROBE_OUTER = 12
+PROBE_NEWTON = 40
+#: outer steps that do not halve the certificate before a probe / a near-exact run gives up
+PROBE_PATIENCE = 3
+PATIENCE = 10
+SOLVES_PER_LU = 20
+#: the near-exact run's largest rho (raised tenfold from RHO at each step that does not halve)
+RHO_MAX = 1e8
 REFINE_STEPS = 3
 #: the KKT system's size above which no polish is tried (a sparse LU of that size per step)
 MAX_SIZE = 200_000
@@ -110,7 +131,23 @@ class PolishData:
         self.obj_scale = obj_scale
         self.n, self.m = n, self.A.shape[0]
         self.sizes = [t.m for t in split_terms]
-        self.factorizations = 0     # sparse LUs so far (the caller's budget)
+        self.factorizations = 0     # sparse LUs so far
+        self.solves = 0             # solves with an updated factor (active_kkt)
+        self._kkt = None
+
+    @property
+    def work(self) -> float:
+        """The polish's work so far in sparse LUs (the caller's budget): the LUs, and each
+        solve with an updated factor as 1/SOLVES_PER_LU of one (a solve plus the Woodbury
+        correction and the line search cost 1/40-1/20 of an LU on the Netlib LPs)."""
+        return self.factorizations + self.solves / SOLVES_PER_LU
+
+    def kkt(self, rho: float) -> ActiveKKT:
+        """The Newton steps' KKT solver for this rho (one, kept across outer steps and tries:
+        consecutive subproblems start from nearly the same active rows)."""
+        if self._kkt is None or self._kkt.rho != rho:
+            self._kkt = ActiveKKT(self.P + SIGMA * sp.identity(self.n), self.A, rho)
+        return self._kkt
 
     def to_rows(self, duals_split):
         """Split-term duals (original units) -> the scaled rows' y."""
@@ -143,43 +180,56 @@ def _residual(d, v):
 
 
 def _line_min(d, x, dx, xk, v, a, rho: float) -> float:
-    """The exact minimizer t >= 0 of phi(x + t dx) (v = A x + y_k / rho, a = A dx). phi' is
-    nondecreasing (phi is convex), c0 + c1 t + rho sum_j a_j r_j(t): bracketed by doubling,
-    then bisected; 0 when phi'(0) >= 0."""
+    """The exact minimizer t >= 0 of phi(x + t dx) (v = A x + y_k / rho, a = A dx); 0 when
+    phi'(0) >= 0. phi' is continuous, nondecreasing and piecewise linear in t,
+
+        phi'(t) = c0 + c1 t + rho sum_j a_j r_j(t),   r_j = v_j(t) - clip(v_j(t), l_j, u_j),
+
+    and its slope changes by -rho a_j^2 where row j enters [l_j, u_j] and by +rho a_j^2 where
+    it leaves: the breakpoints are sorted and walked to the root."""
     Pdx = d.P @ dx
     c0 = float(d.q @ dx + Pdx @ x + SIGMA * dx @ (x - xk))
     c1 = float(dx @ Pdx + SIGMA * dx @ dx)
-
-    def slope(t):
-        return c0 + c1 * t + rho * float(a @ _residual(d, v + t * a))
-
-    if not slope(0.0) < 0:
+    s0 = c0 + rho * float(a @ _residual(d, v))
+    if not s0 < 0:
         return 0.0
-    lo, hi = 0.0, 1.0
-    for _ in range(80):
-        if slope(hi) >= 0:
-            break
-        lo, hi = hi, 2.0 * hi
-    else:
-        return hi
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if slope(mid) < 0:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-15 * hi:
-            break
-    return hi
+    moving = a != 0.0
+    am, vm = a[moving], v[moving]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_lo = (d.lo[moving] - vm) / am
+        t_hi = (d.hi[moving] - vm) / am
+    # the row is outside its bounds for t < t_in (coming in) and for t > t_out (going out)
+    t_in = np.where(am > 0, t_lo, t_hi)
+    t_out = np.where(am > 0, t_hi, t_lo)
+    w = rho * am * am
+    outside = (t_in > 0) | (t_out <= 0)
+    slope = c1 + float(w[outside].sum())
+    t_bp = np.concatenate([t_in[t_in > 0], t_out[(t_out > 0) & np.isfinite(t_out)]])
+    dw = np.concatenate([-w[t_in > 0], w[(t_out > 0) & np.isfinite(t_out)]])
+    order = np.argsort(t_bp, kind="stable")
+    t_bp, dw = t_bp[order], dw[order]
+    # slope of phi' on each segment [t_{k-1}, t_k] and phi' at each breakpoint
+    seg_slope = slope + np.concatenate([[0.0], np.cumsum(dw)])
+    ends = np.concatenate([[0.0], t_bp])
+    vals = s0 + np.cumsum(seg_slope[:-1] * np.diff(ends))
+    k = int(np.searchsorted(vals >= 0, True)) if np.any(vals >= 0) else t_bp.size
+    t0, f0, sl = ends[k], (s0 if k == 0 else vals[k - 1]), seg_slope[k]
+    if not sl > 0:
+        return float(t0) if t0 > 0 else 0.0
+    return float(t0 - f0 / sl)
 
 
-def _newton(d, x, xk, yk, rho: float):
-    """(x, y) after minimizing phi (the outer step's subproblem) from x by semismooth
-    Newton with exact line searches; None if a linear solve fails."""
+def _newton(d, x, xk, yk, rho: float, may_factor, steps: int):
+    """(x, y, done) after minimizing phi (the outer step's subproblem) from x by semismooth
+    Newton with exact line searches; done is False when ``may_factor()`` said the budget was
+    spent before the minimization ended. None if a linear solve fails."""
     v = d.A @ x + yk / rho
     r = _residual(d, v)
     J_prev = None
-    for _ in range(NEWTON_STEPS):
+    kkt = d.kkt(rho)
+    for _ in range(steps):
+        if not may_factor():
+            return x, rho * r, False
         grad = d.q + d.P @ x + SIGMA * (x - xk) + rho * (d.AT @ r)
         gsize = max(float(np.max(np.abs(d.q), initial=0.0)), float(np.max(np.abs(rho * r), initial=0.0)), 1e-300)
         if float(np.max(np.abs(grad), initial=0.0)) <= 1e-14 * gsize:
@@ -189,12 +239,15 @@ def _newton(d, x, xk, yk, rho: float):
         # in and out of J from step to step
         edge = 1e-12 * np.maximum(np.abs(v), d.bound_size)
         J = np.flatnonzero((r != 0.0) | d.eq | (v >= d.hi - edge) | (v <= d.lo + edge))
-        AJ = d.A[J]
-        K = sp.bmat([[d.P + SIGMA * sp.identity(d.n), AJ.T], [AJ, -sp.identity(J.size) / rho]], format="csc")
-        sol = _solve(d, K, np.concatenate([-grad, np.zeros(J.size)]))
+        mask = np.zeros(d.m, dtype=bool)
+        mask[J] = True
+        f0, s0 = kkt.factorizations, kkt.solves
+        sol = kkt.solve(mask, -grad)
+        d.factorizations += kkt.factorizations - f0
+        d.solves += kkt.solves - s0
         if sol is None:
             return None
-        dx = sol[:d.n]
+        dx = sol[0]
         a = d.A @ dx
         step = _line_min(d, x, dx, xk, v, a, rho)
         if step == 0.0:
@@ -205,7 +258,7 @@ def _newton(d, x, xk, yk, rho: float):
         if J_prev is not None and step == 1.0 and np.array_equal(J, J_prev):
             break
         J_prev = J
-    return x, rho * r
+    return x, rho * r, True
 
 
 def _snap(d, x, y):
@@ -243,21 +296,47 @@ def _dual_fit(d, x, y):
     return out
 
 
-def polish(d: PolishData, x0, duals_split, judge, good: float, budget: int, max_outer: int = OUTER_STEPS):
-    """Outer proximal-multiplier steps from ADMM's (x0, duals); after each, ``judge(x,
-    duals_split)`` gives the certificate's value, and a value <= ``good`` ends the run, as
-    does ``d.factorizations`` reaching ``budget`` (checked between outer steps). Returns
-    (x, duals_split, value) of the best point judged, or None where no step could be taken."""
-    x, y = x0.copy(), d.to_rows(duals_split)
-    best = None
-    stalled = 0
-    for _ in range(max_outer):
-        if d.factorizations >= budget:
-            break
-        got = _newton(d, x, x, y, RHO)
+class Resume:
+    """A try's state between outer steps or inside one: the proximal center xk and the
+    multipliers yk of the outer step, the Newton iterate x, the try's best point judged,
+    its stall count and its outer steps so far. When the budget cuts a try short, the next
+    one goes on from here instead of from ADMM's point, so the work spent is not lost
+    (before the KKT updates, e226 needed one try of 1,414 LUs, and seven tries cut short
+    from ADMM's points did not certify it); ``value`` (set at the cut) is the certificate
+    there; ``rho`` the outer steps' current rho."""
+
+    def __init__(self, xk, yk, x, probe: bool):
+        self.xk, self.yk, self.x, self.probe = xk, yk, x, probe
+        self.best, self.stalled, self.outer = None, 0, 0
+        self.rho = RHO
+        self.value = np.inf
+
+    def cut(self, d, judge) -> "Resume":
+        """This state as the budget leaves it, judged: the certificate at the Newton
+        iterate with the multipliers the outer step would give it (the caller goes on from
+        here only where ADMM's own point is no better)."""
+        r = _residual(d, d.A @ self.x + self.yk / self.rho)
+        self.value = float(judge(self.x, d.from_rows(self.rho * r)))
+        return self
+
+
+def _outer_steps(d, st: Resume, judge, good: float, may_factor, newton_steps: int, max_outer: int):
+    """Outer proximal-multiplier steps from st (updated in place), each subproblem by at
+    most ``newton_steps`` Newton steps. Returns (best, cut): best is (x, duals_split,
+    value) of the best point judged (the certified one where value <= good), cut whether
+    the budget ended the run."""
+    while st.outer < max_outer:
+        if not may_factor():
+            return st.best, True
+        got = _newton(d, st.x, st.xk, st.yk, st.rho, may_factor, newton_steps)
         if got is None:
             break
-        x, y = got
+        st.x, y_next, done = got
+        if not done:
+            return st.best, True
+        st.yk, st.xk = y_next, st.x
+        st.outer += 1
+        x, y = st.x, st.yk
         # the point and its multipliers as the method leaves them, and with x snapped onto
         # the active rows' bounds and y fitted to exact stationarity there: the best of the
         # four pairs is the step's candidate (the method itself goes on from (x, y))
@@ -271,11 +350,41 @@ def polish(d: PolishData, x0, duals_split, judge, good: float, budget: int, max_
         if not np.isfinite(value):
             break
         if value <= good:
-            return xc, yc, value
+            return (xc, yc, value), False
         # a step that does not halve the best value so far counts toward giving up
-        stalled = 0 if (best is None or value < 0.5 * best[2]) else stalled + 1
-        if best is None or value < best[2]:
-            best = (xc.copy(), yc, value)
-        if stalled >= 3:
+        st.stalled = 0 if (st.best is None or value < 0.5 * st.best[2]) else st.stalled + 1
+        # the near-exact run raises rho tenfold after each such step: the method of
+        # multipliers then converges faster (israel: the objective creeps to the optimum
+        # over tens of outer steps at 1e4 and reaches it at 1e8), and the refitted
+        # multipliers (_dual_fit) undo the cancellation a large rho brings to y
+        if st.stalled and not st.probe and st.rho < RHO_MAX:
+            st.rho = min(10.0 * st.rho, RHO_MAX)
+        if st.best is None or value < st.best[2]:
+            st.best = (xc.copy(), yc, value)
+        if st.stalled >= (PROBE_PATIENCE if st.probe else PATIENCE):
             break
-    return best
+    return st.best, False
+
+
+def polish(d: PolishData, x0, duals_split, judge, good: float, may_factor, resume: Resume | None = None):
+    """One try: outer proximal-multiplier steps from ADMM's (x0, duals), or from ``resume``.
+    After each outer step, ``judge(x, duals_split)`` gives the certificate's value; a value
+    <= ``good`` ends the try, as does ``may_factor()`` turning False (the caller's budget,
+    asked before each sparse LU). A fresh try first probes with PROBE_OUTER outer steps of
+    at most PROBE_NEWTON Newton steps (inexact subproblems: enough from a point near the
+    solution: standata), then starts again from ADMM's point with OUTER_STEPS of
+    at most NEWTON_STEPS (e226, gesa2 and standmps need near-exact subproblems: with the
+    probe's cap their outer steps wander). Returns (best, resume): best is (x, duals_split,
+    value) of the best point judged, or None; resume is a ``Resume`` when the budget cut
+    the try short, else None."""
+    best = None
+    if resume is None or resume.probe:
+        probe = resume or Resume(x0.copy(), d.to_rows(duals_split), x0.copy(), probe=True)
+        best, cut = _outer_steps(d, probe, judge, good, may_factor, PROBE_NEWTON, PROBE_OUTER)
+        if cut or (best is not None and best[2] <= good):
+            return best, (probe.cut(d, judge) if cut else None)
+        resume = Resume(x0.copy(), d.to_rows(duals_split), x0.copy(), probe=False)
+    full, cut = _outer_steps(d, resume, judge, good, may_factor, NEWTON_STEPS, OUTER_STEPS)
+    if full is not None and (best is None or full[2] <= best[2]):
+        best = full
+    return best, (resume.cut(d, judge) if cut else None)
