@@ -21,6 +21,8 @@ matrices are ill-conditioned: sigma is tiny next to rho |A|^2).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 import scipy.linalg as sla
@@ -49,6 +51,7 @@ class ActiveKKT:
         self.changed: list[int] = []     # rows whose status differs from base, in order
         self.W = np.zeros((self.n + self.m, 0))     # K0^-1 U, two columns per changed row
         self.G = None                    # LU of the capacitance matrix C^-1 + U^T W
+        self.A_changed = None            # the changed rows of A (CSR)
         self.factorizations = 0
         self.solves = 0
 
@@ -123,7 +126,10 @@ class ActiveKKT:
         sign = np.where(mask[np.asarray(self.changed, dtype=np.int64)], 1.0, -1.0)
         Cinv = np.kron(np.diag(sign), np.array([[c, 1.0], [1.0, 0.0]]))
         try:
-            self.G = sla.lu_factor(Cinv + self._ut(W), check_finite=True) if k else None
+            with warnings.catch_warnings():
+                # a singular capacitance matrix shows as a non-finite solution, which refactors
+                warnings.simplefilter("ignore", sla.LinAlgWarning)
+                self.G = sla.lu_factor(Cinv + self._ut(W), check_finite=True) if k else None
         except (ValueError, np.linalg.LinAlgError):
             self.G = False
 
