@@ -72,7 +72,7 @@ SOLVES_PER_LU = 20
 #: the near-exact run's largest rho (raised tenfold from RHO at each step that does not halve)
 RHO_MAX = 1e8
 REFINE_STEPS = 3
-#: the KKT system's size above which no polish is tried (a sparse LU of that size per step)
+#: the KKT system's size above which no polish is tried (its sparse LUs would be too costly)
 MAX_SIZE = 200_000
 
 
@@ -219,16 +219,17 @@ def _line_min(d, x, dx, xk, v, a, rho: float) -> float:
     return float(t0 - f0 / sl)
 
 
-def _newton(d, x, xk, yk, rho: float, may_factor, steps: int):
+def _newton(d, x, xk, yk, rho: float, may_go_on, steps: int):
     """(x, y, done) after minimizing phi (the outer step's subproblem) from x by semismooth
-    Newton with exact line searches; done is False when ``may_factor()`` said the budget was
-    spent before the minimization ended. None if a linear solve fails."""
+    Newton with exact line searches; done is False when ``may_go_on()`` (asked before each
+    step) said the budget was spent before the minimization ended. None if a linear solve
+    fails."""
     v = d.A @ x + yk / rho
     r = _residual(d, v)
     J_prev = None
     kkt = d.kkt(rho)
     for _ in range(steps):
-        if not may_factor():
+        if not may_go_on():
             return x, rho * r, False
         grad = d.q + d.P @ x + SIGMA * (x - xk) + rho * (d.AT @ r)
         gsize = max(float(np.max(np.abs(d.q), initial=0.0)), float(np.max(np.abs(rho * r), initial=0.0)), 1e-300)
@@ -320,15 +321,15 @@ class Resume:
         return self
 
 
-def _outer_steps(d, st: Resume, judge, good: float, may_factor, newton_steps: int, max_outer: int):
+def _outer_steps(d, st: Resume, judge, good: float, may_go_on, newton_steps: int, max_outer: int):
     """Outer proximal-multiplier steps from st (updated in place), each subproblem by at
     most ``newton_steps`` Newton steps. Returns (best, cut): best is (x, duals_split,
     value) of the best point judged (the certified one where value <= good), cut whether
     the budget ended the run."""
     while st.outer < max_outer:
-        if not may_factor():
+        if not may_go_on():
             return st.best, True
-        got = _newton(d, st.x, st.xk, st.yk, st.rho, may_factor, newton_steps)
+        got = _newton(d, st.x, st.xk, st.yk, st.rho, may_go_on, newton_steps)
         if got is None:
             break
         st.x, y_next, done = got
@@ -366,11 +367,11 @@ def _outer_steps(d, st: Resume, judge, good: float, may_factor, newton_steps: in
     return st.best, False
 
 
-def polish(d: PolishData, x0, duals_split, judge, good: float, may_factor, resume: Resume | None = None):
+def polish(d: PolishData, x0, duals_split, judge, good: float, may_go_on, resume: Resume | None = None):
     """One try: outer proximal-multiplier steps from ADMM's (x0, duals), or from ``resume``.
     After each outer step, ``judge(x, duals_split)`` gives the certificate's value; a value
-    <= ``good`` ends the try, as does ``may_factor()`` turning False (the caller's budget,
-    asked before each sparse LU). A fresh try first probes with PROBE_OUTER outer steps of
+    <= ``good`` ends the try, as does ``may_go_on()`` turning False (the caller's budget,
+    asked before each Newton step). A fresh try first probes with PROBE_OUTER outer steps of
     at most PROBE_NEWTON Newton steps (inexact subproblems: enough from a point near the
     solution: standata), then starts again from ADMM's point with OUTER_STEPS of
     at most NEWTON_STEPS (e226, gesa2 and standmps need near-exact subproblems: with the
@@ -380,11 +381,11 @@ def polish(d: PolishData, x0, duals_split, judge, good: float, may_factor, resum
     best = None
     if resume is None or resume.probe:
         probe = resume or Resume(x0.copy(), d.to_rows(duals_split), x0.copy(), probe=True)
-        best, cut = _outer_steps(d, probe, judge, good, may_factor, PROBE_NEWTON, PROBE_OUTER)
+        best, cut = _outer_steps(d, probe, judge, good, may_go_on, PROBE_NEWTON, PROBE_OUTER)
         if cut or (best is not None and best[2] <= good):
             return best, (probe.cut(d, judge) if cut else None)
         resume = Resume(x0.copy(), d.to_rows(duals_split), x0.copy(), probe=False)
-    full, cut = _outer_steps(d, resume, judge, good, may_factor, NEWTON_STEPS, OUTER_STEPS)
+    full, cut = _outer_steps(d, resume, judge, good, may_go_on, NEWTON_STEPS, OUTER_STEPS)
     if full is not None and (best is None or full[2] <= best[2]):
         best = full
     return best, (resume.cut(d, judge) if cut else None)
