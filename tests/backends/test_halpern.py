@@ -132,3 +132,26 @@ def test_an_lp_runs_pdhgs_halpern_scheme_and_agrees_with_highs():
     assert res.certificate.meets(1e-8)
     with pytest.raises(sl.InvalidDataError, match="is backend='pdhg'"):
         lp.solve(backend="halpern", scheme="adaptive")
+
+
+def test_small_lp_step_uses_the_exact_norm():
+    """At most EXACT_NORM_SIDE rows or columns, and the Pock-Chambolle bound not shown by the
+    power test: |A|_2 from the short side's Gram matrix, exactly, counted as min(m, n) passes."""
+    import scipy.sparse as sp
+
+    from solvelab.backends.pdhg import EXACT_NORM_SIDE, halpern_step
+
+    class _S:
+        pass
+
+    rng = np.random.default_rng(4)
+    A = sp.csr_matrix(rng.standard_normal((20, 45)) * 0.05)     # |A|_2 well below the bound 1
+    S = _S()
+    S.A, S.AT = A, A.T.tocsr()
+    passes = [0, 0]
+    step = halpern_step(S, passes)
+    exact = np.linalg.norm(A.toarray(), 2)
+    assert min(A.shape) <= EXACT_NORM_SIDE
+    assert S.norm_2 == pytest.approx(exact, rel=1e-12)
+    assert step == pytest.approx(0.998 / exact, rel=1e-12)
+    assert passes[0] >= 20 and passes[1] >= 20         # the Gram matrix's products are counted
