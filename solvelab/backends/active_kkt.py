@@ -113,7 +113,7 @@ class ActiveKKT:
         cols = np.array([2 * k + i for k in keep for i in (0, 1)], dtype=np.int64)
         W = self.W[:, cols]
         if new:
-            self.solves += 1
+            self.solves += 2 * len(new)      # one solve per column of U
             W = np.hstack([W, self.lu.solve(self._columns(new))])
         self.changed = [self.changed[k] for k in keep] + new
         self.W = W

@@ -88,13 +88,13 @@ def test_bad_polish_option_is_refused():
 @pytest.mark.parametrize("name", ["sp150x300d", "standata", "e226"])
 def test_polish_certifies_netlib_lps_admm_alone_does_not(name):
     """Real data (../shared/data/lp): admm alone stops at max_iter on all three after 20000
-    iterations (2026-12-04); polished, each is certified within 3000 iterations, at HiGHS's
+    iterations (2026-12-04); polished, each is certified within 10000 iterations, at HiGHS's
     objective (e226 since the updated KKT factor and the rising rho of 2026-12-08)."""
     path, why = find_lp(name)
     if path is None:
         pytest.skip(why)
     ref = {row[0]: row[4] for row in MANIFEST}[name]
     prob = sl.problems.read_mps(path, relax_integrality=True)
-    res = prob.solve(backend="admm", tol=1e-6, max_iter=3000, warm_start=False)
+    res = prob.solve(backend="admm", tol=1e-6, max_iter=10000, warm_start=False)
     assert res.status is sl.Status.OPTIMAL and "polished" in res.message
     assert res.objective == pytest.approx(ref, rel=1e-6)
