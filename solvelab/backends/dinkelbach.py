@@ -121,17 +121,25 @@ class DinkelbachBackend(Backend):
         it, inner_total, newton_total = 0, 0, 0
         ray_limit = None
         setup_time = time.perf_counter() - t0
+        t_prev = None
         while True:
             t = p.ratio(x)
-            res = stationarity(p, x)
+            # the stationarity measure only once the ratio's decrease is at most tol relative:
+            # near a critical point it falls like the measure (top-k: equal; l2: its square, on
+            # the suite), so a step that still lowers t by more is far from one (housing l1/l2:
+            # 28 of 64 measures skipped)
+            far = t_prev is not None and np.isfinite(t) and t_prev - t > options.tol * abs(t)
+            res = None if far else stationarity(p, x)
+            t_prev = t
             rec = mon.record(it, res, objective=t, inner=inner_total)
             if not np.isfinite(t):
                 mon.stop("numerical_error", f"the ratio is {t} at outer iteration {it}")
                 break
-            if res <= options.tol:
+            if res is not None and res <= options.tol:
                 mon.stop("converged")
                 break
-            if mon.check(rec, x, f"{mon.max_iter} outer iterations (stationarity {res:.2e})"):
+            if mon.check(rec, x, f"{mon.max_iter} outer iterations"
+                                 + ("" if res is None else f" (stationarity {res:.2e})")):
                 break
             if it:
                 ray_limit = runs_off(p, x, mon, f"{it} outer iterations")
@@ -171,6 +179,7 @@ class DinkelbachBackend(Backend):
                 if inner != "clarabel" and itol > 1e-15:
                     itol *= 1e-2
                     continue
+                res = stationarity(p, x) if res is None else res
                 mon.stop("converged", f"no decrease of t after {it} outer iterations (stationarity {res:.2e})")
                 break
             x = xn
