@@ -51,6 +51,7 @@ class ActiveKKT:
         self.changed: list[int] = []     # rows whose status differs from base, in order
         self.W = np.zeros((self.n + self.m, 0))     # K0^-1 U, two columns per changed row
         self.G = None                    # LU of the capacitance matrix C^-1 + U^T W
+        self.rows = np.zeros(0, dtype=np.int64)     # ``changed`` as an array
         self.A_changed = None            # the changed rows of A (CSR)
         self.factorizations = 0
         self.solves = 0
@@ -75,6 +76,7 @@ class ActiveKKT:
             return False
         self.base = mask.copy()
         self.changed = []
+        self.rows = np.zeros(0, dtype=np.int64)
         self.W = np.zeros((self.n + self.m, 0))
         self.G = None
         return True
@@ -94,17 +96,14 @@ class ActiveKKT:
 
     def _ut(self, V):
         """U^T V without forming U: row 2i is a_j^T V[:n], row 2i + 1 is V[n + j]."""
-        rows = np.asarray(self.changed, dtype=np.int64)
-        top = self.A_changed @ V[:self.n]
-        out = np.empty((2 * rows.size,) + V.shape[1:])
-        out[0::2] = top
-        out[1::2] = V[self.n + rows]
+        out = np.empty((2 * self.rows.size,) + V.shape[1:])
+        out[0::2] = self.A_changed @ V[:self.n]
+        out[1::2] = V[self.n + self.rows]
         return out
 
-    def _sync(self, mask) -> None:
+    def _sync(self, mask, differ: list) -> None:
         """Bring ``changed``, W = K0^-1 U and the capacitance matrix's LU to the rows where
-        mask differs from base."""
-        differ = np.flatnonzero(mask != self.base).tolist()
+        mask differs from base (``differ``, ascending)."""
         if len(differ) == len(self.changed) and set(differ) == set(self.changed):
             return
         have = {j: k for k, j in enumerate(self.changed)}
@@ -118,12 +117,12 @@ class ActiveKKT:
         self.changed = [self.changed[k] for k in keep] + new
         self.W = W
         k = len(self.changed)
-        rows = np.asarray(self.changed, dtype=np.int64)
-        self.A_changed = self.A[rows]
+        self.rows = np.asarray(self.changed, dtype=np.int64)
+        self.A_changed = self.A[self.rows]
         # activation: C_j = [[0, 1], [1, -c]], inverse [[c, 1], [1, 0]];
         # deactivation: C_j = [[0, -1], [-1, c]], inverse [[-c, -1], [-1, 0]]
         c = 1.0 + 1.0 / self.rho
-        sign = np.where(mask[np.asarray(self.changed, dtype=np.int64)], 1.0, -1.0)
+        sign = np.where(mask[self.rows], 1.0, -1.0)
         Cinv = np.kron(np.diag(sign), np.array([[c, 1.0], [1.0, 0.0]]))
         try:
             with warnings.catch_warnings():
@@ -161,11 +160,12 @@ class ActiveKKT:
     def solve(self, mask, top):
         b = np.concatenate([top, np.zeros(self.m)])
         ok = RESIDUAL_OK * (float(np.max(np.abs(b), initial=0.0)) or 1.0)
-        fresh = self.lu is None or int(np.count_nonzero(mask != self.base)) > MAX_CHANGED
+        differ = [] if self.lu is None else np.flatnonzero(mask != self.base).tolist()
+        fresh = self.lu is None or len(differ) > MAX_CHANGED
         if fresh and not self._factor(mask):
             return None
         if not fresh:
-            self._sync(mask)
+            self._sync(mask, differ)
             fresh = not self.changed
         sol, res = self._refined(mask, b, ok)
         if not fresh and not res <= ok:

@@ -743,7 +743,6 @@ class AdmmBackend(Backend):
                         cheap_tol *= 0.1
                 if (polish_on and not phase and polish_tries < 16
                         and (max(rp_rel, rd_rel) <= polish_level or it >= polish_at or it >= max_iter)
-                        and not mon.out_of_time()
                         and not (cert_val is not None and cert_val <= _CERT_MARGIN * tol)
                         and polish_allowed(it)):
                     polish_tries += 1
@@ -752,10 +751,10 @@ class AdmmBackend(Backend):
                     if polish_data is None:
                         polish_data = PolishData(S, S.split, split_terms, q_lin, np.concatenate(quad_d) if quad_d
                                                  else np.zeros(0), quad_target_rows, obj_scale)
-                    if (polish_resume is not None
-                            and polish_judge(x, [duals[i] for i in S.split]) < 0.5 * polish_resume.value):
+                    split_duals = [duals[i] for i in S.split]
+                    if polish_resume is not None and polish_judge(x, split_duals) < 0.5 * polish_resume.value:
                         polish_resume = None     # ADMM has since passed well beyond where the last try stopped
-                    got, polish_resume = polish_step(polish_data, x, [duals[i] for i in S.split], polish_judge,
+                    got, polish_resume = polish_step(polish_data, x, split_duals, polish_judge,
                                                      _CERT_MARGIN * tol, lambda: polish_allowed(it),
                                                      resume=polish_resume)
                     if got is not None and got[2] <= _CERT_MARGIN * tol:

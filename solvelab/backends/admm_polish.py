@@ -226,7 +226,7 @@ def _newton(d, x, xk, yk, rho: float, may_go_on, steps: int):
     fails."""
     v = d.A @ x + yk / rho
     r = _residual(d, v)
-    J_prev = None
+    mask_prev = None
     kkt = d.kkt(rho)
     for _ in range(steps):
         if not may_go_on():
@@ -239,9 +239,7 @@ def _newton(d, x, xk, yk, rho: float, may_go_on, steps: int):
         # search ends on a breakpoint, and leaving that row out of the next step flips it
         # in and out of J from step to step
         edge = 1e-12 * np.maximum(np.abs(v), d.bound_size)
-        J = np.flatnonzero((r != 0.0) | d.eq | (v >= d.hi - edge) | (v <= d.lo + edge))
-        mask = np.zeros(d.m, dtype=bool)
-        mask[J] = True
+        mask = (r != 0.0) | d.eq | (v >= d.hi - edge) | (v <= d.lo + edge)
         f0, s0 = kkt.factorizations, kkt.solves
         sol = kkt.solve(mask, -grad)
         d.factorizations += kkt.factorizations - f0
@@ -256,9 +254,9 @@ def _newton(d, x, xk, yk, rho: float, may_go_on, steps: int):
         x = x + step * dx
         v = v + step * a
         r = _residual(d, v)
-        if J_prev is not None and step == 1.0 and np.array_equal(J, J_prev):
+        if mask_prev is not None and step == 1.0 and np.array_equal(mask, mask_prev):
             break
-        J_prev = J
+        mask_prev = mask
     return x, rho * r, True
 
 
